@@ -1,0 +1,1 @@
+"""Territory of the atlas: COG reference, boundary build and lookups."""

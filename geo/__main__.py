@@ -1,0 +1,5 @@
+"""Command line of the territory package: ``python -m geo …``."""
+
+from geo.cli import main
+
+raise SystemExit(main())

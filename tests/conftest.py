@@ -1,0 +1,98 @@
+"""Shared fixtures: one factory for tiny boundary sources, the built cache."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import box
+
+from geo import build as geobuild
+from geo.reference import load_reference
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Four unit squares side by side (west to east). The first carries a former
+# code merged into the second since 2018, so the build must dissolve them.
+# Codes are real: Ancenis-Saint-Géréon (44003, former 44160 = Saint-Géréon)
+# and another member of the CC du Pays d'Ancenis, then a commune of Angers.
+TINY_COMMUNES = [
+    ("44160", "Saint-Géréon"),
+    ("44003", "Ancenis"),
+    ("44213", "Loireauxence"),
+    ("49007", "Angers"),
+]
+
+
+def _tiny_frame(crs: int = 4326) -> gpd.GeoDataFrame:
+    x0, y0, side = -1.30, 47.30, 0.05
+    frame = gpd.GeoDataFrame(
+        {
+            "code": [c for c, _ in TINY_COMMUNES],
+            "nom": [n for _, n in TINY_COMMUNES],
+        },
+        geometry=[
+            box(x0 + i * side, y0, x0 + (i + 1) * side, y0 + side)
+            for i in range(len(TINY_COMMUNES))
+        ],
+        crs=4326,
+    )
+    return frame.to_crs(crs)
+
+
+@pytest.fixture
+def make_source(tmp_path: Path) -> Callable[[str], Path]:
+    """Write a tiny boundary source of a named kind and return its path.
+
+    Variants
+    --------
+    ``geojson``: a france-geojson folder (``communes/communes-44-….geojson``)
+    ``gpkg``: an IGN ADMIN EXPRESS GeoPackage, layer COMMUNE, Lambert 93
+    ``shp``: an IGN ADMIN EXPRESS folder holding ``COMMUNE.shp``, Lambert 93
+    """
+
+    def make(variant: str) -> Path:
+        if variant == "geojson":
+            folder = tmp_path / "france-geojson"
+            (folder / "communes").mkdir(parents=True)
+            frame = _tiny_frame()
+            for dep in ("44", "49"):
+                part = frame[frame["code"].str.startswith(dep)]
+                (folder / "communes" / f"communes-{dep}-test.geojson").write_text(
+                    part.to_json(), encoding="utf-8"
+                )
+            return folder
+        frame = _tiny_frame(2154).rename(columns={"code": "INSEE_COM", "nom": "NOM"})
+        if variant == "gpkg":
+            path = tmp_path / "ADMIN-EXPRESS-COG.gpkg"
+            frame.to_file(path, layer="commune", driver="GPKG")
+            return path
+        if variant == "shp":
+            folder = tmp_path / "ADMIN-EXPRESS-COG" / "1_DONNEES_LIVRAISON"
+            folder.mkdir(parents=True)
+            frame.to_file(folder / "COMMUNE.shp")
+            return tmp_path / "ADMIN-EXPRESS-COG"
+        raise ValueError(variant)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def built_cache() -> dict:
+    """The real boundary cache from ../shared/geo (built if missing or stale)."""
+    source = geobuild.locate_source()
+    return geobuild.build(source, log=lambda _line: None)
+
+
+@pytest.fixture(scope="session")
+def ref():
+    """The committed COG 2026 reference."""
+    return load_reference()
+
+
+def geojson_features(text: str) -> list[dict]:
+    """Parse a GeoJSON FeatureCollection text into its features."""
+    return json.loads(text)["features"]
