@@ -1,0 +1,1 @@
+"""Domain code of the Atlas des PTCE (no Streamlit imports)."""
