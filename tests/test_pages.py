@@ -1,0 +1,84 @@
+"""AppTest smoke tests: one per page, plus the missing-cache message."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from geo.boundaries import ATTRIBUTION
+from tests.conftest import ROOT
+
+TIMEOUT = 60
+
+
+def _page(name: str) -> AppTest:
+    # AppTest resets Streamlit's page mode on every run, so each page function
+    # is run through a one-line script rather than through st.navigation.
+    return AppTest.from_string(
+        f"from pages import {name}\n{name}.render()\n", default_timeout=TIMEOUT
+    )
+
+
+def _captions(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def test_app_entry_point_runs(built_cache):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.title[0].value == "Atlas des PTCE"
+
+
+def test_accueil_draws_map_and_attribution(built_cache):
+    at = _page("accueil").run()
+    assert not at.exception
+    assert not at.error
+    assert ATTRIBUTION in _captions(at)
+    assert at.toggle[0].value is False
+
+
+def test_accueil_tiles_toggle_in_query_params(built_cache):
+    at = _page("accueil")
+    at.query_params["fond"] = "osm"
+    at.run()
+    assert at.toggle[0].value is True
+    at.toggle[0].set_value(False).run()
+    assert "fond" not in at.query_params
+
+
+def test_accueil_without_cache_explains_in_french(tmp_path, monkeypatch):
+    monkeypatch.setenv("PTCE_CACHE_DIR", str(tmp_path / "vide"))
+    at = _page("accueil").run()
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "PTCE_GEO_SOURCE" in message
+    assert "contours" in message
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("44003", "Ancenis-Saint-Géréon"), ("Saint-Denis (974)", "97411")],
+)
+def test_sources_search(built_cache, query, expected):
+    at = _page("sources")
+    at.query_params["commune"] = query
+    at.run()
+    assert not at.exception
+    assert at.text_input[0].value == query
+    table = at.dataframe[0].value
+    assert expected in table.to_string()
+
+
+def test_sources_search_unknown_warns(built_cache):
+    at = _page("sources").run()
+    at.text_input[0].input("zzzz").run()
+    assert "Aucune commune" in at.warning[0].value
+    assert at.query_params["commune"] in ("zzzz", ["zzzz"])
+
+
+def test_sources_shows_cache_status(built_cache):
+    at = _page("sources").run()
+    levels = at.dataframe[0].value
+    assert set(levels["Niveau"]) == {"commune", "epci", "departement", "region"}
+    assert levels.set_index("Niveau")["Territoires"]["departement"] == 101
