@@ -32,7 +32,9 @@ def _check(level: str, detail: str) -> None:
     if level not in LEVELS:
         raise ValueError(f"niveau inconnu : {level!r} (attendu : {', '.join(LEVELS)})")
     if detail not in DETAILS:
-        raise ValueError(f"détail inconnu : {detail!r} (attendu : {', '.join(DETAILS)})")
+        raise ValueError(
+            f"détail inconnu : {detail!r} (attendu : {', '.join(DETAILS)})"
+        )
     if level not in LEVELS_BY_DETAIL[detail]:
         raise ValueError(f"le niveau {level} n'existe pas au détail {detail}")
 
@@ -100,7 +102,9 @@ def in_region(gdf: gpd.GeoDataFrame, level: str, region: str) -> gpd.GeoDataFram
     return gdf[gdf["region"] == region]
 
 
-def to_geojson(gdf: gpd.GeoDataFrame, properties: tuple[str, ...] = ("code", "nom")) -> str:
+def to_geojson(
+    gdf: gpd.GeoDataFrame, properties: tuple[str, ...] = ("code", "nom")
+) -> str:
     """Serialise polygons as compact GeoJSON text.
 
     Coordinates are written as they are stored (already rounded by the build),
@@ -122,11 +126,14 @@ def to_geojson(gdf: gpd.GeoDataFrame, properties: tuple[str, ...] = ("code", "no
     geometries = shapely.to_geojson(gdf.geometry.values)
     props = gdf[list(properties)].to_dict("records")
     features = ",".join(
-        '{"type":"Feature","properties":%s,"geometry":%s}'
-        % (json.dumps(p, ensure_ascii=False, separators=(",", ":")), g)
+        '{"type":"Feature","properties":'
+        + json.dumps(p, ensure_ascii=False, separators=(",", ":"))
+        + ',"geometry":'
+        + g
+        + "}"
         for p, g in zip(props, geometries, strict=True)
     )
-    return '{"type":"FeatureCollection","features":[%s]}' % features
+    return '{"type":"FeatureCollection","features":[' + features + "]}"
 
 
 def geojson(level: str, detail: str = "national", region: str | None = None) -> str:

@@ -40,7 +40,12 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geo.reference import REFERENCE_DIR, Reference, load_reference, reference_fingerprint
+from geo.reference import (
+    REFERENCE_DIR,
+    Reference,
+    load_reference,
+    reference_fingerprint,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = ROOT.parent / "shared" / "geo" / "france-geojson-2018"
@@ -160,7 +165,9 @@ def locate_source(path: Path | str | None = None) -> Source:
     suffix = path.suffix.lower()
     if suffix == ".shp":
         siblings = [path.with_suffix(s) for s in (".dbf", ".shx", ".prj")]
-        return Source(path, "admin-express", (path, *[s for s in siblings if s.exists()]))
+        return Source(
+            path, "admin-express", (path, *[s for s in siblings if s.exists()])
+        )
     if suffix == ".gpkg":
         layers = [name for name, _ in pyogrio.list_layers(path)]
         layer = next((n for n in layers if n.lower() == "commune"), None)
@@ -198,8 +205,7 @@ def read_source(source: Source) -> gpd.GeoDataFrame:
         column = next((c for c in gdf.columns if c.upper() == "INSEE_COM"), None)
         if column is None:
             raise SourceError(
-                f"La couche COMMUNE de « {source.path} » n'a pas de colonne "
-                "INSEE_COM."
+                f"La couche COMMUNE de « {source.path} » n'a pas de colonne INSEE_COM."
             )
         gdf = gdf[[column, "geometry"]].rename(columns={column: "code"})
     if gdf.crs is None:
@@ -229,9 +235,7 @@ def _only_polygons(geom: shapely.Geometry) -> shapely.Geometry:
     if geom.geom_type in ("Polygon", "MultiPolygon"):
         return geom
     parts = [
-        p
-        for p in shapely.get_parts(geom)
-        if p.geom_type in ("Polygon", "MultiPolygon")
+        p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")
     ]
     return shapely.union_all(parts)
 
@@ -287,7 +291,7 @@ def _simplify(geoms: np.ndarray, tolerance: float) -> tuple[np.ndarray, int]:
 def _points_inside(
     base: np.ndarray, constraints: list[np.ndarray]
 ) -> tuple[np.ndarray, int]:
-    """Representative points of ``base`` also inside each constraint polygon.
+    """Return points inside ``base`` and, where possible, inside each constraint.
 
     Parameters
     ----------
@@ -507,7 +511,9 @@ def build(
     digits["commune-regional"] = nd
     for level, keys in parents.items():
         has = keys != None  # noqa: E711
-        results[level, "regional"] = _dissolve(keys[has], communes_r[has], coverage=True)
+        results[level, "regional"] = _dissolve(
+            keys[has], communes_r[has], coverage=True
+        )
         digits[f"{level}-regional"] = nd
     for (level, detail), series in results.items():
         valid_after[f"{level}-{detail}"] = bool(

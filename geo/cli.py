@@ -78,10 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     int
         The process exit code.
     """
-    parser = argparse.ArgumentParser(prog="python -m geo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m geo", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="construire le cache des contours")
-    p.add_argument("--source", help="dossier france-geojson, .shp ou .gpkg ADMIN EXPRESS")
+    p.add_argument(
+        "--source", help="dossier france-geojson, .shp ou .gpkg ADMIN EXPRESS"
+    )
     p.add_argument("--force", action="store_true", help="reconstruire même si à jour")
     p.set_defaults(func=_build)
     p = sub.add_parser("status", help="état du cache (JSON)")

@@ -164,7 +164,9 @@ def by_postal_code(postal_code: str, ref: Reference | None = None) -> list[Match
     return search("", postal_code=postal_code, ref=ref)
 
 
-def representative_point(code: str, ref: Reference | None = None) -> tuple[float, float]:
+def representative_point(
+    code: str, ref: Reference | None = None
+) -> tuple[float, float]:
     """Return a point (longitude, latitude) inside a commune, for placing a PTCE.
 
     The point lies inside the commune and inside its EPCI, département and
@@ -244,26 +246,31 @@ def find_places(query: str, ref: Reference | None = None) -> list[dict]:
     if re.fullmatch(r"\d[0-9ABab]\d{2,3}", text):
         current = ref.current_code(text)
         if current:
-            found[current] = "code INSEE" if current == normalise_code(text) else (
-                "ancien code INSEE"
+            found[current] = (
+                "code INSEE"
+                if current == normalise_code(text)
+                else ("ancien code INSEE")
             )
     if re.fullmatch(r"\d{5}", text):
         for m in by_postal_code(text, ref):
             found.setdefault(m.code, "code postal")
     if not found and text:
         match = _DEPARTEMENT_SUFFIX.match(text)
-        name, dep = (match["name"], match["dep"]) if match and match["name"] else (text, None)
+        name, dep = (
+            (match["name"], match["dep"]) if match and match["name"] else (text, None)
+        )
         for m in search(name, departement=dep, ref=ref):
             found.setdefault(m.code, m.via)
     rows = []
     for code, via in found.items():
         info = lookup(code, ref)
+        dep = info["departement"]
         rows.append(
             {
                 "Commune": info["commune"]["nom"],
                 "Code INSEE": code,
                 "EPCI": info["epci"]["nom"] if info["epci"] else "—",
-                "Département": f"{info['departement']['nom']} ({info['departement']['code']})",
+                "Département": f"{dep['nom']} ({dep['code']})",
                 "Région": info["region"]["nom"],
                 "Trouvée par": via,
             }

@@ -227,8 +227,7 @@ def _read_package_json(tarball: Path) -> dict[str, list[dict]]:
         meta = json.load(tar.extractfile("package/package.json"))
         if meta["version"] != VERSION:
             raise ValueError(
-                f"{tarball} contient la version {meta['version']}, "
-                f"{VERSION} attendue"
+                f"{tarball} contient la version {meta['version']}, {VERSION} attendue"
             )
         return {
             name: json.load(tar.extractfile(f"package/data/{name}.json"))
@@ -237,9 +236,7 @@ def _read_package_json(tarball: Path) -> dict[str, list[dict]]:
 
 
 def _rows_from_package(data: dict[str, list[dict]]) -> dict[str, list[list]]:
-    epci_of = {
-        m["code"]: e["code"] for e in data["epci"] for m in e["membres"]
-    }
+    epci_of = {m["code"]: e["code"] for e in data["epci"] for m in e["membres"]}
     communes, rattachees = [], []
     for c in data["communes"]:
         if c["type"] == "commune-actuelle":
@@ -416,4 +413,3 @@ def reference_fingerprint(ref_dir: Path = REFERENCE_DIR) -> str:
     for name in _FILES:
         h.update((ref_dir / f"{name}.csv").read_bytes())
     return h.hexdigest()[:16]
-
