@@ -38,7 +38,8 @@ test-fast: setup
 	$(PY) -m pytest -m "not browser"
 
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in $(filter-out bench/__init__.py,$(wildcard bench/*.py)); do \
+		m=$$(basename $$b .py); echo "== bench.$$m"; $(PY) -m bench.$$m || exit 1; done
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
