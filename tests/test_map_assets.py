@@ -275,111 +275,68 @@ st_folium(m, height=400, returned_objects=[])
 """
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.browser
 def test_streamlit_map_loads_only_local_assets(tmp_path):
     import shutil
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+
+    from tests.browser import CHROMIUM_ARGS, is_local, streamlit_server
 
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium")
+        pytest.fail("needs Debian's chromium (make test installs it)")
 
     (tmp_path / "app.py").write_text(
         E2E_APP.format(repo=str(REPO_ROOT), geojson=GEOJSON), encoding="utf-8"
     )
     (tmp_path / "static").symlink_to(REPO_ROOT / "static")
     shutil.copytree(REPO_ROOT / ".streamlit", tmp_path / ".streamlit")
-    port = _free_port()
-    base = f"http://localhost:{port}"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "localhost",
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(60):
-            try:
-                urllib.request.urlopen(f"{base}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not start")
 
-        external: list[str] = []
-        bad: list[str] = []
-        errors: list[str] = []
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM))
-            page = browser.new_page()
+    external: list[str] = []
+    bad: list[str] = []
+    errors: list[str] = []
+    with streamlit_server(tmp_path) as base, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
 
-            def route(r):
-                if r.request.url.startswith((base, "data:", "blob:")):
-                    r.continue_()
-                else:
-                    external.append(r.request.url)
-                    r.abort()
+        def route(r):
+            if is_local(r.request.url):
+                r.continue_()
+            else:
+                external.append(r.request.url)
+                r.abort()
 
-            def response(r):
-                if r.status >= 400:
-                    bad.append(f"{r.status} {r.url}")
+        def response(r):
+            if r.status >= 400:
+                bad.append(f"{r.status} {r.url}")
 
-            page.route("**/*", route)
-            page.on("response", response)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(base)
-            frame = None
-            for _ in range(60):
-                frame = next(
-                    (f for f in page.frames if "streamlit_folium" in f.url), None
-                )
-                if frame and frame.query_selector(".marker-cluster"):
-                    break
-                page.wait_for_timeout(500)
-            assert frame is not None, "streamlit-folium iframe not found"
-            frame.wait_for_function(
-                "[...document.querySelectorAll('img.leaflet-marker-icon')]"
-                ".some(i => i.complete && i.naturalWidth > 0)",
-                timeout=15_000,
-            )
-            state = frame.evaluate(
-                """async () => ({
-                    imagePath: L.Icon.Default.imagePath,
-                    clusters: document.querySelectorAll('.marker-cluster').length,
-                    brokenImgs: [...document.querySelectorAll('img')]
-                        .filter(i => i.complete && i.naturalWidth === 0)
-                        .map(i => i.src),
-                    faLoaded: (
-                        await document.fonts.load('900 16px "Font Awesome 6 Free"')
-                    ).length > 0,
-                })"""
-            )
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        page.route("**/*", route)
+        page.on("response", response)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base)
+        page.wait_for_selector(
+            "iframe[title='streamlit_folium.st_folium']", timeout=60_000
+        )
+        frame = next(f for f in page.frames if "streamlit_folium" in f.url)
+        # Wait for what is drawn: a cluster and a loaded marker image.
+        frame.wait_for_selector(".marker-cluster", timeout=60_000)
+        frame.wait_for_function(
+            "[...document.querySelectorAll('img.leaflet-marker-icon')]"
+            ".some(i => i.complete && i.naturalWidth > 0)",
+            timeout=15_000,
+        )
+        state = frame.evaluate(
+            """async () => ({
+                imagePath: L.Icon.Default.imagePath,
+                clusters: document.querySelectorAll('.marker-cluster').length,
+                brokenImgs: [...document.querySelectorAll('img')]
+                    .filter(i => i.complete && i.naturalWidth === 0)
+                    .map(i => i.src),
+                faLoaded: (
+                    await document.fonts.load('900 16px "Font Awesome 6 Free"')
+                ).length > 0,
+            })"""
+        )
+        browser.close()
 
     assert external == []
     assert bad == []
