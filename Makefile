@@ -9,7 +9,7 @@ PORT   ?= 8501
 STAMP  := $(VENV)/.requirements.txt
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: setup run test test-fast bench lint boundaries reference chromium clean
+.PHONY: setup run test test-fast bench lint boundaries database reference chromium clean
 
 setup: $(STAMP) boundaries
 
@@ -25,8 +25,13 @@ $(STAMP): requirements.txt | $(PY)
 boundaries: $(STAMP)
 	$(PY) -m geo build
 
+# Create or upgrade the database (DATABASE_URL, default data/atlas.sqlite);
+# an empty database gets the demo data ("données de démonstration").
+database: $(STAMP)
+	$(PY) -m lib.data init --demo
+
 # The app starts even when the boundaries cannot be built: it then says why.
-run: $(STAMP)
+run: $(STAMP) database
 	-$(PY) -m geo build
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 

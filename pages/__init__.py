@@ -18,6 +18,19 @@ import streamlit as st
 
 from geo.boundaries import ATTRIBUTION, CacheMissing, geojson
 from geo.build import cache_dir
+from lib.store import Store, database_url
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> Store:
+    # One engine (connection pool) shared by every session: a thread-safe
+    # handle, hence cache_resource.
+    return Store(url)
+
+
+def get_store() -> Store:
+    """Return the store of ``DATABASE_URL`` (default ``data/atlas.sqlite``)."""
+    return _store(database_url())
 
 
 def load_geojson(

@@ -7,7 +7,13 @@ from streamlit_folium import st_folium
 
 from geo.boundaries import ATTRIBUTION, PAYS_DE_LA_LOIRE
 from lib.maps import STYLES, home_map
-from pages import attribution, boundaries_error, load_geojson, run_app
+from pages import (
+    attribution,
+    boundaries_error,
+    get_store,
+    load_geojson,
+    run_app,
+)
 
 _TILES_PARAM = "fond"
 
@@ -21,6 +27,7 @@ def render() -> None:
         "départements de France et les EPCI des Pays de la Loire, tracés à "
         "partir de nos propres données (aucune connexion requise)."
     )
+    _data_line()
     error = boundaries_error()
     if error:
         st.error(error, icon=":material/map:")
@@ -51,6 +58,22 @@ def render() -> None:
     )
     _legend()
     attribution()
+
+
+def _data_line() -> None:
+    counts = get_store().count_by_origine()
+    total = sum(counts.values())
+    demo = counts.get("démonstration", 0)
+    if not total:
+        st.info("La base ne contient encore aucun PTCE.")
+        return
+    parts = [f"**{total} PTCE** dans la base"]
+    if demo:
+        parts.append(
+            f"dont {demo} issus des **données de démonstration** (faits sourcés "
+            "uniquement : chaque fiche cite sa source)"
+        )
+    st.markdown(", ".join(parts) + ".")
 
 
 def _legend() -> None:

@@ -32,8 +32,19 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(built_cache):
-    with streamlit_server(ROOT) as url:
+def database(tmp_path_factory):
+    """A demo database of the tests' own (never data/atlas.sqlite)."""
+    from lib.demo import install_demo
+    from lib.store import Store
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'atlas.sqlite'}"
+    install_demo(Store(url))
+    return {"DATABASE_URL": url}
+
+
+@pytest.fixture(scope="module")
+def server(built_cache, database):
+    with streamlit_server(ROOT, env=database) as url:
         yield url
 
 
@@ -102,9 +113,9 @@ def test_home_draws_departements_offline(browser, server):
     page.close()
 
 
-def test_deep_link_as_first_request_after_start(browser, built_cache):
+def test_deep_link_as_first_request_after_start(browser, built_cache, database):
     # A fresh server: the very first page request is a deep link.
-    with streamlit_server(ROOT) as url:
+    with streamlit_server(ROOT, env=database) as url:
         page = browser.new_page()
         watch = Watch(page)
         page.goto(f"{url}/sources")

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo.boundaries import ATTRIBUTION
+from lib.demo import load_demo_file
 from tests.conftest import ROOT
 
 TIMEOUT = 60
@@ -29,12 +30,27 @@ def test_app_entry_point_runs(built_cache):
     assert at.title[0].value == "Atlas des PTCE"
 
 
+@pytest.fixture(autouse=True)
+def demo_database(tmp_path, monkeypatch):
+    """Each page test gets its own database holding the demo data."""
+    from lib.demo import install_demo
+    from lib.store import Store
+
+    url = f"sqlite:///{tmp_path / 'pages.sqlite'}"
+    install_demo(Store(url))
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
 def test_accueil_draws_map_and_attribution(built_cache):
     at = _page("accueil").run()
     assert not at.exception
     assert not at.error
     assert ATTRIBUTION in _captions(at)
     assert at.toggle[0].value is False
+    text = " ".join(m.value for m in at.markdown)
+    assert "données de démonstration" in text
+    assert f"{len(load_demo_file()[0])} PTCE" in text
 
 
 def test_accueil_tiles_toggle_in_query_params(built_cache):

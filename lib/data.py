@@ -1,0 +1,232 @@
+"""``python -m lib.data``: templates, import, export, history, restore, demo.
+
+Every command uses the database of ``DATABASE_URL`` (default
+``data/atlas.sqlite``).
+
+Commands
+--------
+``template --format csv|xlsx [--feuille PTCE|Membres|Soutiens] [-o FILE]``
+``import FILE [FILE …] [--dry-run] [--par NOM]``
+    Prints the report; its last line is the JSON summary
+    ``{"created", "updated", "unchanged", "errors"}``. Exit code 1 when the
+    file is rejected (nothing is written then).
+``export --format csv|xlsx|geojson [--feuille …] [--origine …] [-o FILE]``
+``history ID`` and ``restore ID VERSION [--par NOM]``
+``init [--demo]``
+    Create or upgrade the database; ``--demo`` loads the demo data into an
+    empty database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+
+
+def _who(args: argparse.Namespace) -> str:
+    if args.par:
+        return args.par
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "ligne de commande"
+
+
+def _write(data: bytes, output: str | None) -> None:
+    if output:
+        Path(output).write_bytes(data)
+        print(f"Écrit : {output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+def _store():
+    from lib.store import Store
+
+    return Store()
+
+
+def _template(args: argparse.Namespace) -> int:
+    from lib.exporter import template_csv, template_xlsx
+
+    data = template_xlsx() if args.format == "xlsx" else template_csv(args.feuille)
+    _write(data, args.output)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from lib.importer import import_files
+
+    files = []
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            print(
+                json.dumps(
+                    {
+                        "created": 0,
+                        "updated": 0,
+                        "unchanged": 0,
+                        "errors": [{"probleme": f"fichier introuvable : {name}"}],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            return 1
+        files.append((path.name, path.read_bytes()))
+    plan = import_files(files, _store(), _who(args), dry_run=args.dry_run)
+    for warning in plan.warnings:
+        print(f"Attention : {warning}")
+    for p in plan.problems:
+        where = ", ".join(
+            x
+            for x in (
+                p.feuille,
+                f"ligne {p.ligne}" if p.ligne else None,
+                f"colonne {p.colonne}" if p.colonne else None,
+                f"valeur « {p.valeur} »" if p.valeur else None,
+            )
+            if x
+        )
+        print(f"Erreur : {where} : {p.message}")
+    verb = "serait" if args.dry_run else "est"
+    if plan.ok:
+        print(
+            f"Import {'simulé' if args.dry_run else 'appliqué'} : "
+            f"{len(plan.created)} créé(s), {len(plan.updated)} modifié(s), "
+            f"{len(plan.unchanged)} inchangé(s)."
+        )
+    else:
+        print(f"Import refusé : rien n'{verb} écrit ({len(plan.problems)} erreur(s)).")
+    print(json.dumps(plan.summary(), ensure_ascii=False))
+    return 0 if plan.ok else 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from lib.exporter import to_csv, to_geojson, to_xlsx
+
+    store = _store()
+    ids = store.ids(origines=args.origine) if args.origine else None
+    records = store.load(ids)
+    if args.format == "csv":
+        data = to_csv(records, args.feuille)
+    elif args.format == "xlsx":
+        data = to_xlsx(records)
+    else:
+        data = to_geojson(records, _points())
+    _write(data, args.output)
+    return 0
+
+
+def _points() -> dict[str, tuple[float, float]] | None:
+    from geo.boundaries import CacheMissing, load_boundaries
+
+    try:
+        gdf = load_boundaries("commune", "regional")
+    except CacheMissing:
+        return None
+    return dict(zip(gdf["code"], zip(gdf["x"], gdf["y"], strict=True), strict=True))
+
+
+def _history(args: argparse.Namespace) -> int:
+    entries = _store().history(args.id)
+    if not entries:
+        print(f"Aucun historique pour « {args.id} ».", file=sys.stderr)
+        return 1
+    for e in entries:
+        print(json.dumps(e, ensure_ascii=False))
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from lib.store import NotFoundError
+
+    try:
+        record = _store().restore(args.id, args.version, _who(args))
+    except NotFoundError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"« {record.nom} » restauré (version {args.version}) : "
+        f"nouvelle version {record.version}."
+    )
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    store = _store()
+    print(f"Base prête : {store.engine.url.render_as_string(hide_password=True)}")
+    if args.demo:
+        from lib.demo import ensure_demo
+
+        added = ensure_demo(store)
+        if added:
+            print(f"Données de démonstration chargées : {added} PTCE.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``python -m lib.data`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (``sys.argv[1:]`` by default).
+
+    Returns
+    -------
+    int
+        Process exit code.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m lib.data", description="Données des PTCE"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    feuilles = ["PTCE", "Membres", "Soutiens"]
+
+    p = sub.add_parser("template", help="modèle d'import")
+    p.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    p.add_argument("--feuille", choices=feuilles, default="PTCE")
+    p.add_argument("-o", "--output")
+    p.set_defaults(func=_template)
+
+    p = sub.add_parser("import", help="importer des fichiers CSV, XLSX ou GeoJSON")
+    p.add_argument("files", nargs="+", metavar="FICHIER")
+    p.add_argument("--dry-run", action="store_true", help="simuler sans écrire")
+    p.add_argument("--par", help="auteur inscrit dans l'historique")
+    p.set_defaults(func=_import)
+
+    p = sub.add_parser("export", help="exporter")
+    p.add_argument("--format", choices=["csv", "xlsx", "geojson"], default="csv")
+    p.add_argument("--feuille", choices=feuilles, default="PTCE")
+    p.add_argument(
+        "--origine", action="append", help="saisie, démonstration, synthétique"
+    )
+    p.add_argument("-o", "--output")
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("history", help="historique d'un PTCE")
+    p.add_argument("id")
+    p.set_defaults(func=_history)
+
+    p = sub.add_parser("restore", help="restaurer une version")
+    p.add_argument("id")
+    p.add_argument("version", type=int)
+    p.add_argument("--par", help="auteur inscrit dans l'historique")
+    p.set_defaults(func=_restore)
+
+    p = sub.add_parser("init", help="créer ou mettre à jour la base")
+    p.add_argument(
+        "--demo", action="store_true", help="charger la démo si la base est vide"
+    )
+    p.set_defaults(func=_init)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

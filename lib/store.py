@@ -1,0 +1,760 @@
+"""The store: PTCE aggregates in SQLite (or any SQLAlchemy database).
+
+SQLite at ``data/atlas.sqlite`` by default, ``DATABASE_URL`` overrides. The
+schema is versioned (table ``meta``) and upgraded by numbered migrations.
+Each PTCE carries a version: a save states the version it started from and is
+refused when someone else saved in between (optimistic concurrency). Every
+change is written to ``historique`` with who, when, before and after, and any
+earlier version can be restored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from lib.model import Ami, Fait, Membre, Ptce, Source, Soutien, from_dict, to_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = f"sqlite:///{ROOT / 'data' / 'atlas.sqlite'}"
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("cle", sa.String(50), primary_key=True),
+    sa.Column("valeur", sa.String(200), nullable=False),
+)
+ptce = sa.Table(
+    "ptce",
+    metadata,
+    sa.Column("id", sa.String(120), primary_key=True),
+    sa.Column("nom", sa.String(300), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("commune", sa.String(5)),
+    sa.Column("departement", sa.String(3)),
+    sa.Column("region", sa.String(3)),
+    sa.Column("territoire", sa.JSON, nullable=False),
+    sa.Column("stade", sa.String(30)),
+    sa.Column("forme_juridique", sa.String(40)),
+    sa.Column("annee_creation", sa.Integer),
+    sa.Column("nb_membres", sa.Integer),
+    sa.Column("emplois", sa.Integer),
+    sa.Column("charte_signee", sa.Boolean),
+    sa.Column("site_web", sa.String(500)),
+    sa.Column("latitude", sa.Float),
+    sa.Column("longitude", sa.Float),
+    sa.Column("ami", sa.JSON, nullable=False),
+    sa.Column("sources", sa.JSON, nullable=False),
+    sa.Column("origine", sa.String(20), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("modifie_le", sa.String(32), nullable=False),
+    sa.Column("modifie_par", sa.String(100), nullable=False),
+)
+ptce_filiere = sa.Table(
+    "ptce_filiere",
+    metadata,
+    sa.Column(
+        "ptce_id", sa.ForeignKey("ptce.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("filiere", sa.String(60), primary_key=True),
+    sa.Column("rang", sa.Integer, nullable=False),
+    sa.Index("ix_ptce_filiere_filiere", "filiere"),
+)
+membre = sa.Table(
+    "membre",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ptce_id", sa.ForeignKey("ptce.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("rang", sa.Integer, nullable=False),
+    sa.Column("nom", sa.String(300), nullable=False),
+    sa.Column("categorie", sa.String(60)),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Index("ix_membre_ptce", "ptce_id"),
+)
+soutien = sa.Table(
+    "soutien",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ptce_id", sa.ForeignKey("ptce.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("rang", sa.Integer, nullable=False),
+    sa.Column("niveau", sa.String(12), nullable=False),
+    sa.Column("code", sa.String(9), nullable=False),
+    sa.Column("type", sa.String(60), nullable=False),
+    sa.Column("dispositif", sa.String(300)),
+    sa.Column("montant", sa.Float),
+    sa.Column("annee_debut", sa.Integer),
+    sa.Column("annee_fin", sa.Integer),
+    sa.Column("phase", sa.String(30)),
+    sa.Column("source_libelle", sa.String(500)),
+    sa.Column("source_url", sa.String(500)),
+    sa.Column("note", sa.Text),
+    sa.Index("ix_soutien_ptce", "ptce_id"),
+    sa.Index("ix_soutien_collectivite", "niveau", "code"),
+)
+historique = sa.Table(
+    "historique",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # No foreign key: the history of a deleted PTCE is kept.
+    sa.Column("ptce_id", sa.String(120), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("le", sa.String(32), nullable=False),
+    sa.Column("par", sa.String(100), nullable=False),
+    # The content *before* the change. The content after it is the next
+    # entry's ``avant``, or the live record: storing it again would double
+    # the size of the database (see Store.history).
+    sa.Column("avant", sa.JSON),
+    sa.Index("ix_historique_ptce", "ptce_id", "version"),
+)
+fait = sa.Table(
+    "fait",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sujet", sa.String(200), nullable=False),
+    sa.Column("libelle", sa.String(500), nullable=False),
+    sa.Column("valeur", sa.Float),
+    sa.Column("unite", sa.String(40)),
+    sa.Column("annee", sa.Integer),
+    sa.Column("source_libelle", sa.String(500), nullable=False),
+    sa.Column("source_url", sa.String(500)),
+    sa.Column("note", sa.Text),
+)
+
+_V1_TABLES = (meta, ptce, ptce_filiere, membre, soutien, historique)
+
+
+def _migrate_1(conn: Connection) -> None:
+    """Create the PTCE aggregate tables and the history."""
+    for table in _V1_TABLES:
+        table.create(conn)
+
+
+def _migrate_2(conn: Connection) -> None:
+    """Add sourced figures and the indexes used by territorial filters."""
+    fait.create(conn)
+    # Plain DDL: an sa.Index built here would attach itself to the shared
+    # ``ptce`` Table, and migration 1 would then create it too.
+    for column in ("departement", "region", "commune"):
+        conn.exec_driver_sql(f"CREATE INDEX ix_ptce_{column} ON ptce ({column})")
+
+
+#: Numbered migrations; a database at version N gets N+1… applied in order.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+class ConflictError(RuntimeError):
+    """A save based on an outdated version (message in French)."""
+
+
+class NotFoundError(LookupError):
+    """No PTCE with that identifier (message in French)."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def database_url(url: str | None = None) -> str:
+    """Return the database URL: argument, ``DATABASE_URL``, or the default."""
+    return url or os.environ.get("DATABASE_URL") or DEFAULT_URL
+
+
+def _compact_json(value) -> str:
+    # History snapshots are most of the database: no spaces, accents as is.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _snapshot(record: Ptce) -> dict:
+    """Return the content of an aggregate without its empty fields.
+
+    :func:`lib.model.from_dict` fills them back with their defaults, so the
+    snapshot loses nothing and takes half the space in the history.
+    """
+
+    def prune(value):
+        if isinstance(value, dict):
+            return {k: prune(v) for k, v in value.items() if v not in (None, [], ())}
+        if isinstance(value, list):
+            return [prune(v) for v in value]
+        return value
+
+    return prune(record.content())
+
+
+def _expand(snapshot: dict | None) -> dict | None:
+    return None if snapshot is None else from_dict(snapshot).content()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL; :func:`database_url` by default.
+
+    Returns
+    -------
+    sqlalchemy.engine.Engine
+    """
+    url = database_url(url)
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, json_serializer=_compact_json)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def schema_version(conn: Connection) -> int:
+    """Return the schema version of a database (0 when empty)."""
+    if not sa.inspect(conn).has_table("meta"):
+        return 0
+    value = conn.execute(
+        sa.select(meta.c.valeur).where(meta.c.cle == "schema_version")
+    ).scalar()
+    return int(value or 0)
+
+
+def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
+    """Upgrade the schema to ``target``, in one transaction per migration.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        The database.
+    target : int
+        The version to reach (the latest by default).
+
+    Returns
+    -------
+    int
+        The version reached.
+    """
+    with engine.begin() as conn:
+        current = schema_version(conn)
+    for number in range(current + 1, target + 1):
+        with engine.begin() as conn:
+            MIGRATIONS[number](conn)
+            conn.execute(sa.delete(meta).where(meta.c.cle == "schema_version"))
+            conn.execute(
+                sa.insert(meta).values(cle="schema_version", valeur=str(number))
+            )
+    return max(current, target)
+
+
+class Store:
+    """PTCE aggregates, their history and sourced figures in one database.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL; ``DATABASE_URL`` or ``data/atlas.sqlite`` by default.
+    engine : sqlalchemy.engine.Engine, optional
+        An existing engine (shared by Streamlit sessions).
+    """
+
+    def __init__(self, url: str | None = None, engine: Engine | None = None):
+        self.engine = engine or make_engine(url)
+        migrate(self.engine)
+
+    # -- reading ------------------------------------------------------------
+
+    def get(self, ptce_id: str, conn: Connection | None = None) -> Ptce | None:
+        """Return one PTCE aggregate, or None."""
+        found = self.load([ptce_id], conn)
+        return found[0] if found else None
+
+    def load(
+        self, ids: Sequence[str] | None = None, conn: Connection | None = None
+    ) -> list[Ptce]:
+        """Return PTCE aggregates (all when ``ids`` is None), ordered by id."""
+        if conn is None:
+            with self.engine.connect() as conn:
+                return self.load(ids, conn)
+        query = sa.select(ptce).order_by(ptce.c.id)
+        if ids is not None:
+            if not ids:
+                return []
+            query = query.where(ptce.c.id.in_(list(ids)))
+        rows = conn.execute(query).mappings().all()
+        wanted = [r["id"] for r in rows]
+        children = self._children(conn, wanted if ids is not None else None)
+        return [self._aggregate(row, children) for row in rows]
+
+    def _children(self, conn: Connection, ids: list[str] | None) -> dict:
+        def select(table, order):
+            query = sa.select(table).order_by(table.c.ptce_id, *order)
+            if ids is not None:
+                query = query.where(table.c.ptce_id.in_(ids))
+            grouped: dict[str, list] = {}
+            for row in conn.execute(query).mappings():
+                grouped.setdefault(row["ptce_id"], []).append(row)
+            return grouped
+
+        return {
+            "filieres": select(ptce_filiere, [ptce_filiere.c.rang]),
+            "membres": select(membre, [membre.c.rang]),
+            "soutiens": select(soutien, [soutien.c.rang]),
+        }
+
+    @staticmethod
+    def _aggregate(row, children: dict) -> Ptce:
+        pid = row["id"]
+        return Ptce(
+            id=pid,
+            nom=row["nom"],
+            description=row["description"],
+            commune=row["commune"],
+            departement=row["departement"],
+            region=row["region"],
+            territoire=tuple(row["territoire"]),
+            filieres=tuple(f["filiere"] for f in children["filieres"].get(pid, [])),
+            stade=row["stade"],
+            forme_juridique=row["forme_juridique"],
+            annee_creation=row["annee_creation"],
+            nb_membres=row["nb_membres"],
+            emplois=row["emplois"],
+            charte_signee=row["charte_signee"],
+            site_web=row["site_web"],
+            latitude=row["latitude"],
+            longitude=row["longitude"],
+            ami=tuple(Ami(**a) for a in row["ami"]),
+            sources=tuple(Source(**s) for s in row["sources"]),
+            membres=tuple(
+                Membre(m["nom"], m["categorie"], m["role"])
+                for m in children["membres"].get(pid, [])
+            ),
+            soutiens=tuple(
+                Soutien(
+                    niveau=s["niveau"],
+                    code=s["code"],
+                    type=s["type"],
+                    dispositif=s["dispositif"],
+                    montant=s["montant"],
+                    annee_debut=s["annee_debut"],
+                    annee_fin=s["annee_fin"],
+                    phase=s["phase"],
+                    source=(
+                        Source(s["source_libelle"], s["source_url"])
+                        if s["source_libelle"]
+                        else None
+                    ),
+                    note=s["note"],
+                )
+                for s in children["soutiens"].get(pid, [])
+            ),
+            origine=row["origine"],
+            version=row["version"],
+        )
+
+    def ids(
+        self,
+        departements: Iterable[str] | None = None,
+        filieres: Iterable[str] | None = None,
+        origines: Iterable[str] | None = None,
+    ) -> list[str]:
+        """Return the ids of PTCE matching filters (OR within, AND across).
+
+        Parameters
+        ----------
+        departements, filieres, origines : iterable of str, optional
+            Keep PTCE whose département / one of whose filières / origin is
+            in the given values. None means no filter.
+
+        Returns
+        -------
+        list of str
+            Matching ids, sorted.
+        """
+        query = sa.select(ptce.c.id).order_by(ptce.c.id)
+        if departements is not None:
+            query = query.where(ptce.c.departement.in_(list(departements)))
+        if origines is not None:
+            query = query.where(ptce.c.origine.in_(list(origines)))
+        if filieres is not None:
+            query = query.where(
+                ptce.c.id.in_(
+                    sa.select(ptce_filiere.c.ptce_id).where(
+                        ptce_filiere.c.filiere.in_(list(filieres))
+                    )
+                )
+            )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def count(self) -> int:
+        """Return the number of PTCE stored."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(ptce)).scalar()
+
+    def count_by_origine(self) -> dict[str, int]:
+        """Return how many PTCE come from each origin (saisie, démonstration…)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(ptce.c.origine, sa.func.count()).group_by(ptce.c.origine)
+            )
+            return dict(rows.all())
+
+    # -- writing ------------------------------------------------------------
+
+    def save(
+        self,
+        record: Ptce,
+        who: str,
+        expected_version: int | None = None,
+        conn: Connection | None = None,
+    ) -> Ptce:
+        """Create or update a PTCE aggregate, refusing a stale save.
+
+        Parameters
+        ----------
+        record : Ptce
+            The new content; ``record.version`` is the version it was based on
+            (0 for a new PTCE) unless ``expected_version`` is given.
+        who : str
+            Who makes the change (recorded in the history).
+        expected_version : int, optional
+            The version the change was based on.
+        conn : Connection, optional
+            An open transaction to join (imports apply many saves at once).
+
+        Returns
+        -------
+        Ptce
+            The stored aggregate with its new version (unchanged content
+            returns the stored aggregate as it is).
+
+        Raises
+        ------
+        ConflictError
+            When the stored version is not ``expected_version``.
+        """
+        if conn is None:
+            with self.engine.begin() as conn:
+                return self.save(record, who, expected_version, conn)
+        expected = record.version if expected_version is None else expected_version
+        current = self.get(record.id, conn)
+        if (current.version if current else 0) != expected:
+            raise ConflictError(self._conflict_message(conn, record, current, expected))
+        if current is not None and current.content() == record.content():
+            return current
+        new_version = expected + 1
+        stamp, values = _now(), _row(record)
+        values.update(version=new_version, modifie_le=stamp, modifie_par=who)
+        if current is None:
+            conn.execute(sa.insert(ptce).values(**values))
+        else:
+            done = conn.execute(
+                sa.update(ptce)
+                .where(ptce.c.id == record.id, ptce.c.version == expected)
+                .values(**values)
+            )
+            if done.rowcount != 1:  # another process saved in between
+                raise ConflictError(
+                    self._conflict_message(
+                        conn, record, self.get(record.id, conn), expected
+                    )
+                )
+        self._write_children(conn, record)
+        stored = self.get(record.id, conn)
+        conn.execute(
+            sa.insert(historique).values(
+                ptce_id=record.id,
+                version=new_version,
+                action="création" if current is None else "modification",
+                le=stamp,
+                par=who,
+                avant=_snapshot(current) if current else None,
+            )
+        )
+        return stored
+
+    def create_many(
+        self, records: Sequence[Ptce], who: str, conn: Connection | None = None
+    ) -> int:
+        """Insert new PTCE in bulk (imports, demo, synthetic data).
+
+        Same result as :meth:`save` for each record, in a few statements: the
+        ids must not exist yet (the database refuses duplicates, and the
+        whole batch is then rolled back).
+
+        Returns
+        -------
+        int
+            How many records were inserted.
+        """
+        if conn is None:
+            with self.engine.begin() as conn:
+                return self.create_many(records, who, conn)
+        if not records:
+            return 0
+        stamp = _now()
+        conn.execute(
+            sa.insert(ptce),
+            [
+                dict(_row(r), version=1, modifie_le=stamp, modifie_par=who)
+                for r in records
+            ],
+        )
+        for table, rows in _child_rows(records).items():
+            if rows:
+                conn.execute(sa.insert(table), rows)
+        conn.execute(
+            sa.insert(historique),
+            [
+                {
+                    "ptce_id": r.id,
+                    "version": 1,
+                    "action": "création",
+                    "le": stamp,
+                    "par": who,
+                    "avant": None,
+                }
+                for r in records
+            ],
+        )
+        return len(records)
+
+    def _conflict_message(
+        self, conn: Connection, record: Ptce, current: Ptce | None, expected: int
+    ) -> str:
+        if current is None:
+            return (
+                f"Le PTCE « {record.nom} » ({record.id}) n'existe plus : il a été "
+                "supprimé entre-temps. Rechargez la fiche."
+            )
+        last = conn.execute(
+            sa.select(historique.c.le, historique.c.par)
+            .where(historique.c.ptce_id == record.id)
+            .order_by(historique.c.version.desc())
+            .limit(1)
+        ).first()
+        who = f" par {last.par} le {last.le[:16].replace('T', ' ')}" if last else ""
+        if expected == 0:
+            return (
+                f"Un PTCE avec l'identifiant « {record.id} » existe déjà "
+                f"(« {current.nom} »)."
+            )
+        return (
+            f"Le PTCE « {current.nom} » a été modifié{who} (version "
+            f"{current.version}) depuis que vous l'avez ouvert (version {expected}). "
+            "Votre enregistrement est refusé pour ne rien écraser : rechargez la "
+            "fiche et refaites vos changements."
+        )
+
+    @staticmethod
+    def _write_children(conn: Connection, record: Ptce) -> None:
+        for table in (ptce_filiere, membre, soutien):
+            conn.execute(sa.delete(table).where(table.c.ptce_id == record.id))
+        for table, rows in _child_rows([record]).items():
+            if rows:
+                conn.execute(sa.insert(table), rows)
+
+    def delete(self, ptce_id: str, who: str, expected_version: int) -> None:
+        """Delete a PTCE (its history is kept and it can be restored).
+
+        Raises
+        ------
+        NotFoundError
+            When there is no such PTCE.
+        ConflictError
+            When it changed since ``expected_version``.
+        """
+        with self.engine.begin() as conn:
+            current = self.get(ptce_id, conn)
+            if current is None:
+                raise NotFoundError(f"Aucun PTCE avec l'identifiant « {ptce_id} ».")
+            if current.version != expected_version:
+                raise ConflictError(
+                    self._conflict_message(conn, current, current, expected_version)
+                )
+            conn.execute(sa.delete(ptce).where(ptce.c.id == ptce_id))
+            conn.execute(
+                sa.insert(historique).values(
+                    ptce_id=ptce_id,
+                    version=current.version + 1,
+                    action="suppression",
+                    le=_now(),
+                    par=who,
+                    avant=_snapshot(current),
+                )
+            )
+
+    # -- history ------------------------------------------------------------
+
+    def history(self, ptce_id: str) -> list[dict]:
+        """Return the changes of a PTCE, oldest first.
+
+        Returns
+        -------
+        list of dict
+            ``version``, ``action``, ``le`` (UTC ISO time), ``par``, ``avant``
+            and ``apres`` (aggregate content before and after the change, or
+            None when there was none: before a creation, after a deletion).
+        """
+        with self.engine.connect() as conn:
+            rows = list(
+                conn.execute(
+                    sa.select(historique)
+                    .where(historique.c.ptce_id == ptce_id)
+                    .order_by(historique.c.version)
+                ).mappings()
+            )
+            live = self.get(ptce_id, conn)
+        entries = []
+        for i, row in enumerate(rows):
+            if i + 1 < len(rows):
+                after = _expand(rows[i + 1]["avant"])
+            elif live is not None and live.version == row["version"]:
+                after = live.content()
+            else:
+                after = None
+            entries.append(
+                {
+                    **{k: row[k] for k in ("version", "action", "le", "par")},
+                    "avant": _expand(row["avant"]),
+                    "apres": after,
+                }
+            )
+        return entries
+
+    def restore(self, ptce_id: str, version: int, who: str) -> Ptce:
+        """Bring back the content a PTCE had at ``version`` (as a new version).
+
+        Raises
+        ------
+        NotFoundError
+            When that version does not exist in the history.
+        """
+        entries = {h["version"]: h for h in self.history(ptce_id)}
+        entry = entries.get(version)
+        if entry is None or entry["apres"] is None:
+            raise NotFoundError(
+                f"Pas de version {version} à restaurer pour « {ptce_id} »."
+            )
+        with self.engine.begin() as conn:
+            current = self.get(ptce_id, conn)
+            content = dict(entry["apres"], version=current.version if current else 0)
+            restored = self.save(from_dict(content), who, conn=conn)
+            conn.execute(
+                sa.update(historique)
+                .where(
+                    historique.c.ptce_id == ptce_id,
+                    historique.c.version == restored.version,
+                )
+                .values(action=f"restauration de la version {version}")
+            )
+            return restored
+
+    # -- figures ------------------------------------------------------------
+
+    def replace_faits(
+        self, faits: Iterable[Fait], conn: Connection | None = None
+    ) -> None:
+        """Replace the sourced figures (demo loading)."""
+        if conn is None:
+            with self.engine.begin() as conn:
+                return self.replace_faits(faits, conn)
+        conn.execute(sa.delete(fait))
+        rows = [
+            {
+                "sujet": f.sujet,
+                "libelle": f.libelle,
+                "valeur": f.valeur,
+                "unite": f.unite,
+                "annee": f.annee,
+                "source_libelle": f.source.libelle,
+                "source_url": f.source.url,
+                "note": f.note,
+            }
+            for f in faits
+        ]
+        if rows:
+            conn.execute(sa.insert(fait), rows)
+        return None
+
+    def faits(self) -> list[Fait]:
+        """Return the sourced figures, grouped by subject."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(fait).order_by(fait.c.sujet, fait.c.id))
+            return [
+                Fait(
+                    r.sujet,
+                    r.libelle,
+                    r.valeur,
+                    r.unite,
+                    r.annee,
+                    Source(r.source_libelle, r.source_url),
+                    r.note,
+                )
+                for r in rows
+            ]
+
+
+def _child_rows(records: Iterable[Ptce]) -> dict[sa.Table, list[dict]]:
+    rows: dict[sa.Table, list[dict]] = {ptce_filiere: [], membre: [], soutien: []}
+    for r in records:
+        rows[ptce_filiere].extend(
+            {"ptce_id": r.id, "filiere": f, "rang": i} for i, f in enumerate(r.filieres)
+        )
+        rows[membre].extend(
+            {
+                "ptce_id": r.id,
+                "rang": i,
+                "nom": m.nom,
+                "categorie": m.categorie,
+                "role": m.role,
+            }
+            for i, m in enumerate(r.membres)
+        )
+        rows[soutien].extend(
+            {
+                "ptce_id": r.id,
+                "rang": i,
+                "niveau": s.niveau,
+                "code": s.code,
+                "type": s.type,
+                "dispositif": s.dispositif,
+                "montant": s.montant,
+                "annee_debut": s.annee_debut,
+                "annee_fin": s.annee_fin,
+                "phase": s.phase,
+                "source_libelle": s.source.libelle if s.source else None,
+                "source_url": s.source.url if s.source else None,
+                "note": s.note,
+            }
+            for i, s in enumerate(r.soutiens)
+        )
+    return rows
+
+
+def _row(record: Ptce) -> dict:
+    data = to_dict(record)
+    for key in ("filieres", "membres", "soutiens", "version"):
+        data.pop(key)
+    return data
+
+
+def dumps(record: Ptce) -> str:
+    """Serialise an aggregate as JSON text (CLI output)."""
+    return json.dumps(to_dict(record), ensure_ascii=False, indent=1)
