@@ -276,3 +276,37 @@ def find_places(query: str, ref: Reference | None = None) -> list[dict]:
             }
         )
     return rows
+
+
+def territory_name(level: str, code: str, ref: Reference | None = None) -> str:
+    """Return the name of a collectivité from its level and COG code.
+
+    Parameters
+    ----------
+    level : {"region", "departement", "epci", "commune"}
+        The level of the collectivité.
+    code : str
+        Région or département code, EPCI SIREN, or INSEE commune code.
+    ref : Reference, optional
+        The COG reference.
+
+    Returns
+    -------
+    str
+        The name, e.g. ``"CC du Pays d'Ancenis"``.
+
+    Raises
+    ------
+    UnknownCode
+        When the code is not in the reference at that level.
+    """
+    ref = ref or load_reference()
+    table = {
+        "region": ref.regions,
+        "departement": ref.departements,
+        "epci": ref.epci,
+        "commune": ref.communes,
+    }.get(level)
+    if table is None or code not in table:
+        raise UnknownCode(f"Collectivité inconnue : {level} « {code} »")
+    return table[code].nom

@@ -17,6 +17,7 @@ from geo.lookup import (
     lookup,
     representative_point,
     search,
+    territory_name,
 )
 from tests.conftest import ROOT
 
@@ -148,3 +149,21 @@ def test_representative_point_inside_commune(built_cache):
 def test_representative_point_of_commune_without_polygon(built_cache):
     with pytest.raises(UnknownCode, match="pas de contour"):
         representative_point("85165")
+
+
+@pytest.mark.parametrize(
+    ("level", "code", "name"),
+    [
+        ("region", "52", "Pays de la Loire"),
+        ("departement", "2A", "Corse-du-Sud"),
+        ("epci", "244400552", "CC du Pays d'Ancenis"),
+        ("commune", "44003", "Ancenis-Saint-Géréon"),
+    ],
+)
+def test_territory_name(level, code, name):
+    assert territory_name(level, code) == name
+
+
+def test_territory_name_unknown():
+    with pytest.raises(UnknownCode):
+        territory_name("epci", "44003")

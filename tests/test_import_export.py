@@ -394,6 +394,13 @@ def test_cli_import_reports_json_last_line(tmp_path):
     assert "Cultivons les Cailloux" in proc.stdout
     proc = _cli("history", "cailloux", env_db=db)
     assert json.loads(proc.stdout.splitlines()[0])["action"] == "création"
+    renamed = tmp_path / "renomme.csv"
+    renamed.write_bytes(_csv([HEADER, GOOD[0].replace("Cultivons", "Cultivez")]))
+    assert _cli("import", str(renamed), env_db=db).returncode == 0
+    proc = _cli("restore", "cailloux", "1", "--par", "test", env_db=db)
+    assert proc.returncode == 0, proc.stderr
+    assert Store(db).get("cailloux").nom == "Cultivons les Cailloux"
+    assert _cli("restore", "cailloux", "42", env_db=db).returncode == 1
     proc = _cli(
         "template", "--format", "xlsx", "-o", str(tmp_path / "m.xlsx"), env_db=db
     )
