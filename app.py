@@ -1,4 +1,9 @@
-"""Atlas des PTCE — entry point: global configuration and navigation."""
+"""Atlas des PTCE — entry point: global configuration, shared filters, navigation.
+
+The filters live here, around ``st.navigation``, so that they are the same on
+every page and keep their values when the page changes. Their state is
+mirrored in the URL query parameters: a copied link reopens the same view.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,181 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import accueil, sources
+from geo.reference import load_reference
+from lib.explore import FRANCE, Filters
+from lib.model import (
+    FILIERES,
+    FORMES_JURIDIQUES,
+    NIVEAU_LABELS,
+    NIVEAUX,
+    STADES,
+    TYPES_AMI,
+    TYPES_SOUTIEN,
+)
+from pages import FILTERS_KEY, query_params, set_query_params
+
+#: Widget keys of the filters (prefix ``f_``), one per Filters field.
+_KEYS = {
+    "region": "f_region",
+    "departements": "f_dep",
+    "epci": "f_epci",
+    "filieres": "f_filiere",
+    "stades": "f_stade",
+    "formes": "f_forme",
+    "types_soutien": "f_soutien",
+    "niveaux": "f_niveau",
+    "ami": "f_ami",
+    "annees": "f_annees",
+    "texte": "f_texte",
+}
+_FILTER_PARAMS = ("region", "dep", "epci", "filiere", "stade", "forme", "soutien",
+                  "niveau", "ami", "annees", "q")  # fmt: skip
+YEARS = (1990, 2026)
+
+
+def _to_widgets(filters: Filters) -> None:
+    state = st.session_state
+    state[_KEYS["region"]] = filters.region or FRANCE
+    for name in ("departements", "epci", "filieres", "stades", "formes",
+                 "types_soutien", "niveaux", "ami"):  # fmt: skip
+        state[_KEYS[name]] = list(getattr(filters, name))
+    state[_KEYS["annees"]] = filters.annees or YEARS
+    state[_KEYS["texte"]] = filters.texte
+
+
+def _reset() -> None:
+    _to_widgets(Filters())
+
+
+def filters_sidebar() -> Filters:
+    """Draw the shared filters in the sidebar and return their value.
+
+    On the first run of a session the widgets take their values from the URL;
+    afterwards the widgets lead and the URL follows them.
+    """
+    ref = load_reference()
+    state = st.session_state
+    if "_filters_from_url" not in state:
+        state["_filters_from_url"] = True
+        _to_widgets(Filters.from_params(query_params(), ref))
+
+    sb = st.sidebar
+    sb.header("Filtres")
+    regions = [
+        FRANCE,
+        *sorted(
+            (r.code for r in ref.regions.values() if r.zone != "com"),
+            key=lambda c: ref.regions[c].nom,
+        ),
+    ]
+    region = sb.selectbox(
+        "Région",
+        regions,
+        key=_KEYS["region"],
+        format_func=lambda c: "France entière" if c == FRANCE else ref.regions[c].nom,
+    )
+    region = None if region == FRANCE else region
+    deps = sorted(
+        (
+            d.code
+            for d in ref.departements.values()
+            if d.zone != "com" and (region is None or d.region == region)
+        ),
+        key=lambda c: c.zfill(3),
+    )
+    _keep_valid(_KEYS["departements"], deps)
+    departements = sb.multiselect(
+        "Départements",
+        deps,
+        key=_KEYS["departements"],
+        format_func=lambda c: f"{c} — {ref.departements[c].nom}",
+        placeholder="Tous",
+    )
+    scope = set(departements) or set(deps)
+    epcis = sorted(
+        (
+            e.code
+            for e in ref.epci.values()
+            if any(ref.communes[m].departement in scope for m in e.membres)
+        ),
+        key=lambda c: ref.epci[c].nom,
+    )
+    _keep_valid(_KEYS["epci"], epcis)
+    epci = sb.multiselect(
+        "EPCI",
+        epcis,
+        key=_KEYS["epci"],
+        format_func=lambda c: ref.epci[c].nom,
+        placeholder="Tous",
+    )
+    filieres = sb.multiselect(
+        "Filières", FILIERES, key=_KEYS["filieres"], placeholder="Toutes"
+    )
+    stades = sb.multiselect("Stades", STADES, key=_KEYS["stades"], placeholder="Tous")
+    formes = sb.multiselect(
+        "Formes juridiques",
+        FORMES_JURIDIQUES,
+        key=_KEYS["formes"],
+        placeholder="Toutes",
+    )
+    types = sb.multiselect(
+        "Types de soutien",
+        TYPES_SOUTIEN,
+        key=_KEYS["types_soutien"],
+        placeholder="Tous",
+    )
+    niveaux = sb.multiselect(
+        "Collectivités qui soutiennent",
+        NIVEAUX,
+        key=_KEYS["niveaux"],
+        format_func=lambda n: NIVEAU_LABELS[n],
+        placeholder="Tous niveaux",
+    )
+    ami = sb.multiselect("AMI gagnés", TYPES_AMI, key=_KEYS["ami"], placeholder="Tous")
+    annees = sb.slider("Année de création", *YEARS, key=_KEYS["annees"])
+    texte = sb.text_input(
+        "Recherche", key=_KEYS["texte"], placeholder="nom, commune, membre…"
+    )
+
+    filters = Filters(
+        region=region,
+        departements=tuple(departements),
+        epci=tuple(epci),
+        filieres=tuple(filieres),
+        stades=tuple(stades),
+        formes=tuple(formes),
+        types_soutien=tuple(types),
+        niveaux=tuple(niveaux),
+        ami=tuple(ami),
+        annees=None if tuple(annees) == YEARS else tuple(annees),
+        texte=texte.strip(),
+    )
+    set_query_params(filters.to_params(), _FILTER_PARAMS)
+    state[FILTERS_KEY] = filters
+
+    sb.divider()
+    sb.caption("Filtres actifs : " + " · ".join(filters.active(ref)))
+    sb.button(
+        "Réinitialiser les filtres",
+        on_click=_reset,
+        disabled=filters.is_default(),
+        use_container_width=True,
+    )
+    return filters
+
+
+def _keep_valid(key: str, options: list[str]) -> None:
+    # A narrower région or département drops choices that no longer apply,
+    # instead of letting Streamlit fail on values missing from the options.
+    allowed = set(options)
+    if key in st.session_state:
+        st.session_state[key] = [v for v in st.session_state[key] if v in allowed]
 
 
 def main() -> None:
-    """Configure the page and run the page chosen in the navigation."""
+    """Configure the page, draw the shared filters and run the chosen page."""
+    from pages import accueil, sources
+
     st.set_page_config(
         page_title="Atlas des PTCE",
         page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
@@ -33,6 +208,7 @@ def main() -> None:
             ),
         ]
     )
+    filters_sidebar()
     page.run()
 
 

@@ -310,3 +310,14 @@ def territory_name(level: str, code: str, ref: Reference | None = None) -> str:
     if table is None or code not in table:
         raise UnknownCode(f"Collectivité inconnue : {level} « {code} »")
     return table[code].nom
+
+
+def commune_points() -> dict[str, tuple[float, float]]:
+    """Return ``{commune code: (lon, lat)}`` representative points (cached).
+
+    Raises
+    ------
+    geo.boundaries.CacheMissing
+        When the boundary cache has not been built.
+    """
+    return _points()

@@ -407,6 +407,17 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(ptce)).scalar()
 
+    def data_version(self) -> str:
+        """Return a token that changes whenever any PTCE changes (cache key)."""
+        with self.engine.connect() as conn:
+            count, last = conn.execute(
+                sa.select(sa.func.count(), sa.func.max(ptce.c.modifie_le))
+            ).one()
+            deletions = conn.execute(
+                sa.select(sa.func.count()).where(historique.c.action == "suppression")
+            ).scalar()
+        return f"{count}:{last}:{deletions}"
+
     def count_by_origine(self) -> dict[str, int]:
         """Return how many PTCE come from each origin (saisie, démonstration…)."""
         with self.engine.connect() as conn:

@@ -14,11 +14,18 @@ that mode and renders the requested page with the whole app around it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import streamlit as st
 
 from geo.boundaries import ATTRIBUTION, CacheMissing, geojson
 from geo.build import cache_dir
+from geo.lookup import commune_points
+from lib.explore import Filters, Frames, build_frames
 from lib.store import Store, database_url
+
+#: Where app.py keeps the current filters for the pages of this run.
+FILTERS_KEY = "_filters"
 
 
 @st.cache_resource(show_spinner=False)
@@ -31,6 +38,58 @@ def _store(url: str) -> Store:
 def get_store() -> Store:
     """Return the store of ``DATABASE_URL`` (default ``data/atlas.sqlite``)."""
     return _store(database_url())
+
+
+@st.cache_data(show_spinner="Chargement des PTCE…", max_entries=4)
+def _frames(url: str, version: str, folder: str) -> Frames:
+    del version, folder  # cache keys: the data and the boundary cache
+    try:
+        points = commune_points()
+    except CacheMissing:
+        points = {}
+    return build_frames(_store(url).load(), points)
+
+
+def get_frames() -> Frames:
+    """Return every PTCE as flat tables (rebuilt only when the data change)."""
+    store = get_store()
+    return _frames(database_url(), store.data_version(), str(cache_dir()))
+
+
+def current_filters() -> Filters:
+    """Return the filters set in the sidebar (or, outside the app, in the URL)."""
+    filters = st.session_state.get(FILTERS_KEY)
+    if filters is None:
+        filters = Filters.from_params(query_params())
+    return filters
+
+
+def filtered() -> Frames:
+    """Return the frames restricted to the current filters."""
+    return get_frames().filtered(current_filters())
+
+
+def query_params() -> dict[str, list[str]]:
+    """Return the URL query parameters with every value as a list."""
+    return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
+def set_query_params(params: dict[str, str | list[str]], owned: Iterable[str]) -> None:
+    """Mirror ``params`` in the URL for the keys in ``owned`` (others untouched).
+
+    Only differences are written, so an unchanged state rewrites nothing.
+    """
+    for key in owned:
+        wanted = params.get(key)
+        if wanted in (None, "", []):
+            if key in st.query_params:
+                del st.query_params[key]
+            continue
+        wanted_list = [wanted] if isinstance(wanted, str) else list(wanted)
+        if st.query_params.get_all(key) != wanted_list:
+            st.query_params[key] = (
+                wanted_list if len(wanted_list) > 1 else wanted_list[0]
+            )
 
 
 def load_geojson(
