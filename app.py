@@ -184,7 +184,7 @@ def _keep_valid(key: str, options: list[str]) -> None:
 
 def main() -> None:
     """Configure the page, draw the shared filters and run the chosen page."""
-    from pages import accueil, sources
+    from pages import accueil, carte, sources
 
     st.set_page_config(
         page_title="Atlas des PTCE",
@@ -199,6 +199,12 @@ def main() -> None:
                 icon=":material/map:",
                 url_path="accueil",
                 default=True,
+            ),
+            st.Page(
+                carte.render,
+                title="Carte",
+                icon=":material/location_on:",
+                url_path="carte",
             ),
             st.Page(
                 sources.render,

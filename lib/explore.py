@@ -275,6 +275,7 @@ def build_frames(
                 "commune_nom": commune.nom if commune else None,
                 "epci": seat_epci,
                 "epci_lies": tuple(sorted(epci_territoire | ({seat_epci} - {None}))),
+                "territoire": p.territoire,
                 "departement": p.departement,
                 "departement_nom": (
                     ref.departements[p.departement].nom
@@ -353,6 +354,7 @@ def build_frames(
 
 _PTCE_COLUMNS = [
     "id", "nom", "description", "commune", "commune_nom", "epci", "epci_lies",
+    "territoire",
     "departement", "departement_nom", "region", "filiere", "filieres", "stade",
     "forme_juridique", "annee_creation", "nb_membres", "emplois", "charte_signee",
     "ami", "ami_types", "types_soutien", "niveaux_soutien", "nb_soutiens",

@@ -8,6 +8,7 @@ find each layer's paths in the page.
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass
 
@@ -61,6 +62,15 @@ STYLES = {
         "region", "Région", "#111111", 2.2, "#000000", 0.0, 430, interactive=False
     ),
 }
+
+#: Outlines drawn over the explorer's layers.
+OUTLINE_STYLES = {
+    "departement": LayerStyle(
+        "departement", "Département", "#3a3a3a", 0.9, "#000000", 0.0, 410,
+        interactive=False,
+    ),
+    "region": STYLES["region"],
+}  # fmt: skip
 
 # Tooltips are built from text nodes: names never reach innerHTML, so nothing
 # in a feature's properties can inject markup into the map (same-origin iframe).
@@ -220,3 +230,309 @@ def home_map(
     territory_layer(m, regions, STYLES["region"])
     folium.LayerControl(collapsed=True).add_to(m)
     return m
+
+
+# --------------------------------------------------------------------------
+# Explorer map
+# --------------------------------------------------------------------------
+
+#: Colour per main filière: Paul Tol's colour-blind-safe "muted" scheme, then
+#: "bright" for the extra ones; grey for "autre" and unknown.
+FILIERE_COLORS = {
+    "culture": "#CC6677",
+    "économie circulaire et déchets": "#117733",
+    "alimentation et agriculture": "#999933",
+    "sport et santé": "#332288",
+    "mobilité": "#88CCEE",
+    "énergie": "#DDCC77",
+    "habitat et bâtiment": "#882255",
+    "numérique": "#44AA99",
+    "tourisme": "#AA4499",
+    "insertion et emploi": "#4477AA",
+    "services à la personne": "#EE6677",
+    "textile": "#CCBB44",
+    "autre": "#777777",
+    "non renseignée": "#BBBBBB",
+}
+#: Colour per level of supporting collectivité (Okabe–Ito).
+LEVEL_COLORS = {
+    "region": "#0072B2",
+    "departement": "#E69F00",
+    "epci": "#009E73",
+    "commune": "#CC79A7",
+}
+
+# Markers are drawn in the browser from a JSON array (fast with 100,000 PTCE)
+# and every text goes through textContent: names typed by users can never
+# become markup in the map's same-origin iframe.
+_MARKER_JS = """
+function (row) {
+    const [lat, lon, color, approx, nom, lieu, filiere, href] = row;
+    const marker = L.circleMarker(new L.LatLng(lat, lon), {
+        radius: 7, color: "#222", weight: 1, fillColor: color,
+        fillOpacity: approx ? 0.35 : 0.9, dashArray: approx ? "3 2" : null,
+        className: "ptce-marker"
+    });
+    const text = (tag, value) => {
+        const el = document.createElement(tag);
+        el.textContent = value;
+        return el;
+    };
+    marker.bindTooltip(function () {
+        const box = document.createElement("div");
+        box.appendChild(text("strong", nom));
+        box.appendChild(document.createElement("br"));
+        box.appendChild(document.createTextNode(lieu));
+        return box;
+    });
+    marker.bindPopup(function () {
+        const box = document.createElement("div");
+        box.appendChild(text("strong", nom));
+        box.appendChild(text("div", lieu));
+        box.appendChild(text("div", "Filière : " + filiere));
+        const link = text("a", "Ouvrir la fiche");
+        link.setAttribute("href", href);
+        link.setAttribute("target", "_top");
+        box.appendChild(link);
+        return box;
+    });
+    return marker;
+}
+"""
+
+
+def fit_bounds_of(gdf) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Return ``((south, west), (north, east))`` of a GeoDataFrame."""
+    minx, miny, maxx, maxy = gdf.total_bounds
+    return ((float(miny), float(minx)), (float(maxy), float(maxx)))
+
+
+def explorer_base(
+    departements: str | dict,
+    regions: str | dict,
+    bounds=FRANCE_BOUNDS,
+    tiles: bool = False,
+    attribution: str | None = None,
+) -> folium.Map:
+    """Build the explorer's base map: département and région outlines.
+
+    The base never depends on the filters: keep the same object between
+    reruns and pass the changing layers to ``st_folium`` as feature groups,
+    so that a filter change redraws points and colours, never the base.
+
+    Parameters
+    ----------
+    departements, regions : str or dict
+        GeoJSON of the outlines to draw.
+    bounds : tuple
+        View to fit at start.
+    tiles : bool
+        Add OpenStreetMap tiles (needs a network).
+    attribution : str, optional
+        Sources line of the map.
+
+    Returns
+    -------
+    folium.Map
+    """
+    m = base_map(tiles=tiles, bounds=bounds, attribution=attribution)
+    # Outlines only, above the filters' layers (overlay pane) and not catching
+    # the pointer: clicks reach the choropleth and the markers below.
+    territory_layer(m, departements, OUTLINE_STYLES["departement"])
+    territory_layer(m, regions, OUTLINE_STYLES["region"])
+    return m
+
+
+def ptce_markers(ptce, fiche_url: str = "./annuaire?ptce=") -> folium.FeatureGroup:
+    """Markers of PTCE coloured by main filière, clustered when dense.
+
+    Parameters
+    ----------
+    ptce : pandas.DataFrame
+        Rows of :attr:`lib.explore.Frames.ptce` (``lon``/``lat`` may be NaN:
+        those PTCE cannot be placed and are left out).
+    fiche_url : str
+        Link prefix of a PTCE fiche; the id is appended, URL-encoded.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        Named "PTCE", holding one ``FastMarkerCluster``.
+    """
+    from urllib.parse import quote
+
+    from folium.plugins import FastMarkerCluster
+
+    placed = ptce[ptce["lon"].notna() & ptce["lat"].notna()]
+    data = [
+        [
+            round(float(r.lat), 5),
+            round(float(r.lon), 5),
+            FILIERE_COLORS.get(r.filiere, FILIERE_COLORS["autre"]),
+            r.placement not in ("commune", "coordonnées"),
+            str(r.nom),
+            _place_label(r),
+            str(r.filiere),
+            fiche_url + quote(str(r.id), safe=""),
+        ]
+        for r in placed.itertuples()
+    ]
+    group = folium.FeatureGroup(name="PTCE")
+    FastMarkerCluster(
+        data,
+        callback=_MARKER_JS,
+        options={"maxClusterRadius": 40, "disableClusteringAtZoom": 11},
+    ).add_to(group)
+    return group
+
+
+def _place_label(row) -> str:
+    if row.placement == "commune" and row.commune_nom:
+        return f"{row.commune_nom} ({row.departement})"
+    if row.placement == "coordonnées":
+        return f"{row.commune_nom or ''} (coordonnées propres)".strip()
+    if row.placement == "département":
+        return f"{row.departement_nom} — position approximative (chef-lieu)"
+    return "Position approximative (chef-lieu de la région)"
+
+
+def choropleth_layer(
+    geojson: str | dict, colors: dict[str, str], values: dict[str, float], label: str
+) -> folium.FeatureGroup:
+    """Territories filled by class colour, with their value in the tooltip.
+
+    Parameters
+    ----------
+    geojson : str or dict
+        Territories with ``code`` and ``nom``.
+    colors : dict
+        Fill colour per code (see :func:`lib.choropleth.classify`).
+    values : dict
+        Indicator value per code, shown in the tooltip.
+    label : str
+        Name of the indicator.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        Named "Choroplèthe"; territories are clickable (their properties
+        come back to the app).
+    """
+    data = json.loads(geojson) if isinstance(geojson, str) else geojson
+    features = []
+    for feature in data["features"]:
+        code = feature["properties"]["code"]
+        props = dict(feature["properties"], valeur=_value_text(values.get(code, 0.0)))
+        features.append({**feature, "properties": props})
+    group = folium.FeatureGroup(name="Choroplèthe")
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        name=label,
+        style_function=lambda f: {
+            "fillColor": colors.get(f["properties"]["code"], "#e6e6e6"),
+            "fillOpacity": 0.8,
+            "color": "#555555",
+            "weight": 0.6,
+        },
+        highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
+        on_each_feature=JsCode(_CHORO_TOOLTIP_JS % json.dumps(label)),
+    ).add_to(group)
+    return group
+
+
+def _value_text(value: float) -> str:
+    if value == 0:
+        return "aucun PTCE"
+    if float(value).is_integer():
+        return f"{value:,.0f}".replace(",", "\u202f")
+    return f"{value:.1f}".replace(".", ",")
+
+
+_CHORO_TOOLTIP_JS = """
+function(feature, layer) {
+    layer.bindTooltip(function() {
+        const box = document.createElement("div");
+        const title = document.createElement("strong");
+        title.textContent = String(feature.properties.nom);
+        box.appendChild(title);
+        box.appendChild(document.createElement("br"));
+        box.appendChild(document.createTextNode(
+            %s + " : " + String(feature.properties.valeur)));
+        return box;
+    }, {sticky: true});
+}
+"""
+
+
+def outline_layer(
+    geojson: str | dict, name: str, color: str, dash: str | None = "6 4"
+) -> folium.FeatureGroup:
+    """Outlines of territories (territories of action, supporting collectivités).
+
+    Parameters
+    ----------
+    geojson : str or dict
+        Territories with ``code`` and ``nom``.
+    name : str
+        Name of the group.
+    color : str
+        Line colour.
+    dash : str, optional
+        SVG dash pattern.
+
+    Returns
+    -------
+    folium.FeatureGroup
+    """
+    group = folium.FeatureGroup(name=name)
+    folium.GeoJson(
+        json.loads(geojson) if isinstance(geojson, str) else geojson,
+        style_function=lambda _f: {
+            "color": color,
+            "weight": 2,
+            "dashArray": dash,
+            "fillColor": color,
+            "fillOpacity": 0.08,
+        },
+        on_each_feature=JsCode(_TOOLTIP_JS % json.dumps(name)),
+    ).add_to(group)
+    return group
+
+
+def support_layer(collectivites: str | dict, links: list[dict]) -> folium.FeatureGroup:
+    """Supporting collectivités coloured by level, with lines to the PTCE.
+
+    Parameters
+    ----------
+    collectivites : str or dict
+        GeoJSON of the supporting collectivités, properties ``code``, ``nom``
+        and ``niveau``.
+    links : list of dict
+        ``{"from": (lat, lon), "to": (lat, lon), "niveau": …, "label": …}``
+        one per support ("qui soutient qui").
+
+    Returns
+    -------
+    folium.FeatureGroup
+        Named "Collectivités qui soutiennent".
+    """
+    group = folium.FeatureGroup(name="Collectivités qui soutiennent")
+    folium.GeoJson(
+        json.loads(collectivites) if isinstance(collectivites, str) else collectivites,
+        style_function=lambda f: {
+            "color": LEVEL_COLORS.get(f["properties"].get("niveau"), "#555555"),
+            "weight": 2,
+            "fillColor": LEVEL_COLORS.get(f["properties"].get("niveau"), "#555555"),
+            "fillOpacity": 0.12,
+        },
+        on_each_feature=JsCode(_TOOLTIP_JS % json.dumps("Collectivité")),
+    ).add_to(group)
+    for link in links:
+        folium.PolyLine(
+            [link["from"], link["to"]],
+            color=LEVEL_COLORS.get(link["niveau"], "#555555"),
+            weight=2,
+            opacity=0.8,
+            tooltip=html.escape(link["label"]),
+        ).add_to(group)
+    return group

@@ -1,0 +1,126 @@
+"""Data of the explorer's optional layers: territories of action, supports.
+
+Polygons come from the boundary cache (read once per process); nothing here
+simplifies or reprojects anything.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from geo.boundaries import load_boundaries
+from lib.explore import Frames
+from lib.model import NIVEAU_LABELS
+
+DETAIL = "regional"
+
+
+@functools.lru_cache(maxsize=8)
+def _anchors(level: str) -> dict[str, tuple[float, float]]:
+    """Return a point inside each territory of a level: ``{code: (lat, lon)}``."""
+    gdf = load_boundaries(level, DETAIL)
+    if level == "commune":
+        return {
+            c: (y, x) for c, x, y in zip(gdf["code"], gdf["x"], gdf["y"], strict=True)
+        }
+    points = shapely.point_on_surface(gdf.geometry.values)
+    return {
+        c: (round(p.y, 5), round(p.x, 5))
+        for c, p in zip(gdf["code"], points, strict=True)
+    }
+
+
+def polygons(codes: dict[str, set[str]]) -> gpd.GeoDataFrame:
+    """Return the polygons of territories given by level, with ``niveau``.
+
+    Parameters
+    ----------
+    codes : dict
+        ``{level: {codes}}`` with levels region, departement, epci, commune.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``code``, ``nom``, ``niveau`` and geometry, régions first (drawn
+        below the smaller territories).
+    """
+    parts = []
+    for level in ("region", "departement", "epci", "commune"):
+        wanted = codes.get(level)
+        if not wanted:
+            continue
+        gdf = load_boundaries(level, DETAIL)
+        part = gdf[gdf["code"].isin(wanted)][["code", "nom", "geometry"]].copy()
+        part["niveau"] = level
+        parts.append(part)
+    if not parts:
+        return gpd.GeoDataFrame(
+            {"code": [], "nom": [], "niveau": []}, geometry=[], crs=4326
+        )
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=4326)
+
+
+def action_territories(frames: Frames) -> gpd.GeoDataFrame:
+    """Return the polygons of the territories of action of the filtered PTCE.
+
+    Parameters
+    ----------
+    frames : Frames
+        The filtered frames.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One polygon per territory named in at least one territory of action.
+    """
+    codes: dict[str, set[str]] = {"epci": set(), "commune": set()}
+    for territoire in frames.ptce["territoire"]:
+        for code in territoire:
+            codes["epci" if len(code) == 9 else "commune"].add(code)
+    return polygons(codes)
+
+
+def supports(frames: Frames) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Return the supporting collectivités of the PTCE, and who supports whom.
+
+    Parameters
+    ----------
+    frames : Frames
+        The filtered frames.
+
+    Returns
+    -------
+    tuple
+        Polygons of the collectivités (``niveau`` set), and one link per
+        support from a point inside the collectivité to the PTCE marker:
+        ``{"from", "to", "niveau", "label"}`` (label as plain text).
+    """
+    soutiens = frames.soutiens
+    codes: dict[str, set[str]] = {}
+    for niveau, code in zip(soutiens["niveau"], soutiens["code"], strict=True):
+        codes.setdefault(niveau, set()).add(code)
+    links = []
+    placed = frames.ptce[frames.ptce["lat"].notna()]
+    for s in soutiens.itertuples():
+        if s.ptce_id not in placed.index:
+            continue
+        start = _anchors(s.niveau).get(s.code)
+        if start is None:
+            continue
+        row = placed.loc[s.ptce_id]
+        links.append(
+            {
+                "from": start,
+                "to": (float(row["lat"]), float(row["lon"])),
+                "niveau": s.niveau,
+                "label": (
+                    f"{s.collectivite} ({NIVEAU_LABELS[s.niveau]}) → {s.ptce_nom} : "
+                    f"{s.type}"
+                ),
+            }
+        )
+    return polygons(codes), links

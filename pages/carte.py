@@ -1,0 +1,279 @@
+"""Carte: PTCE, choropleth by département or EPCI, territories and supports."""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from geo.boundaries import ATTRIBUTION, in_region, load_boundaries, to_geojson
+from geo.reference import load_reference
+from lib import layers
+from lib.choropleth import INDICATORS, METHODS, classify, indicator, summary
+from lib.maps import (
+    FILIERE_COLORS,
+    LEVEL_COLORS,
+    choropleth_layer,
+    explorer_base,
+    fit_bounds_of,
+    outline_layer,
+    ptce_markers,
+    support_layer,
+)
+from lib.model import NIVEAU_LABELS
+from pages import (
+    attribution,
+    boundaries_error,
+    current_filters,
+    get_frames,
+    load_geojson,
+    query_params,
+    run_app,
+    set_query_params,
+)
+
+LAYERS = {
+    "ptce": "PTCE",
+    "choro": "Choroplèthe",
+    "territoires": "Territoires d'action",
+    "soutiens": "Collectivités qui soutiennent",
+}
+MAILLES = {"departement": "Départements", "epci": "EPCI"}
+_PARAMS = ("couches", "maille", "indicateur", "classes", "fond", "territoire")
+
+
+def _state_from_url() -> None:
+    # First run of the session: the URL decides the map options.
+    if "_carte_from_url" in st.session_state:
+        return
+    st.session_state["_carte_from_url"] = True
+    params = query_params()
+    couches = [c for c in params.get("couches", []) if c in LAYERS]
+    st.session_state["carte_couches"] = couches or ["ptce", "choro"]
+    maille = (params.get("maille") or ["departement"])[-1]
+    st.session_state["carte_maille"] = maille if maille in MAILLES else "departement"
+    ind = (params.get("indicateur") or ["nombre"])[-1]
+    st.session_state["carte_indicateur"] = ind if ind in INDICATORS else "nombre"
+    method = (params.get("classes") or ["quantiles"])[-1]
+    st.session_state["carte_classes"] = method if method in METHODS else "quantiles"
+    st.session_state["carte_fond"] = (params.get("fond") or [""])[-1] == "osm"
+    st.session_state["carte_territoire"] = (params.get("territoire") or [""])[-1]
+
+
+def render() -> None:
+    _state_from_url()
+    everything = get_frames()
+    filters = current_filters()
+    selection = everything.filtered(filters)
+    st.title("Carte des PTCE")
+    st.markdown(
+        f'<p data-testid="ptce-counter" style="font-size:1.25rem">'
+        f"<strong>{len(selection.ptce)} PTCE</strong> sur {len(everything.ptce)}</p>",
+        unsafe_allow_html=True,
+    )
+    error = boundaries_error()
+    if error:
+        st.error(error, icon=":material/map:")
+        return
+
+    cols = st.columns([3, 1.2, 2, 1.4, 1])
+    couches = cols[0].multiselect(
+        "Couches", list(LAYERS), key="carte_couches", format_func=LAYERS.get
+    )
+    maille = cols[1].selectbox(
+        "Maille", list(MAILLES), key="carte_maille", format_func=MAILLES.get
+    )
+    name = cols[2].selectbox(
+        "Indicateur",
+        list(INDICATORS),
+        key="carte_indicateur",
+        format_func=lambda k: INDICATORS[k][0],
+    )
+    method = cols[3].selectbox(
+        "Classes", list(METHODS), key="carte_classes", format_func=METHODS.get
+    )
+    tiles = cols[4].toggle("Fond OSM", key="carte_fond", help="Nécessite Internet")
+
+    region = filters.region
+    detail = "regional" if region else "national"
+    territories = load_boundaries(maille, detail)
+    if region:
+        territories = in_region(territories, maille, region)
+    population = territories.set_index("code")["population"].astype(float)
+
+    groups = []
+    legend = None
+    values = None
+    if "choro" in couches:
+        values = indicator(selection, maille, name, population)
+        colors, legend = classify(values, method, 5, *INDICATORS[name])
+        groups.append(
+            choropleth_layer(
+                _territory_geojson(maille, detail, region),
+                colors.to_dict(),
+                values.to_dict(),
+                INDICATORS[name][0],
+            )
+        )
+    if "territoires" in couches:
+        polys = layers.action_territories(selection)
+        if len(polys):
+            groups.append(
+                outline_layer(to_geojson(polys), LAYERS["territoires"], "#333333")
+            )
+    links = []
+    if "soutiens" in couches:
+        polys, links = layers.supports(selection)
+        if len(polys):
+            groups.append(
+                support_layer(to_geojson(polys, ("code", "nom", "niveau")), links)
+            )
+    if "ptce" in couches:
+        groups.append(ptce_markers(selection.ptce))
+
+    base = _base_map(region, tiles)
+    output = st_folium(
+        base,
+        key="carte-explorateur",
+        height=640,
+        use_container_width=True,
+        feature_group_to_add=groups,
+        returned_objects=["last_active_drawing"],
+    )
+    set_query_params(
+        {
+            "couches": couches,
+            "maille": maille if maille != "departement" else None,
+            "indicateur": name if name != "nombre" else None,
+            "classes": method if method != "quantiles" else None,
+            "fond": "osm" if tiles else None,
+            "territoire": _clicked(output) or st.session_state.get("carte_territoire"),
+        },
+        _PARAMS,
+    )
+    _legends(legend, selection, couches, links)
+    attribution()
+    _territory_summary(selection, values)
+
+
+def _territory_geojson(level: str, detail: str, region: str | None) -> str:
+    return load_geojson(level, detail, region)
+
+
+def _base_map(region: str | None, tiles: bool):
+    # The same base object across reruns: st_folium then only swaps the
+    # feature groups, and the user's pan and zoom are kept.
+    key = ("_carte_base", region, tiles)
+    if key not in st.session_state:
+        if region:
+            bounds = fit_bounds_of(
+                in_region(load_boundaries("region", "national"), "region", region)
+            )
+            departements = load_geojson("departement", "regional", region)
+        else:
+            bounds = None
+            departements = load_geojson("departement", "national")
+        kwargs = {"bounds": bounds} if bounds else {}
+        st.session_state[key] = explorer_base(
+            departements,
+            load_geojson("region", "national"),
+            tiles=tiles,
+            attribution=ATTRIBUTION,
+            **kwargs,
+        )
+    return st.session_state[key]
+
+
+def _clicked(output) -> str | None:
+    drawing = (output or {}).get("last_active_drawing") or {}
+    props = drawing.get("properties") or {}
+    code = props.get("code")
+    if not code:
+        return None
+    level = props.get("niveau") or _level_of(str(code))
+    value = f"{level}:{code}"
+    st.session_state["carte_territoire"] = value
+    return value
+
+
+def _level_of(code: str) -> str:
+    if len(code) == 9:
+        return "epci"
+    if len(code) == 5:
+        return "commune"
+    return "departement" if code in load_reference().departements else "region"
+
+
+def _legends(legend, selection, couches, links) -> None:
+    parts = []
+    if legend is not None:
+        swatches = "".join(
+            _swatch(color, f"{label} ({count})")
+            for color, label, count in zip(
+                legend.colors, legend.labels(), legend.counts, strict=True
+            )
+        )
+        swatches += _swatch("#e6e6e6", f"aucun PTCE ({legend.empty})")
+        title = html.escape(legend.title)
+        unit = html.escape(legend.unit)
+        parts.append(
+            f"<div><strong>{title}</strong> <span style='opacity:.7'>({unit})</span>"
+            f"<br>{swatches}</div>"
+        )
+    if "ptce" in couches and len(selection.ptce):
+        present = [f for f in FILIERE_COLORS if f in set(selection.ptce["filiere"])]
+        items = "".join(_swatch(FILIERE_COLORS[f], f, round_=True) for f in present)
+        parts.append(
+            "<div><strong>PTCE par filière principale</strong> "
+            "<span style='opacity:.7'>(cercle pointillé : position approximative, "
+            f"chef-lieu)</span><br>{items}</div>"
+        )
+    if "soutiens" in couches and links:
+        items = "".join(_swatch(c, NIVEAU_LABELS[n]) for n, c in LEVEL_COLORS.items())
+        parts.append(f"<div><strong>Qui soutient qui</strong><br>{items}</div>")
+    if parts:
+        st.markdown(
+            "<div style='display:flex;flex-wrap:wrap;gap:1.5em'>"
+            + "".join(parts)
+            + "</div>",
+            unsafe_allow_html=True,
+        )
+    unplaced = int(selection.ptce["lat"].isna().sum())
+    if unplaced:
+        st.caption(
+            f"{unplaced} PTCE sans localisation connue ne sont pas sur la carte."
+        )
+
+
+def _swatch(color: str, label: str, round_: bool = False) -> str:
+    radius = "50%" if round_ else "2px"
+    return (
+        "<span style='display:inline-flex;align-items:center;margin-right:1em'>"
+        f"<span style='width:1em;height:1em;border-radius:{radius};"
+        f"background:{color};border:1px solid #555;margin-right:.35em'></span>"
+        f"{html.escape(label)}</span>"
+    )
+
+
+def _territory_summary(selection, values) -> None:
+    chosen = st.session_state.get("carte_territoire") or ""
+    if ":" not in chosen:
+        st.caption("Cliquez sur un territoire de la carte pour afficher sa synthèse.")
+        return
+    level, code = chosen.split(":", 1)
+    info = summary(selection, level, code)
+    if info is None:
+        return
+    st.subheader(f"{info['nom']} ({info['niveau']})")
+    cols = st.columns(4)
+    cols[0].metric("PTCE (siège)", info["ptce"])
+    cols[1].metric("Population", f"{info['population']:,}".replace(",", "\u202f"))
+    cols[2].metric("Soutiens reçus", info["soutiens"])
+    cols[3].metric("Montant connu", f"{info['montant']:,.0f} €".replace(",", "\u202f"))
+    if info["noms"]:
+        st.dataframe({"PTCE": info["noms"]}, hide_index=True, use_container_width=True)
+
+
+if __name__ == "__main__":
+    run_app()
