@@ -184,7 +184,7 @@ def _keep_valid(key: str, options: list[str]) -> None:
 
 def main() -> None:
     """Configure the page, draw the shared filters and run the chosen page."""
-    from pages import accueil, carte, sources
+    from pages import accueil, carte, sources, statistiques
 
     st.set_page_config(
         page_title="Atlas des PTCE",
@@ -205,6 +205,12 @@ def main() -> None:
                 title="Carte",
                 icon=":material/location_on:",
                 url_path="carte",
+            ),
+            st.Page(
+                statistiques.render,
+                title="Statistiques",
+                icon=":material/bar_chart:",
+                url_path="statistiques",
             ),
             st.Page(
                 sources.render,

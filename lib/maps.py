@@ -316,9 +316,10 @@ def explorer_base(
 ) -> folium.Map:
     """Build the explorer's base map: département and région outlines.
 
-    The base never depends on the filters: keep the same object between
-    reruns and pass the changing layers to ``st_folium`` as feature groups,
-    so that a filter change redraws points and colours, never the base.
+    The base never depends on the filters and renders to the same script on
+    every rerun (see :func:`stable_ids`): pass the changing layers to
+    ``st_folium`` as feature groups, so that a filter change redraws points
+    and colours, never the base, and the user's view is kept.
 
     Parameters
     ----------
@@ -340,7 +341,7 @@ def explorer_base(
     # the pointer: clicks reach the choropleth and the markers below.
     territory_layer(m, departements, OUTLINE_STYLES["departement"])
     territory_layer(m, regions, OUTLINE_STYLES["region"])
-    return m
+    return stable_ids(m)
 
 
 def ptce_markers(ptce, fiche_url: str = "./annuaire?ptce=") -> folium.FeatureGroup:
@@ -536,3 +537,32 @@ def support_layer(collectivites: str | dict, links: list[dict]) -> folium.Featur
             tooltip=html.escape(link["label"]),
         ).add_to(group)
     return group
+
+
+def stable_ids(m: folium.Map) -> folium.Map:
+    """Give every element of a map an id derived from its place in the tree.
+
+    folium names elements with random ids, so the same map built twice gives
+    two different scripts, and ``st_folium`` rebuilds the map (losing the
+    user's pan and zoom) even when only its feature groups changed. With
+    stable ids, a base rebuilt on each rerun renders to the same script.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A fully built map (call this last).
+
+    Returns
+    -------
+    folium.Map
+        The same map.
+    """
+
+    def walk(element, path: str) -> None:
+        element._id = path
+        for i, child in enumerate(list(element._children.values())):
+            walk(child, f"{path}x{i}")
+
+    walk(m, "s0")
+    m.get_root()._id = "root"
+    return m

@@ -71,7 +71,7 @@ def _ordered(
 ) -> list[str]:
     """List vocabulary labels, then unexpected ones (sorted), then ``missing``."""
     known = list(vocabulary)
-    extra = sorted({str(v) for v in observed if not _blank(v)} - set(known))
+    extra = sorted({str(v) for v in observed if not _blank(v)} - {*known, missing})
     return [*known, *extra, missing]
 
 
@@ -379,7 +379,6 @@ def composition_membres(frames: Frames) -> pd.DataFrame:
         }
     )
     categories = _ordered(data["categorie"], CATEGORIES_MEMBRE, NON_RENSEIGNEE)
-    categories = [*(c for c in categories if c != NON_RENSEIGNEE), NON_RENSEIGNEE]
     roles = _ordered(data["role"], ROLES_MEMBRE, NON_RENSEIGNE)
     if not (data["role"] == NON_RENSEIGNE).any():
         roles.remove(NON_RENSEIGNE)
@@ -391,6 +390,34 @@ def composition_membres(frames: Frames) -> pd.DataFrame:
     table = table.fillna(0).astype("int64").reset_index()
     table = table.rename(columns={"categorie": "Catégorie", "role": "Rôle"})
     return table[["Catégorie", "Rôle", "Membres", "PTCE concernés"]]
+
+
+def source_line(frames: Frames) -> str:
+    """Return the "Source : …" line of the charts of a selection.
+
+    Parameters
+    ----------
+    frames : Frames
+        The selection; its ``origine`` column tells where the records come
+        from (entered by users, demonstration, synthetic).
+
+    Returns
+    -------
+    str
+        E.g. "Source : base Atlas des PTCE (données de démonstration : faits
+        sourcés)" for demo records only.
+    """
+    labels = {
+        "saisie": "fiches saisies par les utilisateurs",
+        "démonstration": "données de démonstration : faits sourcés",
+        "synthétique": "données synthétiques de test",
+    }
+    present = set(frames.ptce["origine"].dropna())
+    parts = [text for origine, text in labels.items() if origine in present]
+    parts += sorted(str(o) for o in present - set(labels))
+    if not parts:
+        return "Source : base Atlas des PTCE"
+    return f"Source : base Atlas des PTCE ({' ; '.join(parts)})"
 
 
 def to_csv(table: pd.DataFrame) -> bytes:
@@ -430,7 +457,7 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
-        return repr(value).replace(".", ",")
+        return repr(float(value)).replace(".", ",")
     if hasattr(value, "item"):  # numpy scalar
         return _cell(value.item())
     return neutralise(str(value))

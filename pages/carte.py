@@ -162,27 +162,22 @@ def _territory_geojson(level: str, detail: str, region: str | None) -> str:
 
 
 def _base_map(region: str | None, tiles: bool):
-    # The same base object across reruns: st_folium then only swaps the
-    # feature groups, and the user's pan and zoom are kept.
-    key = ("_carte_base", region, tiles)
-    if key not in st.session_state:
-        if region:
-            bounds = fit_bounds_of(
-                in_region(load_boundaries("region", "national"), "region", region)
-            )
-            departements = load_geojson("departement", "regional", region)
-        else:
-            bounds = None
-            departements = load_geojson("departement", "national")
-        kwargs = {"bounds": bounds} if bounds else {}
-        st.session_state[key] = explorer_base(
-            departements,
-            load_geojson("region", "national"),
-            tiles=tiles,
-            attribution=ATTRIBUTION,
-            **kwargs,
-        )
-    return st.session_state[key]
+    # Rebuilt on each rerun but identical (stable ids): st_folium then only
+    # swaps the feature groups, and the user's pan and zoom are kept.
+    if region:
+        regions = in_region(load_boundaries("region", "national"), "region", region)
+        kwargs = {"bounds": fit_bounds_of(regions)}
+        departements = load_geojson("departement", "regional", region)
+    else:
+        kwargs = {}
+        departements = load_geojson("departement", "national")
+    return explorer_base(
+        departements,
+        load_geojson("region", "national"),
+        tiles=tiles,
+        attribution=ATTRIBUTION,
+        **kwargs,
+    )
 
 
 def _clicked(output) -> str | None:

@@ -36,9 +36,12 @@ def database(tmp_path_factory):
     """A demo database of the tests' own (never data/atlas.sqlite)."""
     from lib.demo import install_demo
     from lib.store import Store
+    from tests.test_carte import make_records
 
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'atlas.sqlite'}"
-    install_demo(Store(url))
+    store = Store(url)
+    install_demo(store)
+    store.create_many(make_records(), "test")
     return {"DATABASE_URL": url}
 
 
@@ -127,3 +130,167 @@ def test_deep_link_as_first_request_after_start(browser, built_cache, database):
         assert page.get_by_text("Rattachements d'une commune").count() == 1
         assert watch.external == []
         page.close()
+
+
+# -- Carte -----------------------------------------------------------------------
+
+_MARKERS_JS = """() => {
+    const f = [...document.querySelectorAll('iframe')].find(
+        i => i.title === 'streamlit_folium.st_folium');
+    const w = f && f.contentWindow;
+    if (!w || !w.L || !w.L.MarkerClusterGroup) return null;
+    const map = Object.values(w).find(v => v instanceof w.L.Map);
+    if (!map) return null;
+    const groups = [];
+    map.eachLayer(l => { if (l instanceof w.L.MarkerClusterGroup) groups.push(l); });
+    const markers = groups.flatMap(g => g.getLayers());
+    return markers.map(m => [m.getLatLng().lat, m.getLatLng().lng]);
+}"""
+
+
+def _counter(page) -> str:
+    return page.get_by_test_id("ptce-counter").inner_text()
+
+
+def _expected_markers(database, departement=None):
+    from geo.lookup import commune_points
+    from lib.explore import Filters, build_frames
+    from lib.store import Store
+
+    frames = build_frames(Store(database["DATABASE_URL"]).load(), commune_points())
+    chosen = frames.filtered(
+        Filters(departements=(departement,) if departement else ())
+    ).ptce
+    chosen = chosen[chosen["lat"].notna()]
+    return sorted(
+        (round(a, 5), round(b, 5))
+        for a, b in zip(chosen["lat"], chosen["lon"], strict=True)
+    )
+
+
+def _wait_markers(page, expected):
+    page.wait_for_function(
+        f"() => {{ const m = ({_MARKERS_JS})(); "
+        f"return m && m.length === {len(expected)}; }}",
+        timeout=MAP_TIMEOUT_MS,
+    )
+    found = page.evaluate(_MARKERS_JS)
+    return sorted((round(a, 5), round(b, 5)) for a, b in found)
+
+
+def test_choosing_a_departement_leaves_its_markers(browser, server, database):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    watch = Watch(page)
+    page.goto(f"{server}/carte?couches=ptce")
+    assert _wait_markers(page, _expected_markers(database)) == _expected_markers(
+        database
+    )
+    before = _counter(page)
+    deps = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").first
+    deps.click()
+    page.keyboard.type("Vendée")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "before => document.querySelector('[data-testid=ptce-counter]')"
+        ".innerText !== before",
+        arg=before,
+        timeout=MAP_TIMEOUT_MS,
+    )
+    expected = _expected_markers(database, "85")
+    assert _wait_markers(page, expected) == expected
+    assert "dep=85" in page.url
+    assert watch.external == []
+    page.close()
+
+
+def test_copied_link_restores_filters_and_layers(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/carte?dep=44&couches=ptce&couches=soutiens&maille=epci")
+    page.get_by_test_id("ptce-counter").wait_for(timeout=MAP_TIMEOUT_MS)
+    page.wait_for_function("() => location.search.includes('maille=epci')")
+    link, counter = page.url, _counter(page)
+    page.close()
+    again = browser.new_page(viewport={"width": 1400, "height": 1000})
+    again.goto(link)
+    again.get_by_test_id("ptce-counter").wait_for(timeout=MAP_TIMEOUT_MS)
+    assert _counter(again) == counter
+    sidebar = again.get_by_test_id("stSidebar")
+    assert "Loire-Atlantique" in sidebar.inner_text()
+    main = again.get_by_test_id("stMain").inner_text()
+    assert "Collectivités qui soutiennent" in main
+    assert "EPCI" in main
+    again.close()
+
+
+def test_hostile_ptce_name_shows_as_text(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{server}/carte?couches=ptce&q=onerror")
+    page.wait_for_function(
+        f"() => {{ const m = ({_MARKERS_JS})(); return m && m.length === 1; }}",
+        timeout=MAP_TIMEOUT_MS,
+    )
+    shown = page.evaluate(
+        """() => {
+            const f = [...document.querySelectorAll('iframe')].find(
+                i => i.title === 'streamlit_folium.st_folium');
+            const w = f.contentWindow;
+            const map = Object.values(w).find(v => v instanceof w.L.Map);
+            let group = null;
+            map.eachLayer(l => { if (l instanceof w.L.MarkerClusterGroup) group = l; });
+            const marker = group.getLayers()[0];
+            group.zoomToShowLayer(marker, () => {});
+            marker.openPopup();
+            const popup = f.contentDocument.querySelector('.leaflet-popup-content');
+            return {text: popup.innerText,
+                    imgs: popup.querySelectorAll('img').length};
+        }"""
+    )
+    assert "<img src=x onerror=alert(1)>" in shown["text"]
+    assert shown["imgs"] == 0
+    assert dialogs == []
+    page.close()
+
+
+def test_dragging_and_zooming_cause_no_rerun(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda f: sent.append(f)))
+    page.goto(f"{server}/carte?couches=ptce")
+    page.wait_for_function(
+        f"() => {{ const m = ({_MARKERS_JS})(); return m && m.length > 0; }}",
+        timeout=MAP_TIMEOUT_MS,
+    )
+    frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']")
+    view_js = """() => {
+        const f = [...document.querySelectorAll('iframe')].find(
+            i => i.title === 'streamlit_folium.st_folium');
+        const w = f.contentWindow;
+        const map = Object.values(w).find(v => v instanceof w.L.Map);
+        return [map.getCenter().lat, map.getCenter().lng, map.getZoom()].join(',');
+    }"""
+    start_view = page.evaluate(view_js)
+    baseline = len(sent)
+    box = page.locator("iframe[title='streamlit_folium.st_folium']").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 150, y + 80, steps=8)
+    page.mouse.up()
+    frame.locator(".leaflet-control-zoom-in").click()
+    page.wait_for_function(f"() => ({view_js})() !== {start_view!r}")
+    # A deliberate widget change must be the only message sent since then.
+    before = _counter(page)
+    page.get_by_test_id("stSidebar").get_by_role("textbox", name="Recherche").fill(
+        "zzz"
+    )
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "before => document.querySelector('[data-testid=ptce-counter]')"
+        ".innerText !== before",
+        arg=before,
+        timeout=MAP_TIMEOUT_MS,
+    )
+    assert len(sent) - baseline == 1, f"{len(sent) - baseline} messages"
+    page.close()

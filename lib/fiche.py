@@ -1,0 +1,678 @@
+"""The fiche of one PTCE: display-ready data, a timeline chart and a small map.
+
+Everything here starts from the stored aggregate (:class:`lib.model.Ptce`)
+and the COG reference, and returns plain data, pandas tables with French
+column names, an Altair chart or a folium map. Nothing imports Streamlit.
+
+User text (names, notes, descriptions) never reaches HTML unescaped: the map's
+tooltips are built from text nodes, and :func:`escape_markdown` is provided for
+pages that write user strings with Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from urllib.parse import quote, urlsplit
+
+import altair as alt
+import folium
+import geopandas as gpd
+import pandas as pd
+from branca.element import MacroElement
+from folium.template import Template
+
+from geo.boundaries import load_boundaries
+from geo.lookup import UnknownCode, territory_name
+from geo.reference import Reference, load_reference
+from lib.maps import FRANCE_BOUNDS, LayerStyle, base_map, territory_layer
+from lib.model import NIVEAU_LABELS, Ptce, Source
+
+#: Badge shown for records that are not user data.
+ORIGINE_BADGES = {
+    "démonstration": "données de démonstration",
+    "synthétique": "données synthétiques",
+}
+
+#: Columns of :func:`soutiens_table`.
+SOUTIEN_COLUMNS = [
+    "Collectivité", "Niveau", "Code", "Type de soutien", "Dispositif",
+    "Montant (€)", "Début", "Fin", "Phase", "Source", "Lien", "Note",
+]  # fmt: skip
+#: Columns of :func:`timeline_frame`.
+TIMELINE_COLUMNS = [
+    "ligne", "collectivite", "niveau", "type", "debut", "fin", "periode",
+    "incertain", "montant",
+]  # fmt: skip
+
+#: Territory of action on the fiche map (panes below Leaflet's overlay pane,
+#: z-index 400, so that the seat marker stays on top and hoverable).
+TERRITOIRE_STYLE = LayerStyle(
+    "territoire", "Territoire d'action", "#a4462b", 1.6, "#e9a27f", 0.35, 390
+)
+#: The seat's commune, drawn when no territory of action is recorded.
+SIEGE_STYLE = LayerStyle(
+    "siege", "Commune du siège", "#4f7597", 1.4, "#cfe0ee", 0.5, 380
+)
+#: The département (or région) drawn when the seat commune is unknown.
+CONTEXTE_STYLE = LayerStyle(
+    "contexte", "Département", "#4a4a4a", 1.2, "#fbfaf7", 0.6, 370
+)
+SEAT_COLOR = "#b3261e"
+
+# Characters that start inline markup anywhere (emphasis, code, links, HTML,
+# maths, tables, entities, Streamlit directives and icons)...
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>~$:|&])")
+# ...and block markers that only count at the start of a line.
+_LINE_START = re.compile(r"^([ \t]*)([#+=-])", re.MULTILINE)
+_LIST_NUMBER = re.compile(r"^([ \t]*\d+)([.)])", re.MULTILINE)
+
+
+def escape_markdown(text: object) -> str:
+    r"""Escape user text for ``st.markdown`` (no formatting, link or directive).
+
+    Parameters
+    ----------
+    text : object
+        Any user string (converted with ``str``).
+
+    Returns
+    -------
+    str
+        The text with Markdown, HTML and Streamlit-directive characters
+        backslash-escaped (``:red[x]`` and ``:material/icon:`` stay literal),
+        e.g. ``"<b>*x*</b>"`` → ``"\<b\>\*x\*\</b\>"``. Hyphens, dots and
+        parentheses inside a line are left alone, so names stay readable.
+    """
+    text = _INLINE_SPECIAL.sub(r"\\\1", str(text))
+    text = _LINE_START.sub(r"\1\\\2", text)
+    return _LIST_NUMBER.sub(r"\1\\\2", text)
+
+
+def safe_url(url: str | None) -> str | None:
+    """Return ``url`` when it is an http(s) link, else None (no ``javascript:``).
+
+    Parameters
+    ----------
+    url : str or None
+        A link typed by a user or read from a file.
+
+    Returns
+    -------
+    str or None
+        The stripped URL, or None when it is empty or of another scheme.
+    """
+    if not url:
+        return None
+    url = str(url).strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def markdown_link(label: str, url: str | None) -> str:
+    """Return a Markdown link with escaped label and URL, or the escaped label.
+
+    Parameters
+    ----------
+    label : str
+        The text of the link (user text).
+    url : str or None
+        The target; anything but http(s) gives plain text.
+
+    Returns
+    -------
+    str
+        ``[label](url)`` safe for ``st.markdown``.
+    """
+    target = safe_url(url)
+    if target is None:
+        return escape_markdown(label)
+    # Parentheses, spaces and angle brackets would end or break the link.
+    target = quote(target, safe=":/?#[]@!$&'*+,;=%~")
+    target = target.replace("(", "%28").replace(")", "%29")
+    return f"[{escape_markdown(label)}]({target})"
+
+
+def collectivite_name(niveau: str, code: str, ref: Reference | None = None) -> str:
+    """Return a collectivité's name, or its code when the reference lacks it."""
+    try:
+        return territory_name(niveau, code, ref)
+    except UnknownCode:
+        return code
+
+
+def ami_badges(record: Ptce) -> list[str]:
+    """Return one label per call won, oldest first: ``"AMI 2021 : financé"``."""
+    return [f"AMI {a.annee} : {a.type}" for a in sorted(record.ami, key=_ami_key)]
+
+
+def _ami_key(ami) -> tuple:
+    return (ami.annee, ami.type)
+
+
+def lieu(record: Ptce, ref: Reference | None = None) -> str:
+    """Describe where the PTCE is: commune, département (code) and région.
+
+    Parameters
+    ----------
+    record : Ptce
+        The aggregate.
+    ref : Reference, optional
+        The COG reference.
+
+    Returns
+    -------
+    str
+        E.g. ``"Montaigu-Vendée — Vendée (85) — Pays de la Loire"``, or
+        ``"Lieu non renseigné"``.
+    """
+    ref = ref or load_reference()
+    parts = []
+    if record.commune and record.commune in ref.communes:
+        parts.append(ref.communes[record.commune].nom)
+    if record.departement in ref.departements:
+        nom = ref.departements[record.departement].nom
+        parts.append(f"{nom} ({record.departement})")
+    if record.region in ref.regions:
+        parts.append(ref.regions[record.region].nom)
+    return " — ".join(parts) if parts else "Lieu non renseigné"
+
+
+def figures(record: Ptce) -> dict[str, str]:
+    """Return the key figures of a PTCE as French labels and display strings.
+
+    Unknown values show as ``"—"``; amounts are the sum of the known amounts.
+    """
+    montants = [s.montant for s in record.soutiens if s.montant is not None]
+    charte = {True: "oui", False: "non", None: "—"}[record.charte_signee]
+    return {
+        "Création": _text(record.annee_creation),
+        "Membres": _text(record.nb_membres),
+        "Emplois": _text(record.emplois),
+        "Charte signée": charte,
+        "Soutiens": str(len(record.soutiens)),
+        "Collectivités": str(len({(s.niveau, s.code) for s in record.soutiens})),
+        "Montants connus": format_euros(sum(montants)) if montants else "—",
+    }
+
+
+def _text(value) -> str:
+    return "—" if value is None else str(value)
+
+
+def format_euros(value: float | None) -> str:
+    """Format an amount in euros the French way: ``1 234 567 €`` (or ``—``)."""
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{value:,.0f}".replace(",", "\u202f") + "\u00a0€"
+
+
+def membres_table(record: Ptce) -> pd.DataFrame:
+    """Return the members as a table: Nom, Catégorie, Rôle."""
+    return pd.DataFrame(
+        [
+            {"Nom": m.nom, "Catégorie": m.categorie or "—", "Rôle": m.role}
+            for m in record.membres
+        ],
+        columns=["Nom", "Catégorie", "Rôle"],
+    )
+
+
+def soutiens_table(record: Ptce, ref: Reference | None = None) -> pd.DataFrame:
+    """Return every support of a PTCE, with French column names.
+
+    Parameters
+    ----------
+    record : Ptce
+        The aggregate.
+    ref : Reference, optional
+        The COG reference (collectivité names).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SOUTIEN_COLUMNS`, one row per support in stored order,
+        including those whose years are unknown (empty Début / Fin). ``Lien``
+        holds http(s) source links only.
+    """
+    ref = ref or load_reference()
+    rows = [
+        {
+            "Collectivité": collectivite_name(s.niveau, s.code, ref),
+            "Niveau": NIVEAU_LABELS.get(s.niveau, s.niveau),
+            "Code": s.code,
+            "Type de soutien": s.type,
+            "Dispositif": s.dispositif,
+            "Montant (€)": s.montant,
+            "Début": s.annee_debut,
+            "Fin": s.annee_fin,
+            "Phase": s.phase,
+            "Source": s.source.libelle if s.source else None,
+            "Lien": safe_url(s.source.url) if s.source else None,
+            "Note": s.note,
+        }
+        for s in record.soutiens
+    ]
+    table = pd.DataFrame(rows, columns=SOUTIEN_COLUMNS)
+    table["Montant (€)"] = table["Montant (€)"].astype("Float64")
+    for column in ("Début", "Fin"):
+        table[column] = table[column].astype("Int64")
+    return table
+
+
+def timeline_frame(record: Ptce, ref: Reference | None = None) -> pd.DataFrame:
+    """Return the supports that have at least one known year, for a timeline.
+
+    A support with only one known year is drawn on that year and flagged
+    ``incertain``; supports without any year are left out (they stay in
+    :func:`soutiens_table`).
+
+    Parameters
+    ----------
+    record : Ptce
+        The aggregate.
+    ref : Reference, optional
+        The COG reference.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TIMELINE_COLUMNS`: ``ligne`` (collectivité and type, the
+        row label), ``debut`` and ``fin`` (inclusive years), ``periode`` (French
+        text such as ``"2015–2017"`` or ``"2002 – fin non renseignée"``),
+        ``incertain`` and ``montant``; sorted by start year.
+    """
+    ref = ref or load_reference()
+    rows = []
+    for s in record.soutiens:
+        start, end = s.annee_debut, s.annee_fin
+        if start is None and end is None:
+            continue
+        if start is not None and end is not None:
+            start, end = min(start, end), max(start, end)
+            periode = str(start) if start == end else f"{start}–{end}"
+            incertain = False
+        elif start is not None:
+            end, periode, incertain = start, f"{start} – fin non renseignée", True
+        else:
+            start, periode, incertain = end, f"début non renseigné – {end}", True
+        name = collectivite_name(s.niveau, s.code, ref)
+        rows.append(
+            {
+                "ligne": f"{name} · {s.type}",
+                "collectivite": name,
+                "niveau": NIVEAU_LABELS.get(s.niveau, s.niveau),
+                "type": s.type,
+                "debut": int(start),
+                "fin": int(end),
+                "periode": periode,
+                "incertain": incertain,
+                "montant": s.montant,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
+    return frame.sort_values(["debut", "fin", "ligne"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def timeline_chart(timeline: pd.DataFrame) -> alt.Chart:
+    """Draw the supports' periods as horizontal bars (one year = one unit).
+
+    Parameters
+    ----------
+    timeline : pandas.DataFrame
+        Output of :func:`timeline_frame`.
+
+    Returns
+    -------
+    altair.Chart
+        Bars from the start year to the end of the end year, coloured by the
+        collectivité's level; supports with an unknown end are paler.
+    """
+    data = timeline.assign(fin_barre=timeline["fin"] + 1)
+    height = max(60, 28 * data["ligne"].nunique())
+    lo = int(data["debut"].min()) if len(data) else 2014
+    hi = int(data["fin_barre"].max()) if len(data) else 2026
+    return (
+        alt.Chart(data, title="Chronologie des soutiens")
+        .mark_bar(cornerRadius=2)
+        .encode(
+            x=alt.X(
+                "debut:Q",
+                title="Année",
+                scale=alt.Scale(domain=[lo, hi]),
+                axis=alt.Axis(format="d", tickMinStep=1),
+            ),
+            x2="fin_barre:Q",
+            y=alt.Y("ligne:N", title=None, sort=None),
+            color=alt.Color(
+                "niveau:N",
+                title="Niveau",
+                scale=alt.Scale(
+                    domain=[NIVEAU_LABELS[n] for n in NIVEAU_LABELS],
+                    range=["#1b4f72", "#2e86c1", "#48a36b", "#d68910"],
+                ),
+            ),
+            opacity=alt.condition(
+                alt.datum.incertain, alt.value(0.45), alt.value(0.95)
+            ),
+            tooltip=[
+                alt.Tooltip("collectivite:N", title="Collectivité"),
+                alt.Tooltip("type:N", title="Type de soutien"),
+                alt.Tooltip("periode:N", title="Période"),
+                alt.Tooltip("montant:Q", title="Montant (€)", format=",.0f"),
+            ],
+        )
+        .properties(height=height)
+    )
+
+
+def sources(record: Ptce) -> list[Source]:
+    """Return the PTCE's sources, then those cited by supports, without repeats."""
+    seen: dict[tuple[str, str | None], Source] = {}
+    for source in (*record.sources, *(s.source for s in record.soutiens)):
+        if source is not None:
+            seen.setdefault((source.libelle, source.url), source)
+    return list(seen.values())
+
+
+def territoire(record: Ptce, ref: Reference | None = None) -> list[dict]:
+    """Return the territory of action as ``{"niveau", "code", "nom"}`` dicts.
+
+    EPCI are recognised by their SIREN; other codes are communes (former codes
+    lead to today's commune). Unknown codes are kept with their code as name.
+    """
+    ref = ref or load_reference()
+    out = []
+    for code in record.territoire:
+        if code in ref.epci:
+            out.append({"niveau": "epci", "code": code, "nom": ref.epci[code].nom})
+            continue
+        current = ref.current_code(code) or code
+        out.append(
+            {
+                "niveau": "commune",
+                "code": current,
+                "nom": collectivite_name("commune", current, ref),
+            }
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Fiche:
+    """Everything a PTCE fiche shows, ready for display.
+
+    Attributes
+    ----------
+    id, nom : str
+        Identifier and name.
+    badges : tuple of str
+        AMI labels then the origin label for demo or synthetic data.
+    lieu : str
+        Commune, département and région (see :func:`lieu`).
+    filieres : tuple of str
+        Filières, main one first.
+    stade, forme_juridique, description, site_web : str or None
+        ``site_web`` is kept only when it is an http(s) link.
+    figures : dict
+        French label → display string (see :func:`figures`).
+    territoire : list of dict
+        Territory of action (see :func:`territoire`).
+    membres, soutiens, timeline : pandas.DataFrame
+        See :func:`membres_table`, :func:`soutiens_table`,
+        :func:`timeline_frame`.
+    sources : list of Source
+        See :func:`sources`.
+    """
+
+    id: str
+    nom: str
+    badges: tuple[str, ...]
+    lieu: str
+    filieres: tuple[str, ...]
+    stade: str | None
+    forme_juridique: str | None
+    description: str | None
+    site_web: str | None
+    figures: dict[str, str]
+    territoire: list[dict]
+    membres: pd.DataFrame
+    soutiens: pd.DataFrame
+    timeline: pd.DataFrame
+    sources: list[Source]
+    origine: str
+
+
+def build_fiche(record: Ptce, ref: Reference | None = None) -> Fiche:
+    """Gather the display data of a PTCE fiche.
+
+    Parameters
+    ----------
+    record : Ptce
+        The full aggregate (``Store.get``).
+    ref : Reference, optional
+        The COG reference.
+
+    Returns
+    -------
+    Fiche
+        Labels in French, tables with French column names.
+    """
+    ref = ref or load_reference()
+    badges = ami_badges(record)
+    if record.origine in ORIGINE_BADGES:
+        badges.append(ORIGINE_BADGES[record.origine])
+    return Fiche(
+        id=record.id,
+        nom=record.nom,
+        badges=tuple(badges),
+        lieu=lieu(record, ref),
+        filieres=tuple(record.filieres),
+        stade=record.stade,
+        forme_juridique=record.forme_juridique,
+        description=record.description,
+        site_web=safe_url(record.site_web),
+        figures=figures(record),
+        territoire=territoire(record, ref),
+        membres=membres_table(record),
+        soutiens=soutiens_table(record, ref),
+        timeline=timeline_frame(record, ref),
+        sources=sources(record),
+        origine=record.origine,
+    )
+
+
+# --------------------------------------------------------------------------
+# Map
+# --------------------------------------------------------------------------
+
+
+class TextTooltip(MacroElement):
+    """A tooltip whose text is inserted as a text node (never as markup).
+
+    Folium's own :class:`folium.Tooltip` writes its text into a JavaScript
+    template literal that Leaflet then parses as HTML; this one serialises the
+    text with ``tojson`` and sets it with ``textContent``.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindTooltip(function() {
+            const box = document.createElement("div");
+            box.textContent = {{ this.text|tojson }};
+            return box;
+        }, {sticky: true});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "TextTooltip"
+        self.text = str(text)
+
+
+def seat_point(
+    record: Ptce, points: Mapping[str, tuple[float, float]] | None
+) -> tuple[float, float] | None:
+    """Return the seat as ``(lon, lat)``: own coordinates, else its commune's point."""
+    if record.longitude is not None and record.latitude is not None:
+        return (record.longitude, record.latitude)
+    if record.commune and points and record.commune in points:
+        lon, lat = points[record.commune]
+        return (float(lon), float(lat))
+    return None
+
+
+def _regional(level: str) -> gpd.GeoDataFrame:
+    return load_boundaries(level, "regional")
+
+
+def fiche_map(
+    record: Ptce,
+    points: Mapping[str, tuple[float, float]] | None = None,
+    *,
+    boundaries: Callable[[str], gpd.GeoDataFrame] | None = None,
+    tiles: bool = False,
+    attribution: str | None = None,
+    ref: Reference | None = None,
+) -> folium.Map:
+    """Build the small map of a fiche: the seat and the territory of action.
+
+    Parameters
+    ----------
+    record : Ptce
+        The aggregate.
+    points : mapping, optional
+        ``{commune code: (lon, lat)}`` (:func:`geo.lookup.commune_points`), to
+        place a seat that has no coordinates of its own.
+    boundaries : callable, optional
+        ``level -> GeoDataFrame`` with ``code``, ``nom`` and geometry; the
+        regional detail of the boundary cache by default.
+    tiles : bool
+        Add OpenStreetMap tiles (needs a network).
+    attribution : str, optional
+        Sources line of the map.
+    ref : Reference, optional
+        The COG reference.
+
+    Returns
+    -------
+    folium.Map
+        The territory of action (communes and EPCI) in the pane
+        ``territoire``; when none is recorded, the seat's commune (pane
+        ``siege``), or else its département or région (pane ``contexte``);
+        a circle marker on the seat whose tooltip is a text node; fitted to
+        all of them (France when nothing is known).
+    """
+    ref = ref or load_reference()
+    boundaries = boundaries or _regional
+    layers: list[tuple[LayerStyle, gpd.GeoDataFrame]] = []
+
+    wanted = territoire(record, ref)
+    epci_codes = [t["code"] for t in wanted if t["niveau"] == "epci"]
+    commune_codes = [t["code"] for t in wanted if t["niveau"] == "commune"]
+    shapes = []
+    if epci_codes:
+        gdf = boundaries("epci")
+        shapes.append(gdf[gdf["code"].isin(epci_codes)])
+    if commune_codes:
+        gdf = boundaries("commune")
+        shapes.append(gdf[gdf["code"].isin(commune_codes)])
+    shapes = [s for s in shapes if len(s)]
+    if shapes:
+        layers.append((TERRITOIRE_STYLE, _concat(shapes)))
+    elif record.commune:
+        gdf = boundaries("commune")
+        seat = gdf[gdf["code"] == record.commune]
+        if len(seat):
+            layers.append((SIEGE_STYLE, seat))
+    if not layers:
+        for level, code in (
+            ("departement", record.departement),
+            ("region", record.region),
+        ):
+            if not code:
+                continue
+            gdf = boundaries(level)
+            area = gdf[gdf["code"] == code]
+            if len(area):
+                label = "Département" if level == "departement" else "Région"
+                layers.append((replace(CONTEXTE_STYLE, label=label), area))
+                break
+
+    point = seat_point(record, points)
+    m = base_map(tiles=tiles, bounds=_bounds(layers, point), attribution=attribution)
+    for style, gdf in layers:
+        territory_layer(m, _feature_collection(gdf), style)
+    if point is not None:
+        lon, lat = point
+        marker = folium.CircleMarker(
+            location=(lat, lon),
+            radius=7,
+            color="#ffffff",
+            weight=2,
+            fill_color=SEAT_COLOR,
+            fill_opacity=1.0,
+        )
+        TextTooltip(f"{record.nom} — siège").add_to(marker)
+        marker.add_to(m)
+    return m
+
+
+def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    if len(frames) == 1:
+        return frames[0]
+    return gpd.GeoDataFrame(
+        pd.concat([f[["code", "nom", "geometry"]] for f in frames], ignore_index=True),
+        geometry="geometry",
+        crs=frames[0].crs,
+    )
+
+
+def _feature_collection(gdf: gpd.GeoDataFrame) -> dict:
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"code": str(code), "nom": str(nom)},
+            "geometry": geometry.__geo_interface__,
+        }
+        for code, nom, geometry in zip(
+            gdf["code"], gdf["nom"], gdf.geometry, strict=True
+        )
+        if geometry is not None
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _bounds(
+    layers: list[tuple[LayerStyle, gpd.GeoDataFrame]],
+    point: tuple[float, float] | None,
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    xs: list[float] = []
+    ys: list[float] = []
+    for _style, gdf in layers:
+        minx, miny, maxx, maxy = gdf.total_bounds
+        xs += [minx, maxx]
+        ys += [miny, maxy]
+    if point is not None:
+        xs.append(point[0])
+        ys.append(point[1])
+    if not xs:
+        return FRANCE_BOUNDS
+    # A lone point (or a tiny commune) gets a margin of a few kilometres.
+    pad_x = max(0.0, 0.06 - (max(xs) - min(xs)) / 2)
+    pad_y = max(0.0, 0.04 - (max(ys) - min(ys)) / 2)
+    return (
+        (float(min(ys) - pad_y), float(min(xs) - pad_x)),
+        (float(max(ys) + pad_y), float(max(xs) + pad_x)),
+    )

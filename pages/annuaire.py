@@ -1,0 +1,299 @@
+"""Annuaire: the filtered PTCE as a sortable table, and the fiche of one PTCE.
+
+The table shows the same PTCE as the map (both read the shared filters). A
+selected row opens its fiche below the table; the PTCE's id is mirrored in the
+``ptce`` query parameter, so that a link to a fiche can be shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from geo.boundaries import ATTRIBUTION, CacheMissing
+from geo.lookup import commune_points
+from lib.fiche import (
+    Fiche,
+    build_fiche,
+    escape_markdown,
+    fiche_map,
+    markdown_link,
+    timeline_chart,
+)
+from lib.model import NIVEAU_LABELS
+from pages import (
+    attribution,
+    filtered,
+    get_frames,
+    get_store,
+    run_app,
+    set_query_params,
+)
+
+#: Query parameter holding the id of the PTCE whose fiche is open.
+PARAM = "ptce"
+#: Session key remembering the table's key and selection of the previous run.
+_SELECTION = "_annuaire_selection"
+_BADGE_COLORS = {"données de démonstration": "orange", "données synthétiques": "gray"}
+
+
+def render() -> None:
+    st.title("Annuaire des PTCE")
+    frames = filtered()
+    total = len(get_frames().ptce)
+    st.markdown(
+        f"**{len(frames.ptce)} PTCE sur {total}** correspondent aux filtres "
+        "(barre latérale). Sélectionnez une ligne (case à gauche) pour ouvrir "
+        "la fiche du PTCE ; cliquez sur un titre de colonne pour trier."
+    )
+    table = directory_table(frames.ptce)
+    ids = list(table.index)
+    selected = _table(table, ids)
+    if selected:
+        _fiche(selected, in_table=selected in ids)
+
+
+def directory_table(ptce: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows of the annuaire, French columns, indexed by PTCE id."""
+    if ptce.empty:
+        ptce = ptce.copy()
+    departement = [
+        f"{nom} ({code})" if nom else (code or "—")
+        for nom, code in zip(ptce["departement_nom"], ptce["departement"], strict=True)
+    ]
+    table = pd.DataFrame(
+        {
+            "Nom": ptce["nom"],
+            "Commune": ptce["commune_nom"].fillna("—"),
+            "Département": departement,
+            "Filières": ptce["filieres"].map(", ".join),
+            "Stade": ptce["stade"].fillna("—"),
+            "Forme juridique": ptce["forme_juridique"].fillna("—"),
+            "Création": ptce["annee_creation"].astype("Int64"),
+            "Membres": ptce["nb_membres"].astype("Int64"),
+            "Emplois": ptce["emplois"].astype("Int64"),
+            "Soutiens": ptce["nb_soutiens"].astype("Int64"),
+            "Collectivités": ptce["nb_collectivites"].astype("Int64"),
+            "Montant connu (€)": ptce["montant_total"].astype("Float64"),
+            "AMI": ptce["ami"].map(", ".join),
+            "Origine": ptce["origine"],
+        },
+        index=ptce.index,
+    )
+    order = table["Nom"].str.casefold().sort_values(kind="stable").index
+    return table.loc[order]
+
+
+def _table(table: pd.DataFrame, ids: list[str]) -> str | None:
+    """Draw the table; return the id of the PTCE whose fiche is open."""
+    param = st.query_params.get(PARAM) or None
+    # A new key whenever the rows change: a selection (a row position) never
+    # survives a change of filters and lands on another PTCE.
+    key = "annuaire-" + hashlib.sha1("\n".join(ids).encode()).hexdigest()[:12]
+    default = [ids.index(param)] if param in ids else []
+    event = st.dataframe(
+        table.reset_index(drop=True),
+        key=key,
+        on_select="rerun",
+        selection_mode="single-row",
+        selection_default={"selection": {"rows": default}},
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * max(len(table), 1), 460),
+        alt="Annuaire des PTCE correspondant aux filtres",
+        column_config={
+            "Nom": st.column_config.TextColumn(pinned=True, width="medium"),
+            "Création": st.column_config.NumberColumn(format="%d"),
+            "Montant connu (€)": st.column_config.NumberColumn(
+                format="localized",
+                help="Somme des montants de soutien connus (les autres sont "
+                "inconnus, pas nuls)",
+            ),
+        },
+    )
+    rows = tuple(event.selection.rows)
+    previous = st.session_state.get(_SELECTION)
+    st.session_state[_SELECTION] = (key, rows)
+    if previous is not None and previous[0] == key and previous[1] != rows:
+        # The user changed the selection: it leads, the URL follows.
+        chosen = ids[rows[0]] if rows and rows[0] < len(ids) else None
+        set_query_params({PARAM: chosen}, [PARAM])
+        return chosen
+    return param
+
+
+def _close(key: str) -> None:
+    st.query_params.pop(PARAM, None)
+    if key in st.session_state:
+        st.session_state[key] = {"selection": {"rows": []}}
+    st.session_state[_SELECTION] = (key, ())
+
+
+def _fiche(ptce_id: str, in_table: bool) -> None:
+    record = get_store().get(ptce_id)
+    previous = st.session_state.get(_SELECTION)
+    key = previous[0] if previous else ""
+    if record is None:
+        st.warning(
+            f"Aucun PTCE d'identifiant « {escape_markdown(ptce_id)} » dans la base."
+        )
+        st.button("Fermer", on_click=_close, args=(key,), key="fiche-fermer")
+        return
+    fiche = build_fiche(record)
+    with st.container(border=True, key="fiche"):
+        head, close = st.columns([6, 1], vertical_alignment="center")
+        head.header(escape_markdown(fiche.nom), anchor="fiche")
+        close.button(
+            "Fermer",
+            on_click=_close,
+            args=(key,),
+            key="fiche-fermer",
+            icon=":material/close:",
+        )
+        if not in_table:
+            st.info(
+                "Ce PTCE ne correspond pas aux filtres actuels : il n'apparaît "
+                "pas dans le tableau ci-dessus.",
+                icon=":material/filter_alt_off:",
+            )
+        _badges(fiche)
+        st.markdown(escape_markdown(fiche.lieu))
+        _identity(fiche)
+        _figures(fiche)
+        if fiche.description:
+            st.markdown(escape_markdown(fiche.description))
+        if fiche.site_web:
+            st.link_button("Site web", fiche.site_web, icon=":material/open_in_new:")
+        _map(record, fiche)
+        _membres(fiche)
+        _soutiens(fiche)
+        _sources(fiche)
+        st.caption(
+            "L'adresse de cette page (paramètre « ptce ») ouvre directement "
+            "cette fiche : copiez-la pour la partager."
+        )
+
+
+def _badges(fiche: Fiche) -> None:
+    if not fiche.badges:
+        return
+    with st.container(horizontal=True, gap="small"):
+        for label in fiche.badges:
+            # st.badge escapes square brackets itself; our labels have none.
+            st.badge(
+                escape_markdown(label.replace("[", "(").replace("]", ")")),
+                color=_BADGE_COLORS.get(label, "green"),
+                icon=(
+                    ":material/science:"
+                    if label in _BADGE_COLORS
+                    else ":material/workspace_premium:"
+                ),
+            )
+
+
+def _identity(fiche: Fiche) -> None:
+    lines = [
+        ("Filières", ", ".join(fiche.filieres) or "non renseignées"),
+        ("Stade", fiche.stade or "non renseigné"),
+        ("Forme juridique", fiche.forme_juridique or "non renseignée"),
+    ]
+    st.markdown(
+        "  \n".join(f"**{label}** : {escape_markdown(value)}" for label, value in lines)
+    )
+
+
+def _figures(fiche: Fiche) -> None:
+    with st.container(horizontal=True, gap="medium"):
+        for label, value in fiche.figures.items():
+            st.metric(label, value, width="content")
+
+
+def _map(record, fiche: Fiche) -> None:
+    st.subheader("Siège et territoire d'action")
+    try:
+        points = commune_points()
+    except CacheMissing:
+        points = {}
+    try:
+        m = fiche_map(record, points, attribution=ATTRIBUTION)
+    except CacheMissing as exc:
+        st.info(f"Carte indisponible : {exc}", icon=":material/map:")
+        return
+    st_folium(
+        m,
+        key="fiche-carte",
+        height=340,
+        use_container_width=True,
+        returned_objects=[],
+    )
+    if fiche.territoire:
+        names = ", ".join(
+            f"{t['nom']} ({NIVEAU_LABELS[t['niveau']]})" for t in fiche.territoire
+        )
+        st.caption("Territoire d'action : " + escape_markdown(names))
+    else:
+        st.caption(
+            "Territoire d'action non renseigné : la carte montre la commune du "
+            "siège (ou, à défaut, son département ou sa région)."
+        )
+    attribution()
+
+
+def _membres(fiche: Fiche) -> None:
+    st.subheader("Membres")
+    if fiche.membres.empty:
+        st.caption("Aucun membre renseigné.")
+        return
+    st.dataframe(
+        fiche.membres,
+        hide_index=True,
+        width="stretch",
+        alt="Membres du PTCE",
+    )
+
+
+def _soutiens(fiche: Fiche) -> None:
+    st.subheader("Soutiens des collectivités")
+    if fiche.soutiens.empty:
+        st.caption("Aucun soutien de collectivité renseigné.")
+        return
+    st.dataframe(
+        fiche.soutiens.drop(columns=["Code"]),
+        hide_index=True,
+        width="stretch",
+        alt="Soutiens des collectivités au PTCE",
+        column_config={
+            "Montant (€)": st.column_config.NumberColumn(format="localized"),
+            "Début": st.column_config.NumberColumn(format="%d"),
+            "Fin": st.column_config.NumberColumn(format="%d"),
+            "Lien": st.column_config.LinkColumn(display_text="source"),
+        },
+    )
+    unknown = len(fiche.soutiens) - len(fiche.timeline)
+    if not fiche.timeline.empty:
+        st.altair_chart(
+            timeline_chart(fiche.timeline),
+            width="stretch",
+            alt="Chronologie des soutiens",
+        )
+    if unknown:
+        st.caption(
+            f"{unknown} soutien{'s' if unknown > 1 else ''} sans année connue : "
+            "dans le tableau, pas sur la chronologie."
+        )
+
+
+def _sources(fiche: Fiche) -> None:
+    st.subheader("Sources")
+    if not fiche.sources:
+        st.caption("Aucune source citée.")
+        return
+    items = [f"- {markdown_link(s.libelle, s.url)}" for s in fiche.sources]
+    st.markdown("\n".join(items))
+
+
+if __name__ == "__main__":
+    run_app()

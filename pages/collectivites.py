@@ -1,0 +1,313 @@
+"""Collectivités: who supports which PTCE and how; the fiche of a territory.
+
+The matrix and the list follow the shared filters. The fiche territoire of an
+EPCI, a département or a région is chosen below them and mirrored in the
+``territoire`` query parameter (``epci:244400552``, ``departement:44``,
+``region:52``), so that a link to it can be shared.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pandas as pd
+import streamlit as st
+
+from geo.reference import load_reference
+from lib.fiche import escape_markdown
+from lib.territoires import (
+    MESURES,
+    NIVEAUX_TERRITOIRE,
+    TERRITOIRE_LABELS,
+    FicheTerritoire,
+    collectivites,
+    fiche_territoire,
+    format_rate,
+    format_territoire,
+    heatmap_chart,
+    matrice,
+    parse_territoire,
+    soutiens_par_niveau,
+    territory_choices,
+    territory_label,
+)
+from pages import (
+    current_filters,
+    filtered,
+    get_frames,
+    run_app,
+    set_query_params,
+)
+
+#: Query parameter of the territory whose fiche is open.
+PARAM = "territoire"
+_LEVEL_KEY = "territoire-niveau"
+
+
+def _code_key(niveau: str) -> str:
+    return f"territoire-{niveau}"
+
+
+def render() -> None:
+    st.title("Collectivités — qui soutient qui, et comment")
+    frames = filtered()
+    soutiens = frames.soutiens
+    n_collectivites = len(soutiens[["niveau", "code"]].drop_duplicates())
+    st.markdown(
+        f"**{len(soutiens)} soutiens** de **{n_collectivites} collectivités** à "
+        f"**{soutiens['ptce_id'].nunique()} PTCE**, parmi les "
+        f"{len(frames.ptce)} PTCE qui correspondent aux filtres."
+    )
+    _matrix(soutiens)
+    _list(soutiens)
+    _territory(frames)
+
+
+def _matrix(soutiens: pd.DataFrame) -> None:
+    st.subheader("Niveau de collectivité × type de soutien")
+    mesure = st.segmented_control(
+        "Mesure",
+        list(MESURES),
+        format_func=MESURES.get,
+        default="nombre",
+        required=True,
+        key="collectivites-mesure",
+    )
+    table = matrice(soutiens)
+    st.altair_chart(
+        heatmap_chart(table, mesure or "nombre"),
+        width="stretch",
+        alt="Carte de chaleur des soutiens par niveau de collectivité et type",
+    )
+    known = int(soutiens["montant"].notna().sum())
+    st.caption(
+        f"Montants : somme des montants connus ({known} soutiens sur "
+        f"{len(soutiens)} ont un montant renseigné) ; un montant inconnu n'est "
+        "pas un montant nul."
+    )
+    with st.expander("Valeurs du tableau croisé"):
+        column = "Soutiens" if mesure != "montant" else "Montant (€)"
+        pivot = table.pivot(index="Niveau", columns="Type de soutien", values=column)
+        st.dataframe(
+            pivot.reindex(table["Niveau"].unique()),
+            width="stretch",
+            alt="Valeurs du tableau croisé niveau par type de soutien",
+        )
+
+
+def _list(soutiens: pd.DataFrame) -> None:
+    st.subheader("Collectivités et PTCE soutenus")
+    table = collectivites(soutiens)
+    if table.empty:
+        st.info("Aucun soutien de collectivité parmi les PTCE filtrés.")
+        return
+    st.dataframe(
+        table.drop(columns=["niveau"]),
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * len(table), 420),
+        alt="Collectivités et PTCE qu'elles soutiennent",
+        column_config={
+            "Collectivité": st.column_config.TextColumn(pinned=True),
+            "Montant connu (€)": st.column_config.NumberColumn(format="localized"),
+            "PTCE": st.column_config.TextColumn(width="large"),
+        },
+    )
+
+
+def _territory(frames) -> None:
+    st.header("Fiche territoire")
+    ref = load_reference()
+    state = st.session_state
+    param = parse_territoire(st.query_params.get(PARAM), ref)
+    if _LEVEL_KEY not in state:
+        # First run on this page: the URL leads; afterwards the widgets do.
+        state[_LEVEL_KEY] = param[0] if param else None
+        if param:
+            state[_code_key(param[0])] = param[1]
+    choices = territory_choices(frames, ref)
+
+    left, right = st.columns([1, 3])
+    niveau = left.selectbox(
+        "Niveau",
+        NIVEAUX_TERRITOIRE,
+        key=_LEVEL_KEY,
+        format_func=TERRITOIRE_LABELS.get,
+        placeholder="Choisir…",
+    )
+    code = None
+    if niveau:
+        key = _code_key(niveau)
+        options = list(choices[niveau])
+        current = state.get(key)
+        if current and current not in options:
+            # A shared link, or a choice made before the filters changed.
+            options.append(current)
+        code = right.selectbox(
+            TERRITOIRE_LABELS[niveau],
+            options,
+            key=key,
+            # None leaves the value to the session state (set from the URL).
+            index=None,
+            format_func=lambda c: territory_label(niveau, c, ref),
+            placeholder=f"{len(choices[niveau])} territoires liés aux PTCE filtrés",
+        )
+    set_query_params(
+        {PARAM: format_territoire(niveau, code) if niveau and code else None},
+        [PARAM],
+    )
+    if not (niveau and code):
+        st.caption(
+            "Choisissez un EPCI, un département ou une région où se trouvent "
+            "des PTCE filtrés ou qui en soutient."
+        )
+        return
+    scope = get_frames().filtered(current_filters().without_territory())
+    _fiche(fiche_territoire(scope, niveau, code, ref))
+
+
+def _fiche(fiche: FicheTerritoire) -> None:
+    with st.container(border=True, key="fiche-territoire"):
+        st.subheader(f"{escape_markdown(fiche.nom)} — {fiche.type_label}")
+        ref = fiche.reference
+        with st.container(horizontal=True, gap="medium"):
+            st.metric("PTCE présents", len(fiche.ptce), width="content")
+            st.metric("Habitants", _int(fiche.population), width="content")
+            st.metric(
+                "PTCE pour 100 000 hab.", format_rate(fiche.pour_100k), width="content"
+            )
+            st.metric(ref.titre, format_rate(ref.pour_100k), width="content")
+        st.markdown(fiche.comparaison)
+        presence = {
+            "epci": "siège dans l'EPCI, ou territoire d'action qui le comprend",
+            "departement": "siège dans le département",
+            "region": "siège dans la région",
+        }[fiche.niveau]
+        st.caption(
+            f"PTCE présents : {presence}. La moyenne compte les PTCE par siège. "
+            "Les filtres thématiques de la barre latérale (filières, stades, "
+            "soutiens…) s'appliquent ; les filtres de territoire non. "
+            "Population : COG 2026 (INSEE)."
+        )
+        _present(fiche)
+        _given(fiche)
+        _received(fiche)
+
+
+def _int(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}".replace(",", "\u202f")
+
+
+def _present(fiche: FicheTerritoire) -> None:
+    st.markdown("**PTCE présents**")
+    if fiche.ptce.empty:
+        st.caption("Aucun PTCE recensé dans ce territoire.")
+        return
+    ptce = fiche.ptce
+    table = pd.DataFrame(
+        {
+            "Nom": ptce["nom"],
+            "Commune": ptce["commune_nom"].fillna("—"),
+            "Filière": ptce["filiere"],
+            "Stade": ptce["stade"].fillna("—"),
+            "Soutiens": ptce["nb_soutiens"],
+            "Fiche": "./annuaire?ptce=" + ptce.index.to_series().map(_quote),
+        }
+    ).sort_values("Nom", key=lambda s: s.str.casefold())
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        alt=f"PTCE présents : {fiche.nom}",
+        column_config={
+            "Fiche": st.column_config.LinkColumn(display_text="ouvrir la fiche"),
+        },
+    )
+
+
+def _quote(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _given(fiche: FicheTerritoire) -> None:
+    given = fiche.soutiens_donnes
+    st.markdown(f"**Soutiens donnés par {escape_markdown(fiche.nom)}**")
+    if given.empty:
+        st.caption("Aucun soutien de cette collectivité n'est recensé.")
+        return
+    amount = given["montant"].sum(min_count=1)
+    st.caption(
+        f"{len(given)} soutiens à {given['ptce_id'].nunique()} PTCE ; montants "
+        f"connus : {_euros(amount)}."
+    )
+    st.dataframe(
+        _support_rows(given, with_ptce=True),
+        hide_index=True,
+        width="stretch",
+        alt=f"Soutiens donnés par {fiche.nom}",
+        column_config=_SUPPORT_CONFIG,
+    )
+
+
+def _received(fiche: FicheTerritoire) -> None:
+    received = fiche.soutiens_recus
+    st.markdown("**Soutiens reçus par les PTCE présents**")
+    if received.empty:
+        st.caption("Aucun soutien recensé pour les PTCE de ce territoire.")
+        return
+    st.dataframe(
+        soutiens_par_niveau(received),
+        hide_index=True,
+        width="stretch",
+        alt="Soutiens reçus par niveau de collectivité",
+        column_config={
+            "Montant connu (€)": st.column_config.NumberColumn(format="localized")
+        },
+    )
+    with st.expander(f"Détail des {len(received)} soutiens reçus"):
+        st.dataframe(
+            _support_rows(received, with_ptce=True, with_collectivite=True),
+            hide_index=True,
+            width="stretch",
+            alt="Détail des soutiens reçus",
+            column_config=_SUPPORT_CONFIG,
+        )
+
+
+_SUPPORT_CONFIG = {
+    "Montant (€)": st.column_config.NumberColumn(format="localized"),
+    "Début": st.column_config.NumberColumn(format="%d"),
+    "Fin": st.column_config.NumberColumn(format="%d"),
+}
+
+
+def _support_rows(
+    soutiens: pd.DataFrame, with_ptce: bool = False, with_collectivite: bool = False
+) -> pd.DataFrame:
+    columns = {}
+    if with_ptce:
+        columns["PTCE"] = soutiens["ptce_nom"]
+    if with_collectivite:
+        columns["Collectivité"] = soutiens["collectivite"]
+        columns["Niveau"] = soutiens["niveau"].map(TERRITOIRE_LABELS).fillna("Commune")
+    columns.update(
+        {
+            "Type de soutien": soutiens["type"],
+            "Dispositif": soutiens["dispositif"],
+            "Montant (€)": soutiens["montant"].astype("Float64"),
+            "Début": soutiens["annee_debut"].astype("Int64"),
+            "Fin": soutiens["annee_fin"].astype("Int64"),
+            "Source": soutiens["source"],
+        }
+    )
+    return pd.DataFrame(columns)
+
+
+def _euros(value: float) -> str:
+    if pd.isna(value):
+        return "aucun"
+    return f"{value:,.0f}".replace(",", "\u202f") + "\u00a0€"
+
+
+if __name__ == "__main__":
+    run_app()

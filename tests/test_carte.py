@@ -1,0 +1,161 @@
+"""Carte: choropleth values and classes, map layers by structure, page state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.choropleth import classify, indicator, jenks_bounds, summary
+from lib.explore import Filters, build_frames
+from lib.layers import supports
+from lib.maps import explorer_base, ptce_markers
+from lib.model import Membre, Ptce, Source, Soutien
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def make_records() -> list[Ptce]:
+    """Deterministic PTCE: two in 44 (one with a hostile name), one in 85."""
+    return [
+        Ptce(id="a", nom="A", commune="44003", departement="44", region="52",
+             filieres=("culture",),
+             soutiens=(Soutien("commune", "44003", "investissement", montant=1000.0,
+                               source=Source("s")),
+                       Soutien("departement", "44", "conseil et ingénierie")),
+             membres=(Membre("M", "association", "porteur"),)),
+        Ptce(id="b", nom=XSS, commune="44109", departement="44", region="52",
+             filieres=("énergie",),
+             soutiens=(Soutien("departement", "44", "investissement", montant=500.0),)),
+        Ptce(id="c", nom="C", departement="85", region="52"),
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def frames(built_cache):
+    from geo.lookup import commune_points
+
+    return build_frames(make_records(), commune_points())
+
+
+def test_indicators_by_departement(frames):
+    population = pd.Series({"44": 1_500_000.0, "85": 700_000.0, "49": 800_000.0})
+    assert indicator(frames, "departement", "nombre", population).to_dict() == {
+        "44": 2.0, "85": 1.0, "49": 0.0,
+    }  # fmt: skip
+    per_hab = indicator(frames, "departement", "par_habitant", population)
+    assert per_hab["44"] == pytest.approx(2 / 1.5e6 * 1e5)
+    assert indicator(frames, "departement", "montant", population)["44"] == 1500.0
+    # (commune 44003) and (departement 44) support PTCE of the 44.
+    assert indicator(frames, "departement", "collectivites", population)["44"] == 2.0
+
+
+def test_classes_mark_territories_without_ptce():
+    colors, legend = classify(pd.Series({"a": 0.0, "b": 1.0, "c": 3.0, "d": 9.0}))
+    assert colors["a"] == "#e6e6e6"
+    assert legend.empty == 1
+    assert sum(legend.counts) == 3
+    assert len(legend.labels()) == len(legend.colors)
+    _, empty = classify(pd.Series({"a": 0.0}))
+    assert empty.counts == () and empty.empty == 1
+
+
+def test_jenks_finds_natural_groups():
+    values = np.array([1, 2, 3, 10, 11, 12, 30, 31])
+    assert jenks_bounds(values, 3) == [1.0, 3.0, 12.0, 31.0]
+
+
+def test_summary_of_a_territory(frames):
+    info = summary(frames, "departement", "44")
+    assert info["ptce"] == 2 and info["noms"] == sorted(["A", XSS])
+    assert info["montant"] == 1500.0
+    assert summary(frames, "epci", "000000000") is None
+
+
+def test_markers_one_per_placed_ptce_and_escaped(frames):
+    group = ptce_markers(frames.ptce)
+    cluster = next(iter(group._children.values()))
+    assert len(cluster.data) == 3  # "C" sits at the Vendée chef-lieu, flagged
+    approx = {row[4]: row[3] for row in cluster.data}
+    assert approx == {"A": False, XSS: False, "C": True}
+    m = explorer_base(
+        '{"type":"FeatureCollection","features":[]}',
+        '{"type":"FeatureCollection","features":[]}',
+    )
+    m.add_child(group)
+    html = m.get_root().render()
+    assert XSS not in html
+    assert "textContent" in html
+
+
+def test_filters_change_markers(frames):
+    only_85 = frames.filtered(Filters(departements=("85",)))
+    cluster = next(iter(ptce_markers(only_85.ptce)._children.values()))
+    assert [row[4] for row in cluster.data] == ["C"]
+
+
+def test_support_links(frames):
+    polys, links = supports(frames)
+    assert set(zip(polys["niveau"], polys["code"], strict=True)) == {
+        ("commune", "44003"),
+        ("departement", "44"),
+    }
+    assert len(links) == 3
+    assert all("→" in link["label"] for link in links)
+
+
+# -- page ---------------------------------------------------------------------
+
+SCRIPT = (
+    "from app import filters_sidebar\nfrom pages import carte\n"
+    "filters_sidebar()\ncarte.render()\n"
+)
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    from lib.demo import install_demo
+    from lib.store import Store
+
+    url = f"sqlite:///{tmp_path / 'carte.sqlite'}"
+    store = Store(url)
+    install_demo(store)
+    store.create_many(make_records(), "test")
+    monkeypatch.setenv("DATABASE_URL", url)
+    return store
+
+
+def _counter(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if "ptce-counter" in m.value)
+
+
+def test_page_filter_changes_counter(built_cache, database):
+    at = AppTest.from_string(SCRIPT, default_timeout=60).run()
+    assert not at.exception
+    before = _counter(at)
+    at.sidebar.multiselect[0].set_value(["85"]).run()
+    after = _counter(at)
+    assert before != after
+    assert at.query_params["dep"] in ("85", ["85"])
+
+
+def test_page_query_params_round_trip(built_cache, database):
+    params = {"dep": ["44"], "couches": ["ptce", "soutiens"], "maille": "epci",
+              "indicateur": "montant"}  # fmt: skip
+    first = AppTest.from_string(SCRIPT, default_timeout=60)
+    for key, value in params.items():
+        first.query_params[key] = value
+    first.run()
+    assert not first.exception
+    assert first.sidebar.multiselect[0].value == ["44"]
+    assert first.multiselect[0].value == ["ptce", "soutiens"]
+    assert first.selectbox[0].value == "epci"
+    # Reload with the URL the first run left: same widgets, same counter.
+    again = AppTest.from_string(SCRIPT, default_timeout=60)
+    for key in first.query_params:
+        again.query_params[key] = first.query_params[key]
+    again.run()
+    assert _counter(again) == _counter(first)
+    assert again.multiselect[0].value == first.multiselect[0].value
+    assert again.selectbox[1].value == "montant"

@@ -1,0 +1,189 @@
+"""AppTest of the Collectivités page: matrix, list and fiche territoire URL."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.demo import load_demo_file
+from lib.synthetic import generate
+
+TIMEOUT = 60
+SCRIPT = (
+    "from app import filters_sidebar\n"
+    "from pages import collectivites\n"
+    "filters_sidebar()\n"
+    "collectivites.render()\n"
+)
+PAYS_D_ANCENIS = "244400552"
+
+
+@pytest.fixture(scope="module")
+def records(ref):
+    demo, _ = load_demo_file()
+    return [*demo, *generate(300, seed=1, ref=ref)]
+
+
+@pytest.fixture(autouse=True)
+def database(tmp_path, monkeypatch, records):
+    """A database with the demo data and 300 synthetic PTCE."""
+    from lib.demo import install_demo
+    from lib.store import Store
+
+    url = f"sqlite:///{tmp_path / 'collectivites.sqlite'}"
+    store = Store(url)
+    install_demo(store)
+    store.create_many([r for r in records if r.origine == "synthétique"], "test")
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def _app() -> AppTest:
+    return AppTest.from_string(SCRIPT, default_timeout=TIMEOUT)
+
+
+def _counter(at: AppTest) -> tuple[int, int, int, int]:
+    for m in at.markdown:
+        found = re.search(
+            r"\*\*(\d+) soutiens\*\* de \*\*(\d+) collectivités\*\* à "
+            r"\*\*(\d+) PTCE\*\*, parmi les (\d+) PTCE",
+            m.value,
+        )
+        if found:
+            return tuple(int(x) for x in found.groups())
+    raise AssertionError("no counter")
+
+
+def _expected(records, keep) -> tuple[int, int, int, int]:
+    chosen = [r for r in records if keep(r)]
+    soutiens = [(r.id, s) for r in chosen for s in r.soutiens]
+    return (
+        len(soutiens),
+        len({(s.niveau, s.code) for _, s in soutiens}),
+        len({pid for pid, _ in soutiens}),
+        len(chosen),
+    )
+
+
+def _chart_title(at: AppTest) -> str:
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    return spec["layer"][0]["title"]
+
+
+def _list_table(at: AppTest):
+    return next(d.value for d in at.dataframe if "PTCE soutenus" in d.value.columns)
+
+
+def test_matrix_and_list(built_cache, records):
+    at = _app().run()
+    assert not at.exception
+    assert _counter(at) == _expected(records, lambda r: r.region == "52")
+    assert _chart_title(at).endswith("(nombre)")
+    table = _list_table(at)
+    assert table["Soutiens"].sum() == _counter(at)[0]
+    assert "niveau" not in table.columns  # the code column is dropped
+    assert table.iloc[0]["Collectivité"] == "Pays de la Loire"
+
+    at.button_group(key="collectivites-mesure").set_value("montant").run()
+    assert not at.exception
+    assert "montants connus" in _chart_title(at)
+    assert "territoire" not in at.query_params
+    assert not at.metric  # no fiche territoire yet
+
+
+def test_filters_change_the_counter(built_cache, records):
+    at = _app().run()
+    before = _counter(at)
+    at.multiselect(key="f_dep").set_value(["44"]).run()
+    assert not at.exception
+    assert _counter(at) == _expected(records, lambda r: r.departement == "44")
+    assert _counter(at) != before
+
+    at = _app()
+    at.query_params["dep"] = "44"
+    at.run()
+    assert _counter(at) == _expected(records, lambda r: r.departement == "44")
+
+    at = _app()
+    at.query_params["region"] = "france"
+    at.run()
+    assert _counter(at) == _expected(records, lambda r: True)
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_territoire_param_opens_the_fiche(built_cache, records):
+    at = _app()
+    at.query_params["territoire"] = "departement:44"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="territoire-niveau").value == "departement"
+    assert at.selectbox(key="territoire-departement").value == "44"
+    assert [s.value for s in at.subheader][-1] == "Loire-Atlantique — Département"
+    metrics = _metrics(at)
+    present = [r for r in records if r.departement == "44"]
+    assert metrics["PTCE présents"] == str(len(present))
+    assert "Moyenne régionale (Pays de la Loire)" in metrics
+    text = " ".join(m.value for m in at.markdown)
+    assert "en moyenne pour la région Pays de la Loire" in text
+    assert at.query_params["territoire"] in ("departement:44", ["departement:44"])
+
+
+def test_territoire_round_trip(built_cache):
+    at = _app().run()
+    at.selectbox(key="territoire-niveau").set_value("region").run()
+    assert not at.exception
+    assert "territoire" not in at.query_params  # level alone: no fiche
+    at.selectbox(key="territoire-region").set_value("52").run()
+    assert at.query_params["territoire"] in ("region:52", ["region:52"])
+    metrics = _metrics(at)
+    assert "Moyenne nationale" in metrics
+    assert [s.value for s in at.subheader][-1] == "Pays de la Loire — Région"
+
+    at.selectbox(key="territoire-niveau").set_value("epci").run()
+    assert "territoire" not in at.query_params
+    at.selectbox(key="territoire-epci").set_value(PAYS_D_ANCENIS).run()
+    assert at.query_params["territoire"] in (
+        f"epci:{PAYS_D_ANCENIS}",
+        [f"epci:{PAYS_D_ANCENIS}"],
+    )
+    title = [s.value for s in at.subheader][-1]
+    assert title == "CC du Pays d'Ancenis — Communauté de communes"
+
+
+def test_epci_link_outside_the_filters(built_cache, records, ref):
+    # Nantes Métropole while the filters show only the Vendée: the link still
+    # opens, the territory is added to the choices.
+    at = _app()
+    at.query_params["dep"] = "85"
+    at.query_params["territoire"] = "epci:244400404"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="territoire-epci").value == "244400404"
+    members = set(ref.epci["244400404"].membres)
+    present = [
+        r.id
+        for r in records
+        if r.commune in members
+        or "244400404" in r.territoire
+        or members.intersection(r.territoire)
+    ]
+    assert {"les-ecossolies", "le-solilab"} <= set(present)
+    assert _metrics(at)["PTCE présents"] == str(len(present))
+    given = " ".join(m.value for m in at.markdown)
+    assert "Soutiens donnés par Nantes Métropole" in given
+
+
+def test_invalid_territoire_param_is_dropped(built_cache):
+    at = _app()
+    at.query_params["territoire"] = "epci:zzz"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="territoire-niveau").value is None
+    assert "territoire" not in at.query_params
+    assert not at.metric
