@@ -184,7 +184,7 @@ def _keep_valid(key: str, options: list[str]) -> None:
 
 def main() -> None:
     """Configure the page, draw the shared filters and run the chosen page."""
-    from pages import accueil, carte, sources, statistiques
+    from pages import accueil, annuaire, carte, collectivites, sources, statistiques
 
     st.set_page_config(
         page_title="Atlas des PTCE",
@@ -205,6 +205,18 @@ def main() -> None:
                 title="Carte",
                 icon=":material/location_on:",
                 url_path="carte",
+            ),
+            st.Page(
+                annuaire.render,
+                title="Annuaire",
+                icon=":material/list_alt:",
+                url_path="annuaire",
+            ),
+            st.Page(
+                collectivites.render,
+                title="Collectivités",
+                icon=":material/account_balance:",
+                url_path="collectivites",
             ),
             st.Page(
                 statistiques.render,

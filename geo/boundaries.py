@@ -206,3 +206,53 @@ def status() -> dict:
         "coverage_valid": manifest["coverage_valid"],
         "parameters": manifest["parameters"],
     }
+
+
+#: Folder served by Streamlit at /app/static/geo (git-ignored, rebuilt at will).
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "geo"
+STATIC_URL = "/app/static/geo"
+
+
+def static_geojson(
+    level: str, detail: str = "national", region: str | None = None
+) -> str:
+    """Return the URL of a level's GeoJSON file served by the app itself.
+
+    Big geometries that never change between reruns are fetched by the map
+    once, as a static file, instead of being embedded in every rerun's
+    script. The file name carries the cache's checksum of the level, so a
+    rebuilt cache gets new files and browsers never keep stale outlines.
+
+    Parameters
+    ----------
+    level, detail : str
+        As for :func:`load_boundaries`.
+    region : str, optional
+        Restrict to one région.
+
+    Returns
+    -------
+    str
+        An absolute URL path, e.g. ``/app/static/geo/epci-national-1a2b3c4d.geojson``.
+    """
+    _check(level, detail)
+    return _static_geojson(level, detail, region, cache_dir())
+
+
+@functools.lru_cache(maxsize=64)
+def _static_geojson(level: str, detail: str, region: str | None, folder: Path) -> str:
+    manifest = read_manifest(folder) or {}
+    digest = (manifest.get("files", {}).get(f"{level}-{detail}.parquet") or "0" * 8)[:8]
+    name = f"{level}-{detail}{'-' + region if region else ''}-{digest}.geojson"
+    path = STATIC_DIR / name
+    if not path.exists():
+        STATIC_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(_geojson(level, detail, region, folder), encoding="utf-8")
+        tmp.replace(path)
+    return f"{STATIC_URL}/{name}"
+
+
+def static_path(url: str) -> Path:
+    """Return the file behind a URL from :func:`static_geojson`."""
+    return STATIC_DIR / url.rsplit("/", 1)[-1]

@@ -337,7 +337,6 @@ def timeline_chart(timeline: pd.DataFrame) -> alt.Chart:
         collectivité's level; supports with an unknown end are paler.
     """
     data = timeline.assign(fin_barre=timeline["fin"] + 1)
-    height = max(60, 28 * data["ligne"].nunique())
     lo = int(data["debut"].min()) if len(data) else 2014
     hi = int(data["fin_barre"].max()) if len(data) else 2026
     return (
@@ -351,7 +350,7 @@ def timeline_chart(timeline: pd.DataFrame) -> alt.Chart:
                 axis=alt.Axis(format="d", tickMinStep=1),
             ),
             x2="fin_barre:Q",
-            y=alt.Y("ligne:N", title=None, sort=None),
+            y=alt.Y("ligne:N", title=None, sort=None, axis=alt.Axis(labelLimit=320)),
             color=alt.Color(
                 "niveau:N",
                 title="Niveau",
@@ -370,7 +369,9 @@ def timeline_chart(timeline: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("montant:Q", title="Montant (€)", format=",.0f"),
             ],
         )
-        .properties(height=height)
+        # A height per row: a fixed total height would be shared with the
+        # title and axis by Streamlit and crush the bars.
+        .properties(height=alt.Step(28))
     )
 
 
@@ -669,9 +670,10 @@ def _bounds(
         ys.append(point[1])
     if not xs:
         return FRANCE_BOUNDS
-    # A lone point (or a tiny commune) gets a margin of a few kilometres.
-    pad_x = max(0.0, 0.06 - (max(xs) - min(xs)) / 2)
-    pad_y = max(0.0, 0.04 - (max(ys) - min(ys)) / 2)
+    # A margin of 8 % keeps the seat marker off the edge; a lone point (or a
+    # tiny commune) gets at least a few kilometres around it.
+    pad_x = max(0.08 * (max(xs) - min(xs)), 0.06 - (max(xs) - min(xs)) / 2)
+    pad_y = max(0.08 * (max(ys) - min(ys)), 0.04 - (max(ys) - min(ys)) / 2)
     return (
         (float(min(ys) - pad_y), float(min(xs) - pad_x)),
         (float(max(ys) + pad_y), float(max(xs) + pad_x)),

@@ -266,10 +266,16 @@ LEVEL_COLORS = {
 # and every text goes through textContent: names typed by users can never
 # become markup in the map's same-origin iframe.
 _MARKER_JS = """
-function (row) {
-    const [lat, lon, color, approx, nom, lieu, filiere, href] = row;
+(function () {
+const FILIERES = %(filieres)s;
+const COLORS = %(colors)s;
+const FICHE = %(fiche)s;
+return function (row) {
+    const [lat, lon, index, approx, nom, lieu, id] = row;
+    const color = COLORS[index], filiere = FILIERES[index];
+    const href = FICHE + encodeURIComponent(id);
     const marker = L.circleMarker(new L.LatLng(lat, lon), {
-        radius: 7, color: "#222", weight: 1, fillColor: color,
+        radius: 7, color: "#222", weight: 1, fillColor: color, pane: "ptce",
         fillOpacity: approx ? 0.35 : 0.9, dashArray: approx ? "3 2" : null,
         className: "ptce-marker"
     });
@@ -297,7 +303,8 @@ function (row) {
         return box;
     });
     return marker;
-}
+};
+})()
 """
 
 
@@ -308,13 +315,12 @@ def fit_bounds_of(gdf) -> tuple[tuple[float, float], tuple[float, float]]:
 
 
 def explorer_base(
-    departements: str | dict,
-    regions: str | dict,
+    regions_url: str,
     bounds=FRANCE_BOUNDS,
     tiles: bool = False,
     attribution: str | None = None,
 ) -> folium.Map:
-    """Build the explorer's base map: département and région outlines.
+    """Build the explorer's base map: région outlines and the layers' panes.
 
     The base never depends on the filters and renders to the same script on
     every rerun (see :func:`stable_ids`): pass the changing layers to
@@ -323,8 +329,8 @@ def explorer_base(
 
     Parameters
     ----------
-    departements, regions : str or dict
-        GeoJSON of the outlines to draw.
+    regions_url : str
+        URL of the régions' GeoJSON (:func:`geo.boundaries.static_geojson`).
     bounds : tuple
         View to fit at start.
     tiles : bool
@@ -335,13 +341,37 @@ def explorer_base(
     Returns
     -------
     folium.Map
+        With panes ``departement`` (outlines, above the choropleth), ``ptce``
+        (markers) and ``region`` (outlines, on top).
     """
     m = base_map(tiles=tiles, bounds=bounds, attribution=attribution)
-    # Outlines only, above the filters' layers (overlay pane) and not catching
-    # the pointer: clicks reach the choropleth and the markers below.
-    territory_layer(m, departements, OUTLINE_STYLES["departement"])
-    territory_layer(m, regions, OUTLINE_STYLES["region"])
+    for name, z_index in (("departement", 410), ("ptce", 450), ("region", 460)):
+        folium.map.CustomPane(name, z_index=z_index).add_to(m)
+    style = OUTLINE_STYLES["region"]
+    RemoteGeoJson(regions_url, style.style(), interactive=False, pane="region").add_to(
+        m
+    )
     return stable_ids(m)
+
+
+def outlines(url: str, level: str = "departement") -> folium.FeatureGroup:
+    """Outlines of territories above the choropleth, not catching the pointer.
+
+    Parameters
+    ----------
+    url : str
+        URL of the GeoJSON.
+    level : str
+        ``departement`` (drawn in the pane of that name).
+
+    Returns
+    -------
+    folium.FeatureGroup
+    """
+    group = folium.FeatureGroup(name="Contours")
+    style = OUTLINE_STYLES[level].style()
+    RemoteGeoJson(url, style, interactive=False, pane=level).add_to(group)
+    return group
 
 
 def ptce_markers(ptce, fiche_url: str = "./annuaire?ptce=") -> folium.FeatureGroup:
@@ -353,35 +383,42 @@ def ptce_markers(ptce, fiche_url: str = "./annuaire?ptce=") -> folium.FeatureGro
         Rows of :attr:`lib.explore.Frames.ptce` (``lon``/``lat`` may be NaN:
         those PTCE cannot be placed and are left out).
     fiche_url : str
-        Link prefix of a PTCE fiche; the id is appended, URL-encoded.
+        Link prefix of a PTCE fiche; the id is appended, URL-encoded (in the
+        browser).
 
     Returns
     -------
     folium.FeatureGroup
         Named "PTCE", holding one ``FastMarkerCluster``.
     """
-    from urllib.parse import quote
-
     from folium.plugins import FastMarkerCluster
 
     placed = ptce[ptce["lon"].notna() & ptce["lat"].notna()]
+    names = list(FILIERE_COLORS)
+    index = {name: i for i, name in enumerate(names)}
+    # Compact rows (filière as an index into a table sent once): the national
+    # view carries 100,000 of them.
     data = [
         [
             round(float(r.lat), 5),
             round(float(r.lon), 5),
-            FILIERE_COLORS.get(r.filiere, FILIERE_COLORS["autre"]),
+            index.get(r.filiere, index["autre"]),
             r.placement not in ("commune", "coordonnées"),
             str(r.nom),
             _place_label(r),
-            str(r.filiere),
-            fiche_url + quote(str(r.id), safe=""),
+            str(r.id),
         ]
         for r in placed.itertuples()
     ]
+    callback = _MARKER_JS % {
+        "filieres": json.dumps(names, ensure_ascii=False),
+        "colors": json.dumps(list(FILIERE_COLORS.values())),
+        "fiche": json.dumps(fiche_url),
+    }
     group = folium.FeatureGroup(name="PTCE")
     FastMarkerCluster(
         data,
-        callback=_MARKER_JS,
+        callback=callback,
         options={"maxClusterRadius": 40, "disableClusteringAtZoom": 11},
     ).add_to(group)
     return group
@@ -398,14 +435,14 @@ def _place_label(row) -> str:
 
 
 def choropleth_layer(
-    geojson: str | dict, colors: dict[str, str], values: dict[str, float], label: str
+    url: str, colors: dict[str, str], values: dict[str, float], label: str
 ) -> folium.FeatureGroup:
     """Territories filled by class colour, with their value in the tooltip.
 
     Parameters
     ----------
-    geojson : str or dict
-        Territories with ``code`` and ``nom``.
+    url : str
+        URL of the territories' GeoJSON (``code`` and ``nom`` properties).
     colors : dict
         Fill colour per code (see :func:`lib.choropleth.classify`).
     values : dict
@@ -417,26 +454,15 @@ def choropleth_layer(
     -------
     folium.FeatureGroup
         Named "Choroplèthe"; territories are clickable (their properties
-        come back to the app).
+        come back to the app). Only colours and values travel on a rerun.
     """
-    data = json.loads(geojson) if isinstance(geojson, str) else geojson
-    features = []
-    for feature in data["features"]:
-        code = feature["properties"]["code"]
-        props = dict(feature["properties"], valeur=_value_text(values.get(code, 0.0)))
-        features.append({**feature, "properties": props})
     group = folium.FeatureGroup(name="Choroplèthe")
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
-        name=label,
-        style_function=lambda f: {
-            "fillColor": colors.get(f["properties"]["code"], "#e6e6e6"),
-            "fillOpacity": 0.8,
-            "color": "#555555",
-            "weight": 0.6,
-        },
-        highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
-        on_each_feature=JsCode(_CHORO_TOOLTIP_JS % json.dumps(label)),
+    RemoteGeoJson(
+        url,
+        {"fillOpacity": 0.8, "color": "#555555", "weight": 0.6, "fillColor": "#e6e6e6"},
+        colors=colors,
+        values={code: _value_text(v) for code, v in values.items()},
+        label=label,
     ).add_to(group)
     return group
 
@@ -447,22 +473,6 @@ def _value_text(value: float) -> str:
     if float(value).is_integer():
         return f"{value:,.0f}".replace(",", "\u202f")
     return f"{value:.1f}".replace(".", ",")
-
-
-_CHORO_TOOLTIP_JS = """
-function(feature, layer) {
-    layer.bindTooltip(function() {
-        const box = document.createElement("div");
-        const title = document.createElement("strong");
-        title.textContent = String(feature.properties.nom);
-        box.appendChild(title);
-        box.appendChild(document.createElement("br"));
-        box.appendChild(document.createTextNode(
-            %s + " : " + String(feature.properties.valeur)));
-        return box;
-    }, {sticky: true});
-}
-"""
 
 
 def outline_layer(
@@ -566,3 +576,94 @@ def stable_ids(m: folium.Map) -> folium.Map:
     walk(m, "s0")
     m.get_root()._id = "root"
     return m
+
+
+class RemoteGeoJson(MacroElement):
+    """Territories loaded from a static GeoJSON file served by the app.
+
+    The geometry is fetched by the browser (and cached by it), so a rerun only
+    sends the colours and values that changed. The file is read with a
+    synchronous request, as folium does for ``GeoJson(embed=False)``, so the
+    layer exists when streamlit-folium wires its click handlers.
+
+    Parameters
+    ----------
+    url : str
+        URL path of the GeoJSON (see :func:`geo.boundaries.static_geojson`).
+    style : dict
+        Leaflet path options common to all features.
+    colors : dict, optional
+        Fill colour per feature ``code``.
+    values : dict, optional
+        Text per feature ``code`` shown in the tooltip after ``label``.
+    label : str
+        Tooltip label ("Département", or the indicator's name).
+    interactive : bool
+        Whether the layer catches the pointer (tooltips, clicks).
+    pane : str, optional
+        Leaflet pane to draw in (created by the caller).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            const colors = {{ this.colors|tojson }};
+            const values = {{ this.values|tojson }};
+            const base = {{ this.path_style|tojson }};
+            const label = {{ this.label|tojson }};
+            const layer = L.geoJson(null, {
+                {%- if this.pane %}pane: {{ this.pane|tojson }},{% endif %}
+                interactive: {{ this.interactive|tojson }},
+                style: function (feature) {
+                    const color = colors[feature.properties.code];
+                    return color ? Object.assign({}, base, {fillColor: color}) : base;
+                },
+                onEachFeature: function (feature, layer) {
+                    if (!{{ this.interactive|tojson }}) { return; }
+                    layer.bindTooltip(function () {
+                        const box = document.createElement("div");
+                        const title = document.createElement("strong");
+                        title.textContent = String(feature.properties.nom);
+                        box.appendChild(title);
+                        box.appendChild(document.createElement("br"));
+                        const value = values[feature.properties.code];
+                        box.appendChild(document.createTextNode(
+                            label + " " + (value === undefined
+                                ? String(feature.properties.code) : ": " + value)));
+                        return box;
+                    }, {sticky: true});
+                }
+            });
+            const request = new XMLHttpRequest();
+            request.open("GET", {{ this.url|tojson }}, false);
+            request.send(null);
+            if (request.status === 200) {
+                layer.addData(JSON.parse(request.responseText));
+            }
+            return layer;
+        })();
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        url: str,
+        style: dict,
+        colors: dict | None = None,
+        values: dict | None = None,
+        label: str = "",
+        interactive: bool = True,
+        pane: str | None = None,
+    ):
+        super().__init__()
+        self._name = "RemoteGeoJson"
+        self.url = url
+        self.path_style = style
+        self.colors = colors or {}
+        self.values = values or {}
+        self.label = label
+        self.interactive = interactive
+        self.pane = pane

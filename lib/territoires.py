@@ -609,7 +609,7 @@ def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChar
         "Type de soutien:N",
         sort=list(TYPES_SOUTIEN),
         title="Type de soutien",
-        axis=alt.Axis(labelAngle=-30, labelLimit=220),
+        axis=alt.Axis(labelAngle=-30, labelLimit=220, labelOverlap=False),
     )
     y = alt.Y(
         "Niveau:N",
@@ -650,4 +650,6 @@ def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChar
             alt.datum.fonce, alt.value("#ffffff"), alt.value("#1f1f1f")
         ),
     )
-    return (cells + labels).properties(height=230)
+    # A height per row (not a total): Streamlit fits a fixed total height
+    # including title and axes, which would crush the cells.
+    return (cells + labels).properties(height=alt.Step(44))

@@ -46,8 +46,9 @@ def render() -> None:
     total = len(get_frames().ptce)
     st.markdown(
         f"**{len(frames.ptce)} PTCE sur {total}** correspondent aux filtres "
-        "(barre latérale). Sélectionnez une ligne (case à gauche) pour ouvrir "
-        "la fiche du PTCE ; cliquez sur un titre de colonne pour trier."
+        "(barre latérale). Sélectionnez une ligne (case à gauche, ou au "
+        "clavier : flèches puis Maj + Espace) pour ouvrir la fiche du PTCE ; "
+        "cliquez sur un titre de colonne pour trier."
     )
     table = directory_table(frames.ptce)
     ids = list(table.index)
@@ -58,8 +59,6 @@ def render() -> None:
 
 def directory_table(ptce: pd.DataFrame) -> pd.DataFrame:
     """Return the rows of the annuaire, French columns, indexed by PTCE id."""
-    if ptce.empty:
-        ptce = ptce.copy()
     departement = [
         f"{nom} ({code})" if nom else (code or "—")
         for nom, code in zip(ptce["departement_nom"], ptce["departement"], strict=True)

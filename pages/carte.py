@@ -7,7 +7,13 @@ import html
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo.boundaries import ATTRIBUTION, in_region, load_boundaries, to_geojson
+from geo.boundaries import (
+    ATTRIBUTION,
+    in_region,
+    load_boundaries,
+    static_geojson,
+    to_geojson,
+)
 from geo.reference import load_reference
 from lib import layers
 from lib.choropleth import INDICATORS, METHODS, classify, indicator, summary
@@ -18,6 +24,7 @@ from lib.maps import (
     explorer_base,
     fit_bounds_of,
     outline_layer,
+    outlines,
     ptce_markers,
     support_layer,
 )
@@ -27,7 +34,6 @@ from pages import (
     boundaries_error,
     current_filters,
     get_frames,
-    load_geojson,
     query_params,
     run_app,
     set_query_params,
@@ -110,12 +116,16 @@ def render() -> None:
         colors, legend = classify(values, method, 5, *INDICATORS[name])
         groups.append(
             choropleth_layer(
-                _territory_geojson(maille, detail, region),
+                static_geojson(maille, detail, region),
                 colors.to_dict(),
                 values.to_dict(),
                 INDICATORS[name][0],
             )
         )
+    # Département outlines, unless the choropleth draws them already; not over
+    # the national EPCI view either, whose EPCI borders are enough (weight).
+    if "choro" not in couches or (maille == "epci" and region):
+        groups.append(outlines(static_geojson("departement", detail, region)))
     if "territoires" in couches:
         polys = layers.action_territories(selection)
         if len(polys):
@@ -157,23 +167,15 @@ def render() -> None:
     _territory_summary(selection, values)
 
 
-def _territory_geojson(level: str, detail: str, region: str | None) -> str:
-    return load_geojson(level, detail, region)
-
-
 def _base_map(region: str | None, tiles: bool):
     # Rebuilt on each rerun but identical (stable ids): st_folium then only
     # swaps the feature groups, and the user's pan and zoom are kept.
+    kwargs = {}
     if region:
         regions = in_region(load_boundaries("region", "national"), "region", region)
-        kwargs = {"bounds": fit_bounds_of(regions)}
-        departements = load_geojson("departement", "regional", region)
-    else:
-        kwargs = {}
-        departements = load_geojson("departement", "national")
+        kwargs["bounds"] = fit_bounds_of(regions)
     return explorer_base(
-        departements,
-        load_geojson("region", "national"),
+        static_geojson("region", "national"),
         tiles=tiles,
         attribution=ATTRIBUTION,
         **kwargs,

@@ -206,13 +206,18 @@ def test_choosing_a_departement_leaves_its_markers(browser, server, database):
 def test_copied_link_restores_filters_and_layers(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/carte?dep=44&couches=ptce&couches=soutiens&maille=epci")
-    page.get_by_test_id("ptce-counter").wait_for(timeout=MAP_TIMEOUT_MS)
+    page.get_by_test_id("stMain").get_by_text("Qui soutient qui").wait_for(
+        timeout=MAP_TIMEOUT_MS
+    )
     page.wait_for_function("() => location.search.includes('maille=epci')")
     link, counter = page.url, _counter(page)
     page.close()
     again = browser.new_page(viewport={"width": 1400, "height": 1000})
     again.goto(link)
-    again.get_by_test_id("ptce-counter").wait_for(timeout=MAP_TIMEOUT_MS)
+    # The whole page is drawn once the legend of the supports layer is there.
+    again.get_by_test_id("stMain").get_by_text("Qui soutient qui").wait_for(
+        timeout=MAP_TIMEOUT_MS
+    )
     assert _counter(again) == counter
     sidebar = again.get_by_test_id("stSidebar")
     assert "Loire-Atlantique" in sidebar.inner_text()

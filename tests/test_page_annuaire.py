@@ -111,6 +111,15 @@ def test_url_filter_changes_the_counter(built_cache, records):
     assert _counter(at)[0] == len([r for r in records if r.departement == "44"])
 
 
+def test_no_match(built_cache, records):
+    at = _app()
+    at.query_params["q"] = "aucun ptce ne porte ce nom"
+    at.run()
+    assert not at.exception
+    assert _counter(at) == (0, len(records))
+    assert _table(at).value.empty
+
+
 def test_ptce_param_opens_the_fiche(built_cache):
     at = _app()
     at.query_params["ptce"] = "le-moulin-creatif"

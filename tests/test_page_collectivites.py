@@ -113,6 +113,18 @@ def test_filters_change_the_counter(built_cache, records):
     assert _counter(at) == _expected(records, lambda r: True)
 
 
+def test_no_match(built_cache):
+    at = _app()
+    at.query_params["q"] = "aucun ptce ne porte ce nom"
+    at.query_params["territoire"] = "region:52"
+    at.run()
+    assert not at.exception
+    assert _counter(at) == (0, 0, 0, 0)
+    assert "Aucun soutien" in at.info[0].value
+    # The fiche still opens (thematic filters apply: no PTCE matches).
+    assert _metrics(at)["PTCE présents"] == "0"
+
+
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
