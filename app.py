@@ -22,7 +22,7 @@ from lib.model import (
     TYPES_AMI,
     TYPES_SOUTIEN,
 )
-from pages import FILTERS_KEY, query_params, set_query_params
+from pages import FILTERS_KEY, get_frames, query_params, set_query_params
 
 #: Widget keys of the filters (prefix ``f_``), one per Filters field.
 _KEYS = {
@@ -71,6 +71,8 @@ def filters_sidebar() -> Filters:
 
     sb = st.sidebar
     sb.header("Filtres")
+    # Filled once the filters are known, but shown above them: always in view.
+    counter_slot = sb.container()
     regions = [
         FRANCE,
         *sorted(
@@ -162,6 +164,7 @@ def filters_sidebar() -> Filters:
     )
     set_query_params(filters.to_params(), _FILTER_PARAMS)
     state[FILTERS_KEY] = filters
+    _counter(filters, counter_slot)
 
     sb.divider()
     sb.caption("Filtres actifs : " + " · ".join(filters.active(ref)))
@@ -172,6 +175,17 @@ def filters_sidebar() -> Filters:
         use_container_width=True,
     )
     return filters
+
+
+def _counter(filters: Filters, slot) -> None:
+    # On every page, at the top of the sidebar: how many PTCE the filters keep.
+    everything = get_frames()
+    kept = len(everything.filtered(filters).ptce)
+    slot.markdown(
+        f'<p data-testid="sidebar-counter"><strong>{kept} PTCE</strong> sur '
+        f"{len(everything.ptce)}</p>",
+        unsafe_allow_html=True,
+    )
 
 
 def _keep_valid(key: str, options: list[str]) -> None:

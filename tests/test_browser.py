@@ -299,3 +299,41 @@ def test_dragging_and_zooming_cause_no_rerun(browser, server):
     )
     assert len(sent) - baseline == 1, f"{len(sent) - baseline} messages"
     page.close()
+
+
+def test_clicking_a_territory_opens_its_summary(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/carte?couches=choro")
+    frame_sel = "iframe[title='streamlit_folium.st_folium']"
+    page.wait_for_function(
+        """() => {
+            const f = [...document.querySelectorAll('iframe')].find(
+                i => i.title === 'streamlit_folium.st_folium');
+            return f && f.contentDocument &&
+                f.contentDocument.querySelectorAll('.leaflet-overlay-pane path')
+                    .length >= 5;
+        }""",
+        timeout=MAP_TIMEOUT_MS,
+    )
+    # Where the Mayenne is drawn, in page pixels.
+    point = page.evaluate(
+        """() => {
+            const f = [...document.querySelectorAll('iframe')].find(
+                i => i.title === 'streamlit_folium.st_folium');
+            const w = f.contentWindow;
+            const map = Object.values(w).find(v => v instanceof w.L.Map);
+            let target = null;
+            map.eachLayer(l => {
+                if (l.feature && l.feature.properties.code === '53') target = l;
+            });
+            const p = map.latLngToContainerPoint(target.getCenter());
+            return [p.x, p.y];
+        }"""
+    )
+    box = page.locator(frame_sel).bounding_box()
+    page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+    page.get_by_role("heading", name="Mayenne (département)").wait_for(
+        timeout=MAP_TIMEOUT_MS
+    )
+    assert "territoire=departement" in page.url and "53" in page.url
+    page.close()

@@ -159,3 +159,17 @@ def test_page_query_params_round_trip(built_cache, database):
     assert _counter(again) == _counter(first)
     assert again.multiselect[0].value == first.multiselect[0].value
     assert again.selectbox[1].value == "montant"
+
+
+def test_sidebar_counter_on_every_page(built_cache, database):
+    at = AppTest.from_string(
+        "from app import filters_sidebar\nfilters_sidebar()\n", default_timeout=60
+    )
+    at.query_params["region"] = "france"
+    at.run()
+    counter = next(m.value for m in at.sidebar.markdown if "sidebar-counter" in m.value)
+    total = database.count()
+    assert f"<strong>{total} PTCE</strong> sur {total}" in counter
+    at.sidebar.multiselect[0].set_value(["44"]).run()
+    counter = next(m.value for m in at.sidebar.markdown if "sidebar-counter" in m.value)
+    assert f"sur {total}" in counter and f"<strong>{total} PTCE" not in counter
