@@ -173,3 +173,29 @@ def test_sidebar_counter_on_every_page(built_cache, database):
     at.sidebar.multiselect[0].set_value(["44"]).run()
     counter = next(m.value for m in at.sidebar.markdown if "sidebar-counter" in m.value)
     assert f"sur {total}" in counter and f"<strong>{total} PTCE" not in counter
+
+
+def test_choropleth_layer_structure(frames):
+    import json
+
+    from geo.boundaries import in_region, load_boundaries, static_geojson, static_path
+    from lib.choropleth import INDICATORS
+    from lib.maps import RemoteGeoJson, choropleth_layer
+
+    epci = in_region(load_boundaries("epci", "regional"), "epci", "52")
+    population = epci.set_index("code")["population"].astype(float)
+    values = indicator(frames, "epci", "nombre", population)
+    colors, legend = classify(values, "quantiles", 5, *INDICATORS["nombre"])
+    url = static_geojson("epci", "regional", "52")
+    group = choropleth_layer(url, colors.to_dict(), values.to_dict(), "Nombre")
+    layer = next(iter(group._children.values()))
+    assert isinstance(layer, RemoteGeoJson) and layer.url == url
+    features = json.loads(static_path(url).read_text())["features"]
+    assert {f["properties"]["code"] for f in features} == set(layer.colors)
+    assert len(features) == len(epci)
+    # Two EPCI hold the PTCE of make_records() seated in the 44.
+    assert sum(v != "aucun PTCE" for v in layer.values.values()) == 2
+    assert legend.empty == len(epci) - 2
+    m = explorer_base(static_geojson("region", "national"))
+    m.add_child(group)
+    assert "/app/static/geo/" in m.get_root().render()
