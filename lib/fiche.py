@@ -678,3 +678,43 @@ def _bounds(
         (float(min(ys) - pad_y), float(min(xs) - pad_x)),
         (float(max(ys) + pad_y), float(max(xs) + pad_x)),
     )
+
+
+def directory_table(ptce: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows of the annuaire: French columns, indexed by PTCE id.
+
+    Parameters
+    ----------
+    ptce : pandas.DataFrame
+        :attr:`lib.explore.Frames.ptce` rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by name (accents and case ignored by ``casefold``).
+    """
+    departement = [
+        f"{nom} ({code})" if nom else (code or "—")
+        for nom, code in zip(ptce["departement_nom"], ptce["departement"], strict=True)
+    ]
+    table = pd.DataFrame(
+        {
+            "Nom": ptce["nom"],
+            "Commune": ptce["commune_nom"].fillna("—"),
+            "Département": departement,
+            "Filières": ptce["filieres"].map(", ".join),
+            "Stade": ptce["stade"].fillna("—"),
+            "Forme juridique": ptce["forme_juridique"].fillna("—"),
+            "Création": ptce["annee_creation"].astype("Int64"),
+            "Membres": ptce["nb_membres"].astype("Int64"),
+            "Emplois": ptce["emplois"].astype("Int64"),
+            "Soutiens": ptce["nb_soutiens"].astype("Int64"),
+            "Collectivités": ptce["nb_collectivites"].astype("Int64"),
+            "Montant connu (€)": ptce["montant_total"].astype("Float64"),
+            "AMI": ptce["ami"].map(", ".join),
+            "Origine": ptce["origine"],
+        },
+        index=ptce.index,
+    )
+    order = table["Nom"].str.casefold().sort_values(kind="stable").index
+    return table.loc[order]

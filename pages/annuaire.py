@@ -18,6 +18,7 @@ from geo.lookup import commune_points
 from lib.fiche import (
     Fiche,
     build_fiche,
+    directory_table,
     escape_markdown,
     fiche_map,
     markdown_link,
@@ -55,35 +56,6 @@ def render() -> None:
     selected = _table(table, ids)
     if selected:
         _fiche(selected, in_table=selected in ids)
-
-
-def directory_table(ptce: pd.DataFrame) -> pd.DataFrame:
-    """Return the rows of the annuaire, French columns, indexed by PTCE id."""
-    departement = [
-        f"{nom} ({code})" if nom else (code or "—")
-        for nom, code in zip(ptce["departement_nom"], ptce["departement"], strict=True)
-    ]
-    table = pd.DataFrame(
-        {
-            "Nom": ptce["nom"],
-            "Commune": ptce["commune_nom"].fillna("—"),
-            "Département": departement,
-            "Filières": ptce["filieres"].map(", ".join),
-            "Stade": ptce["stade"].fillna("—"),
-            "Forme juridique": ptce["forme_juridique"].fillna("—"),
-            "Création": ptce["annee_creation"].astype("Int64"),
-            "Membres": ptce["nb_membres"].astype("Int64"),
-            "Emplois": ptce["emplois"].astype("Int64"),
-            "Soutiens": ptce["nb_soutiens"].astype("Int64"),
-            "Collectivités": ptce["nb_collectivites"].astype("Int64"),
-            "Montant connu (€)": ptce["montant_total"].astype("Float64"),
-            "AMI": ptce["ami"].map(", ".join),
-            "Origine": ptce["origine"],
-        },
-        index=ptce.index,
-    )
-    order = table["Nom"].str.casefold().sort_values(kind="stable").index
-    return table.loc[order]
 
 
 def _table(table: pd.DataFrame, ids: list[str]) -> str | None:

@@ -353,3 +353,16 @@ def test_fiche_map_from_the_boundary_cache(built_cache, ref):
     for synthetic in generate(20, seed=1, ref=ref):
         layers = _geojson_layers(fiche_map(synthetic, points, ref=ref))
         assert layers == {"Territoire d'action": list(synthetic.territoire)}
+
+
+def test_directory_table_french_columns_sorted():
+    from lib.explore import build_frames
+    from lib.fiche import directory_table
+    from lib.synthetic import generate
+
+    frames = build_frames(generate(50, seed=9))
+    table = directory_table(frames.ptce)
+    assert list(table.columns[:3]) == ["Nom", "Commune", "Département"]
+    assert set(table.index) == set(frames.ptce.index)
+    names = table["Nom"].str.casefold().tolist()
+    assert names == sorted(names)
