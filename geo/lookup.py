@@ -301,13 +301,8 @@ def territory_name(level: str, code: str, ref: Reference | None = None) -> str:
         When the code is not in the reference at that level.
     """
     ref = ref or load_reference()
-    table = {
-        "region": ref.regions,
-        "departement": ref.departements,
-        "epci": ref.epci,
-        "commune": ref.communes,
-    }.get(level)
-    if table is None or code not in table:
+    table = ref.level(level)
+    if code not in table:
         raise UnknownCode(f"Collectivité inconnue : {level} « {code} »")
     return table[code].nom
 

@@ -169,6 +169,27 @@ class Reference:
             return self.rattachees[code].commune
         return None
 
+    def level(self, level: str) -> dict:
+        """Return the records of a level of collectivité, keyed by code.
+
+        Parameters
+        ----------
+        level : {"region", "departement", "epci", "commune"}
+            The level.
+
+        Returns
+        -------
+        dict
+            Régions, départements, EPCI (by SIREN) or current communes; an
+            empty dict for an unknown level.
+        """
+        return {
+            "region": self.regions,
+            "departement": self.departements,
+            "epci": self.epci,
+            "commune": self.communes,
+        }.get(level, {})
+
     def epci_members(self, siren: str) -> tuple[str, ...]:
         """Return the codes of the member communes of an EPCI."""
         return self.epci[siren].membres

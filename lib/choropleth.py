@@ -248,17 +248,11 @@ def summary(frames: Frames, level: str, code: str) -> dict | None:
     from lib.model import NIVEAU_LABELS
 
     ref = load_reference()
-    table = {
-        "region": ref.regions,
-        "departement": ref.departements,
-        "epci": ref.epci,
-        "commune": ref.communes,
-    }.get(level, {})
+    table = ref.level(level)
     if code not in table:
         return None
-    column = {"region": "region", "departement": "departement", "epci": "epci",
-              "commune": "commune"}[level]  # fmt: skip
-    here = frames.ptce[frames.ptce[column] == code]
+    # The frame's columns are named after the levels (seat of each PTCE).
+    here = frames.ptce[frames.ptce[level] == code]
     received = frames.soutiens[frames.soutiens["ptce_id"].isin(here.index)]
     if level == "epci":
         population = ref.epci[code].population or 0

@@ -380,12 +380,7 @@ def _approximate(p: Ptce, points: Mapping, ref: Reference) -> tuple[tuple, str |
 
 
 def _name(ref: Reference, niveau: str, code: str) -> str:
-    table = {
-        "region": ref.regions,
-        "departement": ref.departements,
-        "epci": ref.epci,
-        "commune": ref.communes,
-    }[niveau]
+    table = ref.level(niveau)
     return table[code].nom if code in table else code
 
 

@@ -79,12 +79,7 @@ def parse_territoire(
 
 
 def _table(ref: Reference, niveau: str) -> dict:
-    return {
-        "region": ref.regions,
-        "departement": ref.departements,
-        "epci": ref.epci,
-        "commune": ref.communes,
-    }[niveau]
+    return ref.level(niveau)
 
 
 def territory_label(niveau: str, code: str, ref: Reference | None = None) -> str:
