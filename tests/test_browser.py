@@ -219,11 +219,17 @@ def test_copied_link_restores_filters_and_layers(browser, server):
         timeout=MAP_TIMEOUT_MS
     )
     assert _counter(again) == counter
-    sidebar = again.get_by_test_id("stSidebar")
-    assert "Loire-Atlantique" in sidebar.inner_text()
-    main = again.get_by_test_id("stMain").inner_text()
+    again.get_by_test_id("stMain").get_by_text(
+        "Collectivités qui soutiennent"
+    ).first.wait_for(state="attached", timeout=MAP_TIMEOUT_MS)
+    # textContent, not innerText: a chip clipped by the widget's width still
+    # holds its whole label.
+    sidebar = again.get_by_test_id("stSidebar").text_content()
+    assert "Loire-Atlantique" in sidebar
+    main = again.get_by_test_id("stMain").text_content()
     assert "Collectivités qui soutiennent" in main
     assert "EPCI" in main
+    assert "maille=epci" in again.url and "couches=soutiens" in again.url
     again.close()
 
 
