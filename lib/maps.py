@@ -8,16 +8,20 @@ find each layer's paths in the page.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 import folium
 from branca.element import Element, MacroElement
+from folium.elements import JSCSSMixin
 from folium.template import Template
 from folium.utilities import JsCode
 
-from lib.map_assets import use_local_assets
+from lib.map_assets import VENDOR_URL, use_local_assets
 
 #: Bounds of metropolitan France and Corsica, (south, west), (north, east).
 FRANCE_BOUNDS = ((41.3, -5.2), (51.1, 9.6))
@@ -374,31 +378,38 @@ def outlines(url: str, level: str = "departement") -> folium.FeatureGroup:
     return group
 
 
-def ptce_markers(ptce, fiche_url: str = "./annuaire?ptce=") -> folium.FeatureGroup:
-    """Markers of PTCE coloured by main filière, clustered when dense.
+#: Above this many markers, the rows go to a static file fetched once by the
+#: browser instead of riding in every rerun's script.
+REMOTE_MARKERS_FROM = 1500
+MARKERS_DIR = Path(__file__).resolve().parent.parent / "static" / "markers"
+MARKERS_URL = "/app/static/markers"
+#: Marker files kept (content-addressed; the oldest go first).
+MARKERS_KEPT = 100
+_CLUSTER_OPTIONS = {
+    "maxClusterRadius": 40,
+    "disableClusteringAtZoom": 11,
+    "chunkedLoading": True,
+}
+
+
+def marker_rows(ptce) -> list[list]:
+    """Return one compact row per placed PTCE, as the map's markers read them.
 
     Parameters
     ----------
     ptce : pandas.DataFrame
         Rows of :attr:`lib.explore.Frames.ptce` (``lon``/``lat`` may be NaN:
         those PTCE cannot be placed and are left out).
-    fiche_url : str
-        Link prefix of a PTCE fiche; the id is appended, URL-encoded (in the
-        browser).
 
     Returns
     -------
-    folium.FeatureGroup
-        Named "PTCE", holding one ``FastMarkerCluster``.
+    list of list
+        ``[lat, lon, filière index, approximate, name, place, id]``; the
+        filière is an index into :data:`FILIERE_COLORS` (sent once).
     """
-    from folium.plugins import FastMarkerCluster
-
     placed = ptce[ptce["lon"].notna() & ptce["lat"].notna()]
-    names = list(FILIERE_COLORS)
-    index = {name: i for i, name in enumerate(names)}
-    # Compact rows (filière as an index into a table sent once): the national
-    # view carries 100,000 of them.
-    data = [
+    index = {name: i for i, name in enumerate(FILIERE_COLORS)}
+    return [
         [
             round(float(r.lat), 5),
             round(float(r.lon), 5),
@@ -410,17 +421,108 @@ def ptce_markers(ptce, fiche_url: str = "./annuaire?ptce=") -> folium.FeatureGro
         ]
         for r in placed.itertuples()
     ]
+
+
+def marker_file(rows: list[list]) -> str:
+    """Write marker rows to a static, content-addressed file; return its URL.
+
+    Parameters
+    ----------
+    rows : list of list
+        As returned by :func:`marker_rows`.
+
+    Returns
+    -------
+    str
+        ``/app/static/markers/<sha1>.json``; the same rows give the same URL,
+        so the browser fetches a selection once.
+    """
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha1(text.encode()).hexdigest()[:20]
+    path = MARKERS_DIR / f"{digest}.json"
+    if not path.exists():
+        MARKERS_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        files = sorted(MARKERS_DIR.glob("*.json"), key=lambda f: f.stat().st_mtime)
+        for old in files[:-MARKERS_KEPT]:
+            old.unlink(missing_ok=True)
+    return f"{MARKERS_URL}/{path.name}"
+
+
+class RemoteMarkers(JSCSSMixin, MacroElement):
+    """A marker cluster whose rows are read from a static file (see marker_file)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            const callback = {{ this.callback }};
+            const cluster = L.markerClusterGroup({{ this.options|tojson }});
+            const request = new XMLHttpRequest();
+            request.open("GET", {{ this.url|tojson }}, false);
+            request.send(null);
+            if (request.status === 200) {
+                cluster.addLayers(JSON.parse(request.responseText).map(callback));
+            }
+            return cluster;
+        })();
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+    _CLUSTER = f"{VENDOR_URL}/leaflet.markercluster"
+    default_js: ClassVar = [("markerclusterjs", f"{_CLUSTER}/leaflet.markercluster.js")]
+    default_css: ClassVar = [
+        ("markerclustercss", f"{_CLUSTER}/MarkerCluster.css"),
+        ("markerclusterdefaultcss", f"{_CLUSTER}/MarkerCluster.Default.css"),
+    ]
+
+    def __init__(self, url: str, callback: str, options: dict):
+        super().__init__()
+        self._name = "RemoteMarkers"
+        self.url = url
+        self.callback = callback
+        self.options = options
+
+
+def ptce_markers(
+    ptce, fiche_url: str = "./annuaire?ptce=", remote_from: int = REMOTE_MARKERS_FROM
+) -> folium.FeatureGroup:
+    """Markers of PTCE coloured by main filière, clustered when dense.
+
+    Parameters
+    ----------
+    ptce : pandas.DataFrame
+        Rows of :attr:`lib.explore.Frames.ptce` (unplaced PTCE are left out).
+    fiche_url : str
+        Link prefix of a PTCE fiche; the id is appended, URL-encoded (in the
+        browser).
+    remote_from : int
+        From this many markers on, rows are served as a static file
+        (:class:`RemoteMarkers`) rather than embedded in the script.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        Named "PTCE", holding one ``FastMarkerCluster`` or ``RemoteMarkers``.
+    """
+    from folium.plugins import FastMarkerCluster
+
+    rows = marker_rows(ptce)
     callback = _MARKER_JS % {
-        "filieres": json.dumps(names, ensure_ascii=False),
+        "filieres": json.dumps(list(FILIERE_COLORS), ensure_ascii=False),
         "colors": json.dumps(list(FILIERE_COLORS.values())),
         "fiche": json.dumps(fiche_url),
     }
     group = folium.FeatureGroup(name="PTCE")
-    FastMarkerCluster(
-        data,
-        callback=callback,
-        options={"maxClusterRadius": 40, "disableClusteringAtZoom": 11},
-    ).add_to(group)
+    if len(rows) >= remote_from:
+        RemoteMarkers(marker_file(rows), callback, _CLUSTER_OPTIONS).add_to(group)
+    else:
+        FastMarkerCluster(rows, callback=callback, options=_CLUSTER_OPTIONS).add_to(
+            group
+        )
     return group
 
 

@@ -79,10 +79,7 @@ def test_markers_one_per_placed_ptce_and_escaped(frames):
     assert len(cluster.data) == 3  # "C" sits at the Vendée chef-lieu, flagged
     approx = {row[4]: row[3] for row in cluster.data}
     assert approx == {"A": False, XSS: False, "C": True}
-    m = explorer_base(
-        '{"type":"FeatureCollection","features":[]}',
-        '{"type":"FeatureCollection","features":[]}',
-    )
+    m = explorer_base("/app/static/geo/regions.geojson")
     m.add_child(group)
     html = m.get_root().render()
     assert XSS not in html
@@ -199,3 +196,23 @@ def test_choropleth_layer_structure(frames):
     m = explorer_base(static_geojson("region", "national"))
     m.add_child(group)
     assert "/app/static/geo/" in m.get_root().render()
+
+
+def test_many_markers_are_served_as_a_static_file(frames):
+    import json
+
+    from lib.maps import MARKERS_DIR, RemoteMarkers, marker_rows
+    from lib.map_assets import external_asset_urls
+
+    group = ptce_markers(frames.ptce, remote_from=2)
+    element = next(iter(group._children.values()))
+    assert isinstance(element, RemoteMarkers)
+    path = MARKERS_DIR / element.url.rsplit("/", 1)[-1]
+    assert json.loads(path.read_text()) == marker_rows(frames.ptce)
+    # Same selection, same file: the browser fetches it once.
+    again = next(iter(ptce_markers(frames.ptce, remote_from=2)._children.values()))
+    assert again.url == element.url
+    m = explorer_base("/app/static/geo/regions.geojson")
+    m.add_child(group)
+    assert external_asset_urls(m) == []
+    assert XSS not in m.get_root().render()
