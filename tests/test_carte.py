@@ -201,8 +201,8 @@ def test_choropleth_layer_structure(frames):
 def test_many_markers_are_served_as_a_static_file(frames):
     import json
 
-    from lib.maps import MARKERS_DIR, RemoteMarkers, marker_rows
     from lib.map_assets import external_asset_urls
+    from lib.maps import MARKERS_DIR, RemoteMarkers, marker_rows
 
     group = ptce_markers(frames.ptce, remote_from=2)
     element = next(iter(group._children.values()))
