@@ -82,7 +82,14 @@ def render() -> None:
     if error:
         st.error(error, icon=":material/map:")
         return
+    _map_section(selection)
 
+
+# A fragment: changing the layers, the grid or the indicator reruns the map
+# and its legends only, not the whole app (filters, counters, other pages).
+@st.fragment
+def _map_section(selection) -> None:
+    filters = current_filters()
     cols = st.columns([3, 1.2, 2, 1.4, 1])
     couches = cols[0].multiselect(
         "Couches", list(LAYERS), key="carte_couches", format_func=LAYERS.get
