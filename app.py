@@ -22,7 +22,7 @@ from lib.model import (
     TYPES_AMI,
     TYPES_SOUTIEN,
 )
-from pages import FILTERS_KEY, get_frames, query_params, set_query_params
+from pages import FILTERS_KEY, filtered, get_frames, query_params, set_query_params
 
 #: Widget keys of the filters (prefix ``f_``), one per Filters field.
 _KEYS = {
@@ -180,7 +180,7 @@ def filters_sidebar() -> Filters:
 def _counter(filters: Filters, slot) -> None:
     # On every page, at the top of the sidebar: how many PTCE the filters keep.
     everything = get_frames()
-    kept = len(everything.filtered(filters).ptce)
+    kept = len(filtered(filters).ptce)
     slot.markdown(
         f'<p data-testid="sidebar-counter"><strong>{kept} PTCE</strong> sur '
         f"{len(everything.ptce)}</p>",

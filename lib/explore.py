@@ -204,9 +204,10 @@ class Frames:
     ptce : pandas.DataFrame
         One row per PTCE, indexed by id.
     soutiens : pandas.DataFrame
-        One row per support, with ``ptce_id`` and the collectivité's name.
+        One row per support, with ``ptce_id``, ``ptce_pos`` (row of its PTCE
+        in ``ptce``) and the collectivité's name.
     membres : pandas.DataFrame
-        One row per member, with ``ptce_id``.
+        One row per member, with ``ptce_id`` and ``ptce_pos``.
     """
 
     ptce: pd.DataFrame
@@ -215,12 +216,19 @@ class Frames:
 
     def filtered(self, filters: Filters) -> Frames:
         """Return the frames restricted to the PTCE matching ``filters``."""
-        keep = self.ptce.index[mask(self.ptce, filters)]
-        return Frames(
-            self.ptce.loc[keep],
-            self.soutiens[self.soutiens["ptce_id"].isin(keep)],
-            self.membres[self.membres["ptce_id"].isin(keep)],
-        )
+        keep = mask(self.ptce, filters).to_numpy()
+        if keep.all():
+            return self
+        # Supports and members carry the row position of their PTCE
+        # (``ptce_pos``): a boolean lookup instead of hashing 250,000 ids.
+        new_positions = np.cumsum(keep) - 1
+
+        def rows_of(table: pd.DataFrame) -> pd.DataFrame:
+            kept = table[keep[table["ptce_pos"].to_numpy()]].copy()
+            kept["ptce_pos"] = new_positions[kept["ptce_pos"].to_numpy()]
+            return kept
+
+        return Frames(self.ptce[keep], rows_of(self.soutiens), rows_of(self.membres))
 
 
 def build_frames(
@@ -303,6 +311,7 @@ def build_frames(
                 "lon": lon,
                 "lat": lat,
                 "placement": placement,
+                "lieu": _place_label(placement, commune, p, ref),
                 "recherche": fold(
                     " ".join(
                         x
@@ -345,11 +354,12 @@ def build_frames(
                 }
             )
     ptce = pd.DataFrame(rows, columns=_PTCE_COLUMNS).set_index("id", drop=False)
-    return Frames(
-        ptce,
-        pd.DataFrame(soutiens, columns=_SOUTIEN_COLUMNS),
-        pd.DataFrame(membres, columns=["ptce_id", "nom", "categorie", "role"]),
-    )
+    soutiens = pd.DataFrame(soutiens, columns=_SOUTIEN_COLUMNS)
+    membres = pd.DataFrame(membres, columns=["ptce_id", "nom", "categorie", "role"])
+    positions = pd.Series(np.arange(len(ptce)), index=ptce.index)
+    for table in (soutiens, membres):
+        table["ptce_pos"] = positions.reindex(table["ptce_id"]).to_numpy(dtype=int)
+    return Frames(ptce, soutiens, membres)
 
 
 _PTCE_COLUMNS = [
@@ -359,12 +369,24 @@ _PTCE_COLUMNS = [
     "forme_juridique", "annee_creation", "nb_membres", "emplois", "charte_signee",
     "ami", "ami_types", "types_soutien", "niveaux_soutien", "nb_soutiens",
     "nb_collectivites", "montant_total", "site_web", "origine", "lon", "lat",
-    "placement", "recherche",
+    "placement", "lieu", "recherche",
 ]  # fmt: skip
 _SOUTIEN_COLUMNS = [
     "ptce_id", "ptce_nom", "niveau", "code", "collectivite", "type", "dispositif",
     "montant", "annee_debut", "annee_fin", "phase", "source", "source_url", "note",
 ]  # fmt: skip
+
+
+def _place_label(placement: str | None, commune, p: Ptce, ref: Reference) -> str:
+    """Where a PTCE is shown, in words (marker tooltips)."""
+    if placement == "commune" and commune:
+        return f"{commune.nom} ({p.departement})"
+    if placement == "coordonnées":
+        return f"{commune.nom if commune else ''} (coordonnées propres)".strip()
+    if placement == "département":
+        nom = ref.departements[p.departement].nom
+        return f"{nom} — position approximative (chef-lieu)"
+    return "Position approximative (chef-lieu de la région)"
 
 
 def _approximate(p: Ptce, points: Mapping, ref: Reference) -> tuple[tuple, str | None]:

@@ -409,17 +409,21 @@ def marker_rows(ptce) -> list[list]:
     """
     placed = ptce[ptce["lon"].notna() & ptce["lat"].notna()]
     index = {name: i for i, name in enumerate(FILIERE_COLORS)}
+    filieres = placed["filiere"].map(index).fillna(index["autre"]).astype(int)
+    approximate = ~placed["placement"].isin(("commune", "coordonnées"))
+    # Column-wise: this runs over 100,000 rows in the national view.
     return [
-        [
-            round(float(r.lat), 5),
-            round(float(r.lon), 5),
-            index.get(r.filiere, index["autre"]),
-            r.placement not in ("commune", "coordonnées"),
-            str(r.nom),
-            _place_label(r),
-            str(r.id),
-        ]
-        for r in placed.itertuples()
+        list(row)
+        for row in zip(
+            placed["lat"].round(5).tolist(),
+            placed["lon"].round(5).tolist(),
+            filieres.tolist(),
+            approximate.tolist(),
+            placed["nom"].astype(str).tolist(),
+            placed["lieu"].tolist(),
+            placed["id"].astype(str).tolist(),
+            strict=True,
+        )
     ]
 
 
@@ -488,7 +492,11 @@ class RemoteMarkers(JSCSSMixin, MacroElement):
 
 
 def ptce_markers(
-    ptce, fiche_url: str = "./annuaire?ptce=", remote_from: int = REMOTE_MARKERS_FROM
+    ptce,
+    fiche_url: str = "./annuaire?ptce=",
+    remote_from: int = REMOTE_MARKERS_FROM,
+    rows: list[list] | None = None,
+    url: str | None = None,
 ) -> folium.FeatureGroup:
     """Markers of PTCE coloured by main filière, clustered when dense.
 
@@ -502,6 +510,9 @@ def ptce_markers(
     remote_from : int
         From this many markers on, rows are served as a static file
         (:class:`RemoteMarkers`) rather than embedded in the script.
+    rows, url : optional
+        Rows already made by :func:`marker_rows`, and their file's URL if it
+        is already written (callers cache both per selection).
 
     Returns
     -------
@@ -510,30 +521,21 @@ def ptce_markers(
     """
     from folium.plugins import FastMarkerCluster
 
-    rows = marker_rows(ptce)
+    rows = marker_rows(ptce) if rows is None else rows
     callback = _MARKER_JS % {
         "filieres": json.dumps(list(FILIERE_COLORS), ensure_ascii=False),
         "colors": json.dumps(list(FILIERE_COLORS.values())),
         "fiche": json.dumps(fiche_url),
     }
     group = folium.FeatureGroup(name="PTCE")
-    if len(rows) >= remote_from:
-        RemoteMarkers(marker_file(rows), callback, _CLUSTER_OPTIONS).add_to(group)
+    if url is not None or len(rows) >= remote_from:
+        url = url or marker_file(rows)
+        RemoteMarkers(url, callback, _CLUSTER_OPTIONS).add_to(group)
     else:
         FastMarkerCluster(rows, callback=callback, options=_CLUSTER_OPTIONS).add_to(
             group
         )
     return group
-
-
-def _place_label(row) -> str:
-    if row.placement == "commune" and row.commune_nom:
-        return f"{row.commune_nom} ({row.departement})"
-    if row.placement == "coordonnées":
-        return f"{row.commune_nom or ''} (coordonnées propres)".strip()
-    if row.placement == "département":
-        return f"{row.departement_nom} — position approximative (chef-lieu)"
-    return "Position approximative (chef-lieu de la région)"
 
 
 def choropleth_layer(

@@ -22,6 +22,7 @@ from geo.boundaries import ATTRIBUTION, CacheMissing, geojson
 from geo.build import cache_dir
 from geo.lookup import commune_points
 from lib.explore import Filters, Frames, build_frames
+from lib.maps import REMOTE_MARKERS_FROM, marker_file, marker_rows
 from lib.store import Store, database_url
 
 #: Where app.py keeps the current filters for the pages of this run.
@@ -40,7 +41,10 @@ def get_store() -> Store:
     return _store(database_url())
 
 
-@st.cache_data(show_spinner="Chargement des PTCE…", max_entries=4)
+# cache_resource, not cache_data: the frames are never modified (filtering
+# returns new frames) and cache_data would unpickle a copy on every access,
+# 150 MB and half a second per call with 100,000 PTCE.
+@st.cache_resource(show_spinner="Chargement des PTCE…", max_entries=2)
 def _frames(url: str, version: str, folder: str) -> Frames:
     del version, folder  # cache keys: the data and the boundary cache
     try:
@@ -56,6 +60,32 @@ def get_frames() -> Frames:
     return _frames(database_url(), store.data_version(), str(cache_dir()))
 
 
+# The sidebar counter and the page both need the selection: filter once per
+# data version and set of filters, shared by the sessions that agree.
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _filtered(url: str, version: str, folder: str, filters: Filters) -> Frames:
+    return _frames(url, version, folder).filtered(filters)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _markers(url: str, version: str, folder: str, filters: Filters) -> tuple:
+    rows = marker_rows(_filtered(url, version, folder, filters).ptce)
+    return rows, (marker_file(rows) if len(rows) >= REMOTE_MARKERS_FROM else None)
+
+
+def markers() -> tuple[list[list], str | None]:
+    """Return the map's marker rows for the current filters, and their file URL.
+
+    Built once per data version and set of filters (100,000 rows take a
+    second to make and write); the URL is None for small selections, whose
+    rows travel in the map's script.
+    """
+    store = get_store()
+    return _markers(
+        database_url(), store.data_version(), str(cache_dir()), current_filters()
+    )
+
+
 def current_filters() -> Filters:
     """Return the filters set in the sidebar (or, outside the app, in the URL)."""
     filters = st.session_state.get(FILTERS_KEY)
@@ -64,9 +94,15 @@ def current_filters() -> Filters:
     return filters
 
 
-def filtered() -> Frames:
-    """Return the frames restricted to the current filters."""
-    return get_frames().filtered(current_filters())
+def filtered(filters: Filters | None = None) -> Frames:
+    """Return the frames restricted to the current filters (or ``filters``)."""
+    store = get_store()
+    return _filtered(
+        database_url(),
+        store.data_version(),
+        str(cache_dir()),
+        filters or current_filters(),
+    )
 
 
 def query_params() -> dict[str, list[str]]:

@@ -33,7 +33,9 @@ from pages import (
     attribution,
     boundaries_error,
     current_filters,
+    filtered,
     get_frames,
+    markers,
     query_params,
     run_app,
     set_query_params,
@@ -70,8 +72,7 @@ def _state_from_url() -> None:
 def render() -> None:
     _state_from_url()
     everything = get_frames()
-    filters = current_filters()
-    selection = everything.filtered(filters)
+    selection = filtered()
     st.title("Carte des PTCE")
     st.markdown(
         f'<p data-testid="ptce-counter" style="font-size:1.25rem">'
@@ -147,7 +148,8 @@ def _map_section(selection) -> None:
                 support_layer(to_geojson(polys, ("code", "nom", "niveau")), links)
             )
     if "ptce" in couches:
-        groups.append(ptce_markers(selection.ptce))
+        rows, url = markers()
+        groups.append(ptce_markers(selection.ptce, rows=rows, url=url))
 
     base = _base_map(region, tiles)
     output = st_folium(
