@@ -648,3 +648,38 @@ def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChar
     # A height per row (not a total): Streamlit fits a fixed total height
     # including title and axes, which would crush the cells.
     return (cells + labels).properties(height=alt.Step(44))
+
+
+def support_rows(
+    soutiens: pd.DataFrame, with_ptce: bool = False, with_collectivite: bool = False
+) -> pd.DataFrame:
+    """Return supports as a table with French column names, for display.
+
+    Parameters
+    ----------
+    soutiens : pandas.DataFrame
+        Rows of :attr:`lib.explore.Frames.soutiens`.
+    with_ptce, with_collectivite : bool
+        Add the PTCE's name, or the collectivité's name and level.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    columns = {}
+    if with_ptce:
+        columns["PTCE"] = soutiens["ptce_nom"]
+    if with_collectivite:
+        columns["Collectivité"] = soutiens["collectivite"]
+        columns["Niveau"] = soutiens["niveau"].map(TERRITOIRE_LABELS).fillna("Commune")
+    columns.update(
+        {
+            "Type de soutien": soutiens["type"],
+            "Dispositif": soutiens["dispositif"],
+            "Montant (€)": soutiens["montant"].astype("Float64"),
+            "Début": soutiens["annee_debut"].astype("Int64"),
+            "Fin": soutiens["annee_fin"].astype("Int64"),
+            "Source": soutiens["source"],
+        }
+    )
+    return pd.DataFrame(columns)

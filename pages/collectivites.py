@@ -28,6 +28,7 @@ from lib.territoires import (
     matrice,
     parse_territoire,
     soutiens_par_niveau,
+    support_rows,
     territory_choices,
     territory_label,
 )
@@ -241,7 +242,7 @@ def _given(fiche: FicheTerritoire) -> None:
         f"connus : {_euros(amount)}."
     )
     st.dataframe(
-        _support_rows(given, with_ptce=True),
+        support_rows(given, with_ptce=True),
         hide_index=True,
         width="stretch",
         alt=f"Soutiens donnés par {fiche.nom}",
@@ -266,7 +267,7 @@ def _received(fiche: FicheTerritoire) -> None:
     )
     with st.expander(f"Détail des {len(received)} soutiens reçus"):
         st.dataframe(
-            _support_rows(received, with_ptce=True, with_collectivite=True),
+            support_rows(received, with_ptce=True, with_collectivite=True),
             hide_index=True,
             width="stretch",
             alt="Détail des soutiens reçus",
@@ -279,28 +280,6 @@ _SUPPORT_CONFIG = {
     "Début": st.column_config.NumberColumn(format="%d"),
     "Fin": st.column_config.NumberColumn(format="%d"),
 }
-
-
-def _support_rows(
-    soutiens: pd.DataFrame, with_ptce: bool = False, with_collectivite: bool = False
-) -> pd.DataFrame:
-    columns = {}
-    if with_ptce:
-        columns["PTCE"] = soutiens["ptce_nom"]
-    if with_collectivite:
-        columns["Collectivité"] = soutiens["collectivite"]
-        columns["Niveau"] = soutiens["niveau"].map(TERRITOIRE_LABELS).fillna("Commune")
-    columns.update(
-        {
-            "Type de soutien": soutiens["type"],
-            "Dispositif": soutiens["dispositif"],
-            "Montant (€)": soutiens["montant"].astype("Float64"),
-            "Début": soutiens["annee_debut"].astype("Int64"),
-            "Fin": soutiens["annee_fin"].astype("Int64"),
-            "Source": soutiens["source"],
-        }
-    )
-    return pd.DataFrame(columns)
 
 
 def _euros(value: float) -> str:
