@@ -20,8 +20,20 @@ DETAIL = "regional"
 
 
 @functools.lru_cache(maxsize=8)
-def _anchors(level: str) -> dict[str, tuple[float, float]]:
-    """Return a point inside each territory of a level: ``{code: (lat, lon)}``."""
+def anchors(level: str) -> dict[str, tuple[float, float]]:
+    """Return a point inside each territory of a level: ``{code: (lat, lon)}``.
+
+    Parameters
+    ----------
+    level : {"region", "departement", "epci", "commune"}
+        The level (regional detail polygons; communes use their
+        representative points).
+
+    Returns
+    -------
+    dict
+        ``{code: (lat, lon)}``, computed once per process.
+    """
     gdf = load_boundaries(level, DETAIL)
     if level == "commune":
         return {
@@ -108,7 +120,7 @@ def supports(frames: Frames) -> tuple[gpd.GeoDataFrame, list[dict]]:
     for s in soutiens.itertuples():
         if s.ptce_id not in placed.index:
             continue
-        start = _anchors(s.niveau).get(s.code)
+        start = anchors(s.niveau).get(s.code)
         if start is None:
             continue
         row = placed.loc[s.ptce_id]

@@ -771,3 +771,103 @@ class RemoteGeoJson(MacroElement):
         self.label = label
         self.interactive = interactive
         self.pane = pane
+
+
+#: Above this many placed PTCE, the map shows one bubble per EPCI instead of
+#: one marker per PTCE: the browser stays responsive, and the user narrows
+#: the filters to see each PTCE.
+MARKERS_LIMIT = 5000
+
+
+def aggregate_rows(ptce, anchors: dict[str, tuple[float, float]]) -> list[list]:
+    """Group placed PTCE by the EPCI of their seat, one row per EPCI.
+
+    Parameters
+    ----------
+    ptce : pandas.DataFrame
+        Rows of :attr:`lib.explore.Frames.ptce`.
+    anchors : dict
+        ``{EPCI code: (lat, lon)}``, a point inside each EPCI.
+
+    Returns
+    -------
+    list of list
+        ``[lat, lon, count, main filière index, label]``, largest first;
+        PTCE whose seat has no EPCI are left out (counted in the label of
+        none: callers report them).
+    """
+    placed = ptce[ptce["lat"].notna() & ptce["epci"].notna()]
+    index = {name: i for i, name in enumerate(FILIERE_COLORS)}
+    rows = []
+    for code, group in placed.groupby("epci"):
+        if code not in anchors:
+            continue
+        lat, lon = anchors[code]
+        main = group["filiere"].value_counts().index[0]
+        rows.append([lat, lon, len(group), index.get(main, index["autre"]), code])
+    rows.sort(key=lambda r: -r[2])
+    return rows
+
+
+class AggregateMarkers(MacroElement):
+    """Bubbles sized by count, one per territory (see :func:`aggregate_rows`).
+
+    Labels are set as text (``textContent``), never as markup.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            const names = {{ this.names|tojson }};
+            const colors = {{ this.colors|tojson }};
+            const group = L.featureGroup();
+            for (const [lat, lon, count, index, code] of {{ this.rows|tojson }}) {
+                const marker = L.circleMarker([lat, lon], {
+                    radius: 4 + 2.5 * Math.sqrt(count), color: "#222", weight: 1,
+                    fillColor: colors[index], fillOpacity: 0.75, pane: "ptce",
+                    className: "ptce-bubble"
+                });
+                marker.bindTooltip(function () {
+                    const box = document.createElement("div");
+                    const title = document.createElement("strong");
+                    title.textContent = count + " PTCE";
+                    box.appendChild(title);
+                    box.appendChild(document.createElement("br"));
+                    box.appendChild(document.createTextNode(names[code] || code));
+                    return box;
+                });
+                group.addLayer(marker);
+            }
+            return group;
+        })();
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, rows: list[list], names: dict[str, str]):
+        super().__init__()
+        self._name = "AggregateMarkers"
+        self.rows = rows
+        self.names = names
+        self.colors = list(FILIERE_COLORS.values())
+
+
+def aggregate_layer(rows: list[list], names: dict[str, str]) -> folium.FeatureGroup:
+    """Return the "PTCE" group drawn as one bubble per EPCI.
+
+    Parameters
+    ----------
+    rows : list of list
+        As returned by :func:`aggregate_rows`.
+    names : dict
+        Territory name per code, for the tooltips.
+
+    Returns
+    -------
+    folium.FeatureGroup
+    """
+    group = folium.FeatureGroup(name="PTCE")
+    AggregateMarkers(rows, {r[4]: names.get(r[4], r[4]) for r in rows}).add_to(group)
+    return group

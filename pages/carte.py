@@ -20,6 +20,9 @@ from lib.choropleth import INDICATORS, METHODS, classify, indicator, summary
 from lib.maps import (
     FILIERE_COLORS,
     LEVEL_COLORS,
+    MARKERS_LIMIT,
+    aggregate_layer,
+    aggregate_rows,
     choropleth_layer,
     explorer_base,
     fit_bounds_of,
@@ -148,8 +151,22 @@ def _map_section(selection) -> None:
                 support_layer(to_geojson(polys, ("code", "nom", "niveau")), links)
             )
     if "ptce" in couches:
-        rows, url = markers()
-        groups.append(ptce_markers(selection.ptce, rows=rows, url=url))
+        placed = int(selection.ptce["lat"].notna().sum())
+        if placed > MARKERS_LIMIT:
+            ref = load_reference()
+            rows = aggregate_rows(selection.ptce, layers.anchors("epci"))
+            names = {code: ref.epci[code].nom for code in ref.epci}
+            groups.append(aggregate_layer(rows, names))
+            count = f"{placed:,}".replace(",", "\u202f")
+            st.info(
+                f"{count} PTCE à placer : trop pour un point chacun. La carte "
+                "les regroupe par EPCI (taille : nombre de PTCE ; couleur : filière "
+                "la plus fréquente). Précisez les filtres (département, filière…) "
+                "pour voir chaque PTCE."
+            )
+        else:
+            rows, url = markers()
+            groups.append(ptce_markers(selection.ptce, rows=rows, url=url))
 
     base = _base_map(region, tiles)
     output = st_folium(

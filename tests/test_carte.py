@@ -216,3 +216,23 @@ def test_many_markers_are_served_as_a_static_file(frames):
     m.add_child(group)
     assert external_asset_urls(m) == []
     assert XSS not in m.get_root().render()
+
+
+def test_many_ptce_become_one_bubble_per_epci(built_cache):
+    from geo.lookup import commune_points
+    from lib.layers import anchors
+    from lib.maps import aggregate_layer, aggregate_rows
+    from lib.synthetic import generate
+
+    records = [*make_records(), *generate(400, seed=11)]
+    frames = build_frames(records, commune_points())
+    rows = aggregate_rows(frames.ptce, anchors("epci"))
+    seated = frames.ptce[frames.ptce["lat"].notna() & frames.ptce["epci"].notna()]
+    assert sum(r[2] for r in rows) == len(seated)
+    assert len(rows) == seated["epci"].nunique()
+    assert [r[2] for r in rows] == sorted((r[2] for r in rows), reverse=True)
+    names = {"244400552": XSS}
+    m = explorer_base("/app/static/geo/regions.geojson")
+    m.add_child(aggregate_layer(rows, names))
+    html = m.get_root().render()
+    assert XSS not in html and "textContent" in html
