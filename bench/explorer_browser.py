@@ -27,7 +27,7 @@ DRAWN_JS = """() => {
         i => i.title === 'streamlit_folium.st_folium');
     const d = f && f.contentDocument;
     return !!d && d.querySelectorAll('path').length > 1200
-        && d.querySelectorAll('.marker-cluster, .ptce-marker').length > 0;
+        && d.querySelectorAll('.marker-cluster, .ptce-marker, .ptce-bubble').length > 0;
 }"""
 VIEW = "/carte?region=france&maille=epci&couches=ptce&couches=choro"
 
