@@ -326,22 +326,14 @@ def build_frames(
             }
         )
         for s in p.soutiens:
+            row = s.flat()
+            row["source"] = row.pop("source_libelle")
             soutiens.append(
                 {
                     "ptce_id": p.id,
                     "ptce_nom": p.nom,
-                    "niveau": s.niveau,
-                    "code": s.code,
                     "collectivite": _name(ref, s.niveau, s.code),
-                    "type": s.type,
-                    "dispositif": s.dispositif,
-                    "montant": s.montant,
-                    "annee_debut": s.annee_debut,
-                    "annee_fin": s.annee_fin,
-                    "phase": s.phase,
-                    "source": s.source.libelle if s.source else None,
-                    "source_url": s.source.url if s.source else None,
-                    "note": s.note,
+                    **row,
                 }
             )
         for m in p.membres:

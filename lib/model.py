@@ -152,6 +152,22 @@ class Soutien:
     source: Source | None = None
     note: str | None = None
 
+    def flat(self) -> dict:
+        """Return the support as one flat row (source split into two fields)."""
+        return {
+            "niveau": self.niveau,
+            "code": self.code,
+            "type": self.type,
+            "dispositif": self.dispositif,
+            "montant": self.montant,
+            "annee_debut": self.annee_debut,
+            "annee_fin": self.annee_fin,
+            "phase": self.phase,
+            "source_libelle": self.source.libelle if self.source else None,
+            "source_url": self.source.url if self.source else None,
+            "note": self.note,
+        }
+
 
 @dataclass
 class Ptce:

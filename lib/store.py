@@ -739,22 +739,7 @@ def _child_rows(records: Iterable[Ptce]) -> dict[sa.Table, list[dict]]:
             for i, m in enumerate(r.membres)
         )
         rows[soutien].extend(
-            {
-                "ptce_id": r.id,
-                "rang": i,
-                "niveau": s.niveau,
-                "code": s.code,
-                "type": s.type,
-                "dispositif": s.dispositif,
-                "montant": s.montant,
-                "annee_debut": s.annee_debut,
-                "annee_fin": s.annee_fin,
-                "phase": s.phase,
-                "source_libelle": s.source.libelle if s.source else None,
-                "source_url": s.source.url if s.source else None,
-                "note": s.note,
-            }
-            for i, s in enumerate(r.soutiens)
+            {"ptce_id": r.id, "rang": i, **s.flat()} for i, s in enumerate(r.soutiens)
         )
     return rows
 
