@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from geo.lookup import epci_in
 from geo.reference import load_reference
 from lib.explore import FRANCE, Filters
 from lib.model import (
@@ -103,15 +104,7 @@ def filters_sidebar() -> Filters:
         format_func=lambda c: f"{c} — {ref.departements[c].nom}",
         placeholder="Tous",
     )
-    scope = set(departements) or set(deps)
-    epcis = sorted(
-        (
-            e.code
-            for e in ref.epci.values()
-            if any(ref.communes[m].departement in scope for m in e.membres)
-        ),
-        key=lambda c: ref.epci[c].nom,
-    )
+    epcis = list(epci_in(tuple(sorted(departements or deps))))
     _keep_valid(_KEYS["epci"], epcis)
     epci = sb.multiselect(
         "EPCI",

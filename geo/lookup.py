@@ -316,3 +316,32 @@ def commune_points() -> dict[str, tuple[float, float]]:
         When the boundary cache has not been built.
     """
     return _points()
+
+
+@functools.lru_cache(maxsize=64)
+def epci_in(departements: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the EPCI with a member commune in any of the départements.
+
+    Parameters
+    ----------
+    departements : tuple of str
+        Département codes (sorted, so that equal sets share the cache).
+
+    Returns
+    -------
+    tuple of str
+        EPCI SIREN codes, sorted by name (cached: the sidebar asks on every
+        rerun).
+    """
+    ref = load_reference()
+    scope = set(departements)
+    return tuple(
+        sorted(
+            (
+                e.code
+                for e in ref.epci.values()
+                if any(ref.communes[m].departement in scope for m in e.membres)
+            ),
+            key=lambda c: ref.epci[c].nom,
+        )
+    )
