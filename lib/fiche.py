@@ -20,13 +20,17 @@ import altair as alt
 import folium
 import geopandas as gpd
 import pandas as pd
-from branca.element import MacroElement
-from folium.template import Template
 
 from geo.boundaries import load_boundaries
 from geo.lookup import UnknownCode, territory_name
 from geo.reference import Reference, load_reference
-from lib.maps import FRANCE_BOUNDS, LayerStyle, base_map, territory_layer
+from lib.maps import (
+    FRANCE_BOUNDS,
+    LayerStyle,
+    TextTooltip,
+    base_map,
+    territory_layer,
+)
 from lib.model import NIVEAU_LABELS, Ptce, Source
 
 #: Badge shown for records that are not user data.
@@ -494,32 +498,6 @@ def build_fiche(record: Ptce, ref: Reference | None = None) -> Fiche:
 # --------------------------------------------------------------------------
 # Map
 # --------------------------------------------------------------------------
-
-
-class TextTooltip(MacroElement):
-    """A tooltip whose text is inserted as a text node (never as markup).
-
-    Folium's own :class:`folium.Tooltip` writes its text into a JavaScript
-    template literal that Leaflet then parses as HTML; this one serialises the
-    text with ``tojson`` and sets it with ``textContent``.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        {{ this._parent.get_name() }}.bindTooltip(function() {
-            const box = document.createElement("div");
-            box.textContent = {{ this.text|tojson }};
-            return box;
-        }, {sticky: true});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, text: str):
-        super().__init__()
-        self._name = "TextTooltip"
-        self.text = str(text)
 
 
 def seat_point(

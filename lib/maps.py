@@ -9,14 +9,13 @@ find each layer's paths in the page.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import folium
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
 from folium.utilities import JsCode
@@ -94,11 +93,77 @@ function(feature, layer) {
 """
 
 
+class _Text(Element):
+    """Text already rendered: added to the page as is."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs) -> str:
+        """Return the text unchanged."""
+        return self._text
+
+
+class SafeMacroElement(MacroElement):
+    """A MacroElement whose output is never parsed again as a Jinja template.
+
+    branca's ``MacroElement.render`` wraps each rendered macro in
+    ``Element(text)``, which compiles the text as a new template: a PTCE named
+    ``{{ 7*7 }}`` would be evaluated on the server (template injection), and
+    compiling 100 kB of marker rows costs tens of milliseconds each rerun.
+    Every element of ours that carries user text or bulky data derives from
+    this class.
+    """
+
+    def render(self, **kwargs) -> None:
+        """Add the header, html and script macros' output to the figure."""
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError("Cet élément doit appartenir à une figure pour être rendu.")
+        module = self._template.module
+        for part in ("header", "html", "script"):
+            macro = module.__dict__.get(part)
+            if macro is not None:
+                getattr(figure, part).add_child(
+                    _Text(macro(self, kwargs)), name=self.get_name()
+                )
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
+class TextTooltip(SafeMacroElement):
+    """A tooltip whose text is inserted as a text node (never as markup).
+
+    Folium's own :class:`folium.Tooltip` writes its text into a JavaScript
+    template literal that Leaflet then parses as HTML; this one serialises the
+    text with ``tojson`` and sets it with ``textContent``.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindTooltip(function() {
+            const box = document.createElement("div");
+            box.textContent = {{ this.text|tojson }};
+            return box;
+        }, {sticky: {{ this.sticky|tojson }}});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, text: str, sticky: bool = True):
+        super().__init__()
+        self._name = "TextTooltip"
+        self.text = str(text)
+        self.sticky = sticky
+
+
 #: Colour of the map where no territory is drawn (sea, abroad).
 BACKGROUND = "#e6edf2"
 
 
-class Attribution(MacroElement):
+class Attribution(SafeMacroElement):
     """Text added to the map's attribution control (sources and licences).
 
     The text goes through ``tojson`` and is inserted as text, never as markup.
@@ -455,8 +520,13 @@ def marker_file(rows: list[list]) -> str:
     return f"{MARKERS_URL}/{path.name}"
 
 
-class RemoteMarkers(JSCSSMixin, MacroElement):
-    """A marker cluster whose rows are read from a static file (see marker_file)."""
+class ClusterMarkers(JSCSSMixin, SafeMacroElement):
+    """A marker cluster of compact rows, embedded or read from a static file.
+
+    Rows (see :func:`marker_rows`) are embedded in the script for small
+    selections; from ``remote_from`` rows on, they are read from a static file
+    (see :func:`marker_file`) that the browser caches.
+    """
 
     _template = Template(
         """
@@ -464,12 +534,15 @@ class RemoteMarkers(JSCSSMixin, MacroElement):
         var {{ this.get_name() }} = (function () {
             const callback = {{ this.callback }};
             const cluster = L.markerClusterGroup({{ this.options|tojson }});
+            {%- if this.url %}
             const request = new XMLHttpRequest();
             request.open("GET", {{ this.url|tojson }}, false);
             request.send(null);
-            if (request.status === 200) {
-                cluster.addLayers(JSON.parse(request.responseText).map(callback));
-            }
+            const rows = request.status === 200 ? JSON.parse(request.responseText) : [];
+            {%- else %}
+            const rows = {{ this.rows|tojson }};
+            {%- endif %}
+            cluster.addLayers(rows.map(callback));
             return cluster;
         })();
         {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
@@ -483,10 +556,17 @@ class RemoteMarkers(JSCSSMixin, MacroElement):
         ("markerclusterdefaultcss", f"{_CLUSTER}/MarkerCluster.Default.css"),
     ]
 
-    def __init__(self, url: str, callback: str, options: dict):
+    def __init__(
+        self,
+        callback: str,
+        options: dict,
+        url: str | None = None,
+        rows: list[list] | None = None,
+    ):
         super().__init__()
-        self._name = "RemoteMarkers"
+        self._name = "ClusterMarkers"
         self.url = url
+        self.rows = rows or []
         self.callback = callback
         self.options = options
 
@@ -509,7 +589,7 @@ def ptce_markers(
         browser).
     remote_from : int
         From this many markers on, rows are served as a static file
-        (:class:`RemoteMarkers`) rather than embedded in the script.
+        rather than embedded in the script.
     rows, url : optional
         Rows already made by :func:`marker_rows`, and their file's URL if it
         is already written (callers cache both per selection).
@@ -517,10 +597,8 @@ def ptce_markers(
     Returns
     -------
     folium.FeatureGroup
-        Named "PTCE", holding one ``FastMarkerCluster`` or ``RemoteMarkers``.
+        Named "PTCE", holding one :class:`ClusterMarkers`.
     """
-    from folium.plugins import FastMarkerCluster
-
     rows = marker_rows(ptce) if rows is None else rows
     callback = _MARKER_JS % {
         "filieres": json.dumps(list(FILIERE_COLORS), ensure_ascii=False),
@@ -530,11 +608,9 @@ def ptce_markers(
     group = folium.FeatureGroup(name="PTCE")
     if url is not None or len(rows) >= remote_from:
         url = url or marker_file(rows)
-        RemoteMarkers(url, callback, _CLUSTER_OPTIONS).add_to(group)
+        ClusterMarkers(callback, _CLUSTER_OPTIONS, url=url).add_to(group)
     else:
-        FastMarkerCluster(rows, callback=callback, options=_CLUSTER_OPTIONS).add_to(
-            group
-        )
+        ClusterMarkers(callback, _CLUSTER_OPTIONS, rows=rows).add_to(group)
     return group
 
 
@@ -643,13 +719,14 @@ def support_layer(collectivites: str | dict, links: list[dict]) -> folium.Featur
         on_each_feature=JsCode(_TOOLTIP_JS % json.dumps("Collectivité")),
     ).add_to(group)
     for link in links:
-        folium.PolyLine(
+        line = folium.PolyLine(
             [link["from"], link["to"]],
             color=LEVEL_COLORS.get(link["niveau"], "#555555"),
             weight=2,
             opacity=0.8,
-            tooltip=html.escape(link["label"]),
-        ).add_to(group)
+        )
+        TextTooltip(link["label"], sticky=False).add_to(line)
+        line.add_to(group)
     return group
 
 
@@ -682,7 +759,7 @@ def stable_ids(m: folium.Map) -> folium.Map:
     return m
 
 
-class RemoteGeoJson(MacroElement):
+class RemoteGeoJson(SafeMacroElement):
     """Territories loaded from a static GeoJSON file served by the app.
 
     The geometry is fetched by the browser (and cached by it), so a rerun only
@@ -809,7 +886,7 @@ def aggregate_rows(ptce, anchors: dict[str, tuple[float, float]]) -> list[list]:
     return rows
 
 
-class AggregateMarkers(MacroElement):
+class AggregateMarkers(SafeMacroElement):
     """Bubbles sized by count, one per territory (see :func:`aggregate_rows`).
 
     Labels are set as text (``textContent``), never as markup.

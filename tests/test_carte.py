@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,8 +78,8 @@ def test_summary_of_a_territory(frames):
 def test_markers_one_per_placed_ptce_and_escaped(frames):
     group = ptce_markers(frames.ptce)
     cluster = next(iter(group._children.values()))
-    assert len(cluster.data) == 3  # "C" sits at the Vendée chef-lieu, flagged
-    approx = {row[4]: row[3] for row in cluster.data}
+    assert len(cluster.rows) == 3  # "C" sits at the Vendée chef-lieu, flagged
+    approx = {row[4]: row[3] for row in cluster.rows}
     assert approx == {"A": False, XSS: False, "C": True}
     m = explorer_base("/app/static/geo/regions.geojson")
     m.add_child(group)
@@ -89,7 +91,7 @@ def test_markers_one_per_placed_ptce_and_escaped(frames):
 def test_filters_change_markers(frames):
     only_85 = frames.filtered(Filters(departements=("85",)))
     cluster = next(iter(ptce_markers(only_85.ptce)._children.values()))
-    assert [row[4] for row in cluster.data] == ["C"]
+    assert [row[4] for row in cluster.rows] == ["C"]
 
 
 def test_support_links(frames):
@@ -202,11 +204,11 @@ def test_many_markers_are_served_as_a_static_file(frames):
     import json
 
     from lib.map_assets import external_asset_urls
-    from lib.maps import MARKERS_DIR, RemoteMarkers, marker_rows
+    from lib.maps import MARKERS_DIR, ClusterMarkers, marker_rows
 
     group = ptce_markers(frames.ptce, remote_from=2)
     element = next(iter(group._children.values()))
-    assert isinstance(element, RemoteMarkers)
+    assert isinstance(element, ClusterMarkers)
     path = MARKERS_DIR / element.url.rsplit("/", 1)[-1]
     assert json.loads(path.read_text()) == marker_rows(frames.ptce)
     # Same selection, same file: the browser fetches it once.
@@ -236,3 +238,37 @@ def test_many_ptce_become_one_bubble_per_epci(built_cache):
     m.add_child(aggregate_layer(rows, names))
     html = m.get_root().render()
     assert XSS not in html and "textContent" in html
+
+
+# Jinja syntax in a user string: branca compiles each rendered macro again as
+# a template, which would evaluate it on the server (template injection).
+TEMPLATE = "{{ 7*7 }} {% if true %}si{% endif %}"
+
+
+def _templated_frames():
+    from geo.lookup import commune_points
+
+    records = [replace(r, nom=TEMPLATE) if r.id == "a" else r for r in make_records()]
+    return build_frames(records, commune_points())
+
+
+@pytest.mark.parametrize("remote_from", [1, 10_000])
+def test_template_syntax_in_names_stays_inert(built_cache, remote_from):
+    import json
+
+    from lib.maps import MARKERS_DIR, support_layer
+
+    frames = _templated_frames()
+    m = explorer_base("/app/static/geo/regions.geojson")
+    m.add_child(ptce_markers(frames.ptce, remote_from=remote_from))
+    _polys, links = supports(frames)
+    assert any(TEMPLATE in link["label"] for link in links)
+    m.add_child(support_layer({"type": "FeatureCollection", "features": []}, links))
+    page = m.get_root().render()
+    assert "49 si" not in page
+    assert TEMPLATE in page  # in the support links' tooltips
+    if remote_from == 1:
+        (name,) = [p.name for p in MARKERS_DIR.glob("*.json") if p.name in page]
+        assert TEMPLATE in (MARKERS_DIR / name).read_text()
+    else:
+        assert json.dumps(TEMPLATE) in page

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import folium
 import geopandas as gpd
 import pandas as pd
@@ -366,3 +368,15 @@ def test_directory_table_french_columns_sorted():
     assert set(table.index) == set(frames.ptce.index)
     names = table["Nom"].str.casefold().tolist()
     assert names == sorted(names)
+
+
+def test_fiche_map_keeps_template_syntax_in_the_name_inert(ref):
+    name = "{{ 7*7 }} {% if true %}si{% endif %}"
+    m = fiche_map(
+        _record(nom=name),
+        {ANCENIS: (-1.25, 47.35)},
+        boundaries=_fake_boundaries().__getitem__,
+        ref=ref,
+    )
+    page = m.get_root().render()
+    assert json.dumps(f"{name} — siège") in page and "49 si" not in page
