@@ -245,7 +245,8 @@ def _legends(legend, selection, couches, links) -> None:
             f"<br>{swatches}</div>"
         )
     if "ptce" in couches and len(selection.ptce):
-        present = [f for f in FILIERE_COLORS if f in set(selection.ptce["filiere"])]
+        shown = set(selection.ptce["filiere"])
+        present = [f for f in FILIERE_COLORS if f in shown]
         items = "".join(_swatch(FILIERE_COLORS[f], f, round_=True) for f in present)
         parts.append(
             "<div><strong>PTCE par filière principale</strong> "
