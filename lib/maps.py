@@ -185,6 +185,21 @@ class Attribution(SafeMacroElement):
         self.text = text
 
 
+#: Names of folium's default assets that no map of the atlas needs.
+_UNUSED_ASSETS = frozenset(
+    {
+        "jquery",
+        "bootstrap",
+        "awesome_markers",
+        "bootstrap_css",
+        "awesome_markers_font_css",
+        "awesome_markers_css",
+        "awesome_rotate_css",
+        "glyphicons_css",
+    }
+)
+
+
 def base_map(
     tiles: bool = False, bounds=FRANCE_BOUNDS, attribution: str | None = None
 ) -> folium.Map:
@@ -217,6 +232,11 @@ def base_map(
         prefer_canvas=False,
         control_scale=True,
     )
+    # The atlas draws no folium.Icon, no Bootstrap widget: jQuery, Bootstrap
+    # and the awesome-markers files would be four more scripts and style
+    # sheets that streamlit-folium loads one after the other in the iframe.
+    m.default_js = [p for p in m.default_js if p[0] not in _UNUSED_ASSETS]
+    m.default_css = [p for p in m.default_css if p[0] not in _UNUSED_ASSETS]
     m.fit_bounds(list(bounds))
     m.get_root().header.add_child(
         Element(

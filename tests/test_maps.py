@@ -82,6 +82,18 @@ def test_home_map_is_offline_by_default(home):
     assert "https://" not in html.split("<body>")[0]
 
 
+def test_maps_load_only_leaflet_and_the_shim():
+    import re
+
+    page = home_map(_fc(), _fc(), _fc()).get_root().render()
+    links = re.findall(r'(?:src|href)="([^"]+)"', page.split("<body>")[0])
+    assert links == [
+        "/app/static/vendor/leaflet/leaflet.js",
+        "/app/static/vendor/atlas/leaflet-icon-path.js",
+        "/app/static/vendor/leaflet/leaflet.css",
+    ]
+
+
 def test_tiles_are_an_option():
     m = home_map(_fc(), _fc(), _fc(), tiles=True)
     kinds = [child["name"] for child in m.to_dict()["children"].values()]
