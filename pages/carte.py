@@ -7,30 +7,10 @@ import html
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo.boundaries import (
-    ATTRIBUTION,
-    in_region,
-    load_boundaries,
-    static_geojson,
-    to_geojson,
-)
 from geo.reference import load_reference
-from lib import layers
-from lib.choropleth import INDICATORS, METHODS, classify, indicator, summary
-from lib.maps import (
-    FILIERE_COLORS,
-    LEVEL_COLORS,
-    MARKERS_LIMIT,
-    aggregate_layer,
-    aggregate_rows,
-    choropleth_layer,
-    explorer_base,
-    fit_bounds_of,
-    outline_layer,
-    outlines,
-    ptce_markers,
-    support_layer,
-)
+from lib.carte import LAYERS, MAILLES, base_for, map_layers
+from lib.choropleth import INDICATORS, METHODS, summary
+from lib.maps import FILIERE_COLORS, LEVEL_COLORS
 from lib.model import NIVEAU_LABELS
 from pages import (
     attribution,
@@ -44,13 +24,6 @@ from pages import (
     set_query_params,
 )
 
-LAYERS = {
-    "ptce": "PTCE",
-    "choro": "Choroplèthe",
-    "territoires": "Territoires d'action",
-    "soutiens": "Collectivités qui soutiennent",
-}
-MAILLES = {"departement": "Départements", "epci": "EPCI"}
 _PARAMS = ("couches", "maille", "indicateur", "classes", "fond", "territoire")
 
 
@@ -113,62 +86,33 @@ def _map_section(selection) -> None:
     tiles = cols[4].toggle("Fond OSM", key="carte_fond", help="Nécessite Internet")
 
     region = filters.region
-    detail = "regional" if region else "national"
-    territories = load_boundaries(maille, detail)
-    if region:
-        territories = in_region(territories, maille, region)
-    population = territories.set_index("code")["population"].astype(float)
-
-    groups = []
-    legend = None
-    values = None
-    if "choro" in couches:
-        values = indicator(selection, maille, name, population)
-        colors, legend = classify(values, method, 5, *INDICATORS[name])
-        groups.append(
-            choropleth_layer(
-                static_geojson(maille, detail, region),
-                colors.to_dict(),
-                values.to_dict(),
-                INDICATORS[name][0],
-            )
+    built = map_layers(
+        selection,
+        maille=maille,
+        indicateur=name,
+        methode=method,
+        region=region,
+        couches=couches,
+        markers=markers() if "ptce" in couches else None,
+    )
+    legend, values, links, groups = (
+        built.legend,
+        built.values,
+        built.links,
+        built.groups,
+    )
+    if built.aggregated:
+        count = f"{built.aggregated:,}".replace(",", "\u202f")
+        st.info(
+            f"{count} PTCE à placer : trop pour un point chacun. La carte "
+            "les regroupe par EPCI (taille : nombre de PTCE ; couleur : filière "
+            "la plus fréquente). Précisez les filtres (département, filière…) "
+            "pour voir chaque PTCE."
         )
-    # Département outlines, unless the choropleth draws them already; not over
-    # the national EPCI view either, whose EPCI borders are enough (weight).
-    if "choro" not in couches or (maille == "epci" and region):
-        groups.append(outlines(static_geojson("departement", detail, region)))
-    if "territoires" in couches:
-        polys = layers.action_territories(selection)
-        if len(polys):
-            groups.append(
-                outline_layer(to_geojson(polys), LAYERS["territoires"], "#333333")
-            )
-    links = []
-    if "soutiens" in couches:
-        polys, links = layers.supports(selection)
-        if len(polys):
-            groups.append(
-                support_layer(to_geojson(polys, ("code", "nom", "niveau")), links)
-            )
-    if "ptce" in couches:
-        placed = int(selection.ptce["lat"].notna().sum())
-        if placed > MARKERS_LIMIT:
-            ref = load_reference()
-            rows = aggregate_rows(selection.ptce, layers.anchors("epci"))
-            names = {code: ref.epci[code].nom for code in ref.epci}
-            groups.append(aggregate_layer(rows, names))
-            count = f"{placed:,}".replace(",", "\u202f")
-            st.info(
-                f"{count} PTCE à placer : trop pour un point chacun. La carte "
-                "les regroupe par EPCI (taille : nombre de PTCE ; couleur : filière "
-                "la plus fréquente). Précisez les filtres (département, filière…) "
-                "pour voir chaque PTCE."
-            )
-        else:
-            rows, url = markers()
-            groups.append(ptce_markers(selection.ptce, rows=rows, url=url))
 
-    base = _base_map(region, tiles)
+    # Rebuilt on each rerun but identical (stable ids): st_folium then only
+    # swaps the feature groups, and the user's pan and zoom are kept.
+    base = base_for(region, tiles)
     output = st_folium(
         base,
         key="carte-explorateur",
@@ -191,21 +135,6 @@ def _map_section(selection) -> None:
     _legends(legend, selection, couches, links)
     attribution()
     _territory_summary(selection, values)
-
-
-def _base_map(region: str | None, tiles: bool):
-    # Rebuilt on each rerun but identical (stable ids): st_folium then only
-    # swaps the feature groups, and the user's pan and zoom are kept.
-    kwargs = {}
-    if region:
-        regions = in_region(load_boundaries("region", "national"), "region", region)
-        kwargs["bounds"] = fit_bounds_of(regions)
-    return explorer_base(
-        static_geojson("region", "national"),
-        tiles=tiles,
-        attribution=ATTRIBUTION,
-        **kwargs,
-    )
 
 
 def _clicked(output) -> str | None:

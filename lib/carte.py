@@ -1,0 +1,208 @@
+"""The layers of the Carte for one selection.
+
+Shared by the explorer and the presentation mode, so that a vue of a récit
+draws exactly what the Carte draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import folium
+import pandas as pd
+
+from geo.boundaries import (
+    ATTRIBUTION,
+    in_region,
+    load_boundaries,
+    static_geojson,
+    to_geojson,
+)
+from geo.reference import load_reference
+from lib import layers
+from lib.choropleth import INDICATORS, Legend, classify, indicator
+from lib.explore import Frames
+from lib.maps import (
+    MARKERS_LIMIT,
+    TextTooltip,
+    aggregate_layer,
+    aggregate_rows,
+    choropleth_layer,
+    explorer_base,
+    fit_bounds_of,
+    outline_layer,
+    outlines,
+    ptce_markers,
+    support_layer,
+)
+
+LAYERS = {
+    "ptce": "PTCE",
+    "choro": "Choroplèthe",
+    "territoires": "Territoires d'action",
+    "soutiens": "Collectivités qui soutiennent",
+}
+MAILLES = {"departement": "Départements", "epci": "EPCI"}
+
+
+@dataclass
+class MapLayers:
+    """Feature groups of a Carte view and what its legends need.
+
+    Attributes
+    ----------
+    groups : list of folium.FeatureGroup
+        In drawing order.
+    legend : Legend or None
+        Classes of the choropleth, when drawn.
+    values : pandas.Series or None
+        Indicator per territory code, when the choropleth is drawn.
+    links : list of dict
+        "Qui soutient qui" lines, when drawn.
+    aggregated : int
+        Placed PTCE drawn as one bubble per EPCI (0: one marker each).
+    """
+
+    groups: list[folium.FeatureGroup] = field(default_factory=list)
+    legend: Legend | None = None
+    values: pd.Series | None = None
+    links: list[dict] = field(default_factory=list)
+    aggregated: int = 0
+
+
+def map_layers(
+    selection: Frames,
+    *,
+    maille: str = "departement",
+    indicateur: str = "nombre",
+    methode: str = "quantiles",
+    region: str | None = "52",
+    couches: tuple[str, ...] | list[str] = ("ptce", "choro"),
+    markers: tuple[list[list], str | None] | None = None,
+    surligner: tuple[str, ...] = (),
+) -> MapLayers:
+    """Build the layers of a Carte view (geometry is read from the caches).
+
+    Parameters
+    ----------
+    selection : Frames
+        The filtered PTCE.
+    maille, indicateur, methode : str
+        Choropleth grid, indicator and classes (see :mod:`lib.choropleth`).
+    region : str or None
+        Région shown, None for France entière.
+    couches : sequence of str
+        Keys of :data:`LAYERS`.
+    markers : tuple, optional
+        Marker rows and their static file URL, as cached by the caller.
+    surligner : tuple of str
+        PTCE ids to ring (presentation mode).
+
+    Returns
+    -------
+    MapLayers
+    """
+    detail = "regional" if region else "national"
+    result = MapLayers()
+    if "choro" in couches:
+        territories = load_boundaries(maille, detail)
+        if region:
+            territories = in_region(territories, maille, region)
+        population = territories.set_index("code")["population"].astype(float)
+        title, unit = INDICATORS[indicateur]
+        result.values = indicator(selection, maille, indicateur, population)
+        colors, result.legend = classify(result.values, methode, 5, title, unit)
+        result.groups.append(
+            choropleth_layer(
+                static_geojson(maille, detail, region),
+                colors.to_dict(),
+                result.values.to_dict(),
+                title,
+            )
+        )
+    # Département outlines, unless the choropleth draws them already; not over
+    # the national EPCI view either, whose EPCI borders are enough (weight).
+    if "choro" not in couches or (maille == "epci" and region):
+        result.groups.append(outlines(static_geojson("departement", detail, region)))
+    if "territoires" in couches:
+        polys = layers.action_territories(selection)
+        if len(polys):
+            result.groups.append(
+                outline_layer(to_geojson(polys), LAYERS["territoires"], "#333333")
+            )
+    if "soutiens" in couches:
+        polys, result.links = layers.supports(selection)
+        if len(polys):
+            result.groups.append(
+                support_layer(
+                    to_geojson(polys, ("code", "nom", "niveau")), result.links
+                )
+            )
+    if "ptce" in couches:
+        placed = int(selection.ptce["lat"].notna().sum())
+        if placed > MARKERS_LIMIT:
+            ref = load_reference()
+            rows = aggregate_rows(selection.ptce, layers.anchors("epci"))
+            names = {code: ref.epci[code].nom for code in ref.epci}
+            result.groups.append(aggregate_layer(rows, names))
+            result.aggregated = placed
+        else:
+            rows, url = markers if markers is not None else (None, None)
+            result.groups.append(ptce_markers(selection.ptce, rows=rows, url=url))
+    if surligner:
+        result.groups.append(highlight_layer(selection, surligner))
+    return result
+
+
+def highlight_layer(selection: Frames, ids: tuple[str, ...]) -> folium.FeatureGroup:
+    """Rings around the PTCE ``ids`` that are placed, with their name.
+
+    Parameters
+    ----------
+    selection : Frames
+    ids : tuple of str
+
+    Returns
+    -------
+    folium.FeatureGroup
+        Named "En évidence"; one ``CircleMarker`` per placed PTCE.
+    """
+    group = folium.FeatureGroup(name="En évidence")
+    rows = selection.ptce[selection.ptce["id"].isin(ids)]
+    for row in rows[rows["lat"].notna()].itertuples():
+        ring = folium.CircleMarker(
+            location=(float(row.lat), float(row.lon)),
+            radius=16,
+            color="#d62728",
+            weight=4,
+            fill=False,
+            class_name="ptce-highlight",
+        )
+        TextTooltip(str(row.nom), sticky=False).add_to(ring)
+        ring.add_to(group)
+    return group
+
+
+def base_for(region: str | None, tiles: bool = False) -> folium.Map:
+    """Return the explorer's base map fitted to a région (or France).
+
+    Parameters
+    ----------
+    region : str or None
+    tiles : bool
+        OpenStreetMap tiles (needs a network).
+
+    Returns
+    -------
+    folium.Map
+    """
+    kwargs = {}
+    if region:
+        regions = in_region(load_boundaries("region", "national"), "region", region)
+        kwargs["bounds"] = fit_bounds_of(regions)
+    return explorer_base(
+        static_geojson("region", "national"),
+        tiles=tiles,
+        attribution=ATTRIBUTION,
+        **kwargs,
+    )
