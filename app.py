@@ -191,7 +191,15 @@ def _keep_valid(key: str, options: list[str]) -> None:
 
 def main() -> None:
     """Configure the page, draw the shared filters and run the chosen page."""
-    from pages import accueil, annuaire, carte, collectivites, sources, statistiques
+    from pages import (
+        accueil,
+        annuaire,
+        carte,
+        collectivites,
+        presentation,
+        sources,
+        statistiques,
+    )
 
     st.set_page_config(
         page_title="Atlas des PTCE",
@@ -230,6 +238,12 @@ def main() -> None:
                 title="Statistiques",
                 icon=":material/bar_chart:",
                 url_path="statistiques",
+            ),
+            st.Page(
+                presentation.render,
+                title="Présentation",
+                icon=":material/slideshow:",
+                url_path="presentation",
             ),
             st.Page(
                 sources.render,

@@ -183,7 +183,9 @@ def highlight_layer(selection: Frames, ids: tuple[str, ...]) -> folium.FeatureGr
     return group
 
 
-def base_for(region: str | None, tiles: bool = False) -> folium.Map:
+def base_for(
+    region: str | None, tiles: bool = False, departements: tuple[str, ...] = ()
+) -> folium.Map:
     """Return the explorer's base map fitted to a région (or France).
 
     Parameters
@@ -191,13 +193,20 @@ def base_for(region: str | None, tiles: bool = False) -> folium.Map:
     region : str or None
     tiles : bool
         OpenStreetMap tiles (needs a network).
+    departements : tuple of str
+        Fit to these départements instead (presentation vues).
 
     Returns
     -------
     folium.Map
     """
     kwargs = {}
-    if region:
+    if departements:
+        deps = load_boundaries("departement", "national")
+        deps = deps[deps["code"].isin(departements)]
+        if len(deps):
+            kwargs["bounds"] = fit_bounds_of(deps)
+    if region and "bounds" not in kwargs:
         regions = in_region(load_boundaries("region", "national"), "region", region)
         kwargs["bounds"] = fit_bounds_of(regions)
     return explorer_base(

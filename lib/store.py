@@ -129,6 +129,17 @@ fait = sa.Table(
     sa.Column("note", sa.Text),
 )
 
+recit = sa.Table(
+    "recit",
+    metadata,
+    sa.Column("id", sa.String(120), primary_key=True),
+    sa.Column("titre", sa.String(200), nullable=False),
+    sa.Column("vues", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("modifie_le", sa.String(32), nullable=False),
+    sa.Column("par", sa.String(100), nullable=False),
+)
+
 _V1_TABLES = (meta, ptce, ptce_filiere, membre, soutien, historique)
 
 
@@ -147,8 +158,17 @@ def _migrate_2(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE INDEX ix_ptce_{column} ON ptce ({column})")
 
 
+def _migrate_3(conn: Connection) -> None:
+    """Add the presentation storylines (récits)."""
+    recit.create(conn)
+
+
 #: Numbered migrations; a database at version N gets N+1… applied in order.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1, 2: _migrate_2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _migrate_1,
+    2: _migrate_2,
+    3: _migrate_3,
+}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

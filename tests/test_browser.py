@@ -343,3 +343,36 @@ def test_clicking_a_territory_opens_its_summary(browser, server):
     )
     assert "territoire=departement" in page.url and "53" in page.url
     page.close()
+
+
+def test_presentation_is_stepped_through_with_the_keyboard(server, browser, database):
+    from geo.lookup import commune_points
+    from lib.explore import build_frames
+    from lib.store import Store
+    from lib.storylines import default_recit
+
+    frames = build_frames(Store(database["DATABASE_URL"]).load(), commune_points())
+    story = default_recit(frames.ptce["id"])
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    watch = Watch(page)
+    page.goto(f"{server}/presentation")
+    page.wait_for_function(
+        "() => window.document.__atlasPresentationKeys === true",
+        timeout=MAP_TIMEOUT_MS,
+    )
+    title = page.locator('[data-testid="pres-title"]')
+    counter = page.locator('[data-testid="pres-counter"]')
+    keys = ("ArrowRight", "PageDown")
+    for i, vue in enumerate(story.vues):
+        expected = len(frames.filtered(vue.filters()).ptce)
+        sync_api.expect(title).to_have_text(vue.titre, timeout=MAP_TIMEOUT_MS)
+        sync_api.expect(counter).to_contain_text(f"{expected} PTCE")
+        box = title.bounding_box()
+        assert box is not None and box["y"] + box["height"] < 720  # readable
+        if i < len(story.vues) - 1:
+            page.keyboard.press(keys[i % 2])
+    page.keyboard.press("PageUp")
+    sync_api.expect(title).to_have_text(story.vues[-2].titre, timeout=MAP_TIMEOUT_MS)
+    assert "vue=" in page.url
+    assert not watch.external and not watch.errors
+    page.close()

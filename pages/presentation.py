@@ -1,0 +1,371 @@
+"""Présentation: a récit of vues, full width, large type, keyboard navigation."""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from lib.carte import base_for, map_layers
+from lib.choropleth import INDICATORS
+from lib.model import NIVEAU_LABELS
+from lib.store import ConflictError
+from lib.storylines import (
+    DEFAULT_ID,
+    GENRES,
+    WAYS_TO_SUPPORT,
+    Recit,
+    Vue,
+    default_recit,
+    delete_recit,
+    divergences,
+    figure_rows,
+    figures_of,
+    list_recits,
+    load_recit,
+    new_id,
+    save_recit,
+    support_counts,
+    vue_link,
+)
+from lib.territoires import heatmap_chart, matrice
+from pages import (
+    attribution,
+    boundaries_error,
+    current_filters,
+    filtered,
+    get_frames,
+    get_store,
+    query_params,
+    run_app,
+    set_query_params,
+)
+
+_PARAMS = ("recit", "vue")
+AUTHOR = "présentation"
+
+# Large type for a projector; the shared filters are hidden (each vue has its
+# own), and the page uses the whole width.
+_STYLE = """
+<style>
+section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {
+  display: none;
+}
+.pres-title { font-size: 2.6rem; font-weight: 700; line-height: 1.15;
+  margin: 0 0 .4rem 0; }
+.pres-text { font-size: 1.45rem; line-height: 1.45; max-width: 60em; }
+.pres-count { font-size: 1.3rem; }
+.pres-source { font-size: 1rem; opacity: .75; }
+.pres-table { font-size: 1.15rem; border-collapse: collapse; width: 100%; }
+.pres-table td, .pres-table th { border-bottom: 1px solid #ccc; padding: .35em .5em;
+  text-align: left; vertical-align: top; }
+.pres-ways li { font-size: 1.35rem; margin-bottom: .5rem; }
+</style>
+"""
+
+# The clicker of a presenter sends Page Up / Page Down (or the arrows): the
+# keys click the Précédente / Suivante buttons of the page. The listener is
+# installed once per browser tab, on the app's document (same origin).
+_KEYS = """
+<script>
+const doc = window.parent.document;
+if (!doc.__atlasPresentationKeys) {
+  doc.__atlasPresentationKeys = true;
+  doc.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (target && (target.isContentEditable
+        || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) { return; }
+    let key = null;
+    if (["ArrowRight", "PageDown"].includes(event.key)) { key = "pres_next"; }
+    if (["ArrowLeft", "PageUp"].includes(event.key)) { key = "pres_prev"; }
+    if (!key) { return; }
+    const button = doc.querySelector(`.st-key-${key} button`);
+    if (button && !button.disabled) { event.preventDefault(); button.click(); }
+  });
+}
+</script>
+"""
+
+
+def render() -> None:
+    store = get_store()
+    saved = dict(list_recits(store))
+    recit_id, index = _state_from_url(saved)
+    story = _story(recit_id)
+    st.markdown(_STYLE, unsafe_allow_html=True)
+    st.iframe(_KEYS, height=1)
+    index = min(index, len(story.vues) - 1)
+    _navigation(story, index, saved)
+    vue = story.vues[index]
+    set_query_params({"recit": story.id, "vue": str(index + 1)}, _PARAMS)
+    _show(vue, story, index)
+    _editor(story, index)
+
+
+def _state_from_url(saved: dict[str, str]) -> tuple[str, int]:
+    params = query_params()
+    wanted = (params.get("recit") or [DEFAULT_ID])[-1]
+    recit_id = wanted if wanted in saved or wanted == DEFAULT_ID else DEFAULT_ID
+    if st.session_state.get("pres_recit") != recit_id:
+        # A new récit (or the first run): the URL says which vue to open.
+        st.session_state["pres_recit"] = recit_id
+        try:
+            number = int((params.get("vue") or ["1"])[-1])
+        except ValueError:
+            number = 1
+        st.session_state["pres_index"] = max(number - 1, 0)
+    return recit_id, st.session_state["pres_index"]
+
+
+def _story(recit_id: str) -> Recit:
+    if recit_id != DEFAULT_ID:
+        story = load_recit(get_store(), recit_id)
+        if story is not None and story.vues:
+            return story
+    return default_recit(get_frames().ptce["id"])
+
+
+def _step(offset: int, last: int) -> None:
+    st.session_state["pres_index"] = min(
+        max(st.session_state.get("pres_index", 0) + offset, 0), last
+    )
+
+
+def _choose_recit() -> None:
+    st.query_params["recit"] = st.session_state["pres_choice"]
+    st.query_params["vue"] = "1"
+
+
+def _navigation(story: Recit, index: int, saved: dict[str, str]) -> None:
+    last = len(story.vues) - 1
+    cols = st.columns([1.2, 1.2, 4, 3])
+    cols[0].button(
+        "◀ Précédente",
+        key="pres_prev",
+        disabled=index == 0,
+        on_click=_step,
+        args=(-1, last),
+        use_container_width=True,
+    )
+    cols[1].button(
+        "Suivante ▶",
+        key="pres_next",
+        disabled=index == last,
+        on_click=_step,
+        args=(1, last),
+        use_container_width=True,
+    )
+    cols[2].markdown(
+        f'<p data-testid="pres-position" style="margin-top:.4rem">Vue '
+        f"<strong>{index + 1}</strong> sur {len(story.vues)} — "
+        f"{html.escape(story.titre)} · touches ← → ou Page préc./suiv.</p>",
+        unsafe_allow_html=True,
+    )
+    options = {DEFAULT_ID: default_recit().titre, **saved}
+    st.session_state["pres_choice"] = story.id
+    cols[3].selectbox(
+        "Récit",
+        list(options),
+        key="pres_choice",
+        format_func=options.get,
+        on_change=_choose_recit,
+        label_visibility="collapsed",
+    )
+
+
+def _show(vue: Vue, story: Recit, index: int) -> None:
+    selection = filtered(vue.filters())
+    st.markdown(
+        f'<h1 class="pres-title" data-testid="pres-title">'
+        f"{html.escape(vue.titre)}</h1>"
+        f'<p class="pres-text">{html.escape(vue.texte)}</p>'
+        f'<p class="pres-count" data-testid="pres-counter"><strong>'
+        f"{len(selection.ptce)} PTCE</strong> dans cette vue</p>",
+        unsafe_allow_html=True,
+    )
+    if vue.genre == "chiffres":
+        _figures(vue)
+    elif vue.genre == "matrice":
+        st.altair_chart(heatmap_chart(matrice(selection.soutiens)))
+    elif vue.genre == "soutenir":
+        _ways(selection)
+    else:
+        _map(vue, selection, story, index)
+    footer = [
+        f'<a href="{html.escape(vue_link(story.id, index))}">Lien de cette vue</a>'
+    ]
+    if vue.source:
+        footer.append(f"Source : {html.escape(vue.source)}")
+    st.markdown(
+        f'<p class="pres-source">{" · ".join(footer)}</p>', unsafe_allow_html=True
+    )
+
+
+def _figures(vue: Vue) -> None:
+    faits = figures_of(get_store().faits(), vue.sujets)
+    cells = []
+    for row in figure_rows(faits):
+        source = html.escape(row["Source"])
+        if row["Lien"]:
+            source = f'<a href="{html.escape(row["Lien"])}">{source}</a>'
+        cells.append(
+            f"<tr><td>{html.escape(row['Chiffre'])}</td>"
+            f"<td><strong>{html.escape(row['Valeur'])}</strong></td>"
+            f"<td>{html.escape(row['Année'])}</td><td>{source}</td></tr>"
+        )
+    st.markdown(
+        '<table class="pres-table"><tr><th>Chiffre</th><th>Valeur</th>'
+        f"<th>Année</th><th>Source</th></tr>{''.join(cells)}</table>",
+        unsafe_allow_html=True,
+    )
+    for note in divergences(faits):
+        st.warning(note, icon=":material/compare_arrows:")
+
+
+def _ways(selection) -> None:
+    items = "".join(f"<li>{html.escape(way)}</li>" for way in WAYS_TO_SUPPORT)
+    st.markdown(f'<ul class="pres-ways">{items}</ul>', unsafe_allow_html=True)
+    counts = support_counts(selection.soutiens)
+    st.markdown("**Dans l'atlas, soutiens recensés par nature**")
+    st.dataframe(
+        {"Nature du soutien": list(counts), "Soutiens": list(counts.values())},
+        hide_index=True,
+    )
+
+
+def _map(vue: Vue, selection, story: Recit, index: int) -> None:
+    error = boundaries_error()
+    if error:
+        st.error(error, icon=":material/map:")
+        return
+    filters = vue.filters()
+    built = map_layers(
+        selection,
+        maille=vue.maille,
+        indicateur=vue.indicateur if vue.indicateur in INDICATORS else "nombre",
+        region=filters.region,
+        couches=vue.couches,
+        surligner=vue.surligner,
+    )
+    base = base_for(filters.region, departements=filters.departements)
+    # One map per vue: changing vue fits the new extent.
+    st_folium(
+        base,
+        key=f"pres-carte-{story.id}-{index}",
+        height=560,
+        use_container_width=True,
+        feature_group_to_add=built.groups,
+        returned_objects=[],
+    )
+    if built.legend is not None:
+        labels = ", ".join(
+            f"{label} ({count})"
+            for label, count in zip(
+                built.legend.labels(), built.legend.counts, strict=True
+            )
+        )
+        st.caption(
+            f"{built.legend.title} : {labels} ; aucun PTCE ({built.legend.empty})."
+        )
+    if built.links:
+        st.caption(
+            "Lignes : collectivités qui soutiennent ("
+            + ", ".join(NIVEAU_LABELS.values())
+            + ")."
+        )
+    attribution()
+
+
+# -- editing ----------------------------------------------------------------------
+
+
+def _editor(story: Recit, index: int) -> None:
+    with st.expander("Créer ou modifier un récit", icon=":material/edit:"):
+        st.caption(
+            "Le récit par défaut n'est construit que sur des faits sourcés ; "
+            "copiez-le pour en faire le vôtre. Les récits sont enregistrés dans "
+            "la base de l'atlas."
+        )
+        with st.form("pres_copy", clear_on_submit=True):
+            title = st.text_input("Titre du nouveau récit", max_chars=200)
+            if st.form_submit_button("Créer une copie de ce récit"):
+                _copy(story, title)
+        if story.id == DEFAULT_ID:
+            return
+        vue = story.vues[index]
+        with st.form("pres_vue"):
+            st.markdown(f"**Vue {index + 1}**")
+            titre = st.text_input("Titre", value=vue.titre, max_chars=200)
+            texte = st.text_area("Texte", value=vue.texte, max_chars=2000)
+            genre = st.selectbox(
+                "Contenu",
+                list(GENRES),
+                index=list(GENRES).index(vue.genre),
+                format_func=GENRES.get,
+            )
+            if st.form_submit_button("Enregistrer la vue"):
+                changed = Vue.from_dict(
+                    {**vue.to_dict(), "titre": titre, "texte": texte, "genre": genre}
+                )
+                _save(story.with_vue(changed, index), "Vue enregistrée.")
+        cols = st.columns(5)
+        if cols[0].button("Ajouter la vue de l'explorateur", key="pres_add"):
+            _save(story.with_vue(_explorer_vue()), "Vue ajoutée en fin de récit.")
+        if cols[1].button("Monter", key="pres_up", disabled=index == 0):
+            _save(story.moved(index, -1), "Vue déplacée.", index - 1)
+        if cols[2].button("Descendre", key="pres_down"):
+            _save(story.moved(index, 1), "Vue déplacée.", index + 1)
+        if cols[3].button("Supprimer la vue", key="pres_del_vue"):
+            if len(story.vues) == 1:
+                st.error("Un récit garde au moins une vue.")
+            else:
+                _save(story.without(index), "Vue supprimée.", max(index - 1, 0))
+        if cols[4].button("Supprimer le récit", key="pres_del"):
+            delete_recit(get_store(), story.id)
+            st.query_params["recit"] = DEFAULT_ID
+            st.query_params["vue"] = "1"
+            st.rerun()
+
+
+def _explorer_vue() -> Vue:
+    # The Carte's current state: shared filters and the map options.
+    return Vue(
+        titre="Nouvelle vue",
+        filtres=current_filters().to_params(),
+        maille=st.session_state.get("carte_maille", "departement"),
+        indicateur=st.session_state.get("carte_indicateur", "nombre"),
+        couches=tuple(st.session_state.get("carte_couches", ["ptce", "choro"])),
+    )
+
+
+def _copy(story: Recit, title: str) -> None:
+    if not title.strip():
+        st.error("Donnez un titre au nouveau récit.")
+        return
+    store = get_store()
+    copy = Recit(new_id(title, dict(list_recits(store))), title.strip(), story.vues)
+    try:
+        save_recit(store, copy, AUTHOR)
+    except (ConflictError, ValueError) as exc:
+        st.error(str(exc))
+        return
+    st.query_params["recit"] = copy.id
+    st.query_params["vue"] = "1"
+    st.rerun()
+
+
+def _save(story: Recit, message: str, index: int | None = None) -> None:
+    try:
+        save_recit(get_store(), story, AUTHOR)
+    except (ConflictError, ValueError) as exc:
+        st.error(str(exc))
+        return
+    if index is not None:
+        st.session_state["pres_index"] = min(max(index, 0), len(story.vues) - 1)
+    st.toast(message)
+    st.rerun()
+
+
+if __name__ == "__main__":
+    run_app()
