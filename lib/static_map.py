@@ -1,0 +1,820 @@
+"""Static maps for print and slides, rendered on the server (no browser).
+
+:func:`render_map` draws the current view of the Carte page (choropleth of
+départements or EPCI with the app's own classes and legend, PTCE coloured by
+main filière, département outlines, scale bar, sources and date) as PNG, SVG
+or PDF; :func:`render_fiche_territoire` lays out the one-page A4 fiche of an
+EPCI, a département or a région. Both use matplotlib's object API
+(:class:`matplotlib.figure.Figure` on the Agg canvas), never pyplot's global
+state, so they can run in Streamlit's threads. Maps are drawn in Lambert-93
+(EPSG:2154) so that distances, and the scale bar, are metric.
+
+Every string is drawn as plain text: mathtext is off for all of them, so a PTCE
+named ``"Café $x$"`` reads literally. PDF and SVG keep the text as text
+(TrueType fonts in PDF, ``<text>`` elements in SVG), so it can be searched,
+copied and extracted.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import textwrap
+import threading
+from datetime import date
+
+import geopandas as gpd
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+
+from geo.boundaries import ATTRIBUTION, in_region, load_boundaries
+from lib.choropleth import EMPTY_COLOR, INDICATORS, METHODS, Legend, classify
+from lib.choropleth import indicator as compute_indicator
+from lib.explore import Frames
+from lib.maps import FILIERE_COLORS
+from lib.model import slugify
+
+#: Output formats of the exports.
+FORMATS = ("png", "svg", "pdf")
+#: Lambert-93, the metric projection of metropolitan France.
+LAMBERT93 = 2154
+#: Default figure size in inches: a 16:9 slide.
+SLIDE = (13.33, 7.5)
+#: A4 portrait in inches.
+A4 = (210 / 25.4, 297 / 25.4)
+#: Sources line printed under every export.
+SOURCE = (
+    "Sources : base Atlas des PTCE (CRESS, collectivités, sources publiques "
+    "citées par fiche) ; " + ATTRIBUTION
+)
+#: Labels of the map grids (mailles).
+MAILLE_LABELS = {"departement": "département", "epci": "EPCI"}
+
+_FONT = "DejaVu Sans"
+_MOIS = (
+    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+    "septembre", "octobre", "novembre", "décembre",
+)  # fmt: skip
+_INK = "#222222"
+_GREY = "#666666"
+_OUTLINE = "#4d4d4d"
+_CONTEXT = "#f3f3f3"
+# rc_context changes matplotlib's global parameters: savefig calls hold this
+# lock so that two sessions exporting at once do not see each other's values.
+_RC_LOCK = threading.Lock()
+
+
+# --------------------------------------------------------------------------
+# Small helpers (public: tested and reused by pages)
+# --------------------------------------------------------------------------
+
+
+def format_date(when: date) -> str:
+    """Return a date the French way: ``"27 novembre 2026"``, ``"1er mai 2026"``.
+
+    Parameters
+    ----------
+    when : datetime.date
+        The date.
+
+    Returns
+    -------
+    str
+        Day (``1er`` for the first), month name and year.
+    """
+    day = "1er" if when.day == 1 else str(when.day)
+    return f"{day} {_MOIS[when.month - 1]} {when.year}"
+
+
+def export_filename(title: str, fmt: str, when: date | None = None) -> str:
+    """Return a safe ASCII file name for an export.
+
+    Parameters
+    ----------
+    title : str
+        Title of the export, e.g. ``"Pays de la Loire"``.
+    fmt : str
+        The extension, one of :data:`FORMATS`.
+    when : datetime.date, optional
+        Date of the export (today by default).
+
+    Returns
+    -------
+    str
+        ``"atlas-ptce-pays-de-la-loire-2026-11-27.png"``: lower-case ASCII
+        letters, digits and dashes only, the title cut to 60 characters.
+    """
+    when = when or date.today()
+    ext = "".join(ch for ch in fmt.lower() if ch.isascii() and ch.isalnum()) or "bin"
+    slug = slugify(title or "")
+    if slug == "ptce":  # slugify's fallback for an empty name
+        slug = ""
+    slug = slug.removeprefix("atlas-des-ptce").removeprefix("atlas-ptce").strip("-")
+    slug = slug[:60].rstrip("-")
+    stem = "-".join(part for part in ("atlas-ptce", slug, when.isoformat()) if part)
+    return f"{stem}.{ext}"
+
+
+def scale_length_km(width_m: float, fraction: float = 0.2) -> float:
+    """Return a round scale-bar length close to a fraction of the map width.
+
+    Parameters
+    ----------
+    width_m : float
+        Width of the map in metres (Lambert-93 units).
+    fraction : float
+        Wanted share of the width, 1/5 by default.
+
+    Returns
+    -------
+    float
+        The length in km among 1, 2, 5 × 10^k (… 0.5, 1, 2, 5, 10, 20, 50,
+        100, 200 …) nearest, on a log scale, to ``width_m * fraction``.
+    """
+    if not width_m > 0 or not fraction > 0:
+        raise ValueError("la largeur de la carte doit être positive")
+    target = width_m * fraction / 1000
+    exponent = math.floor(math.log10(target))
+    candidates = [m * 10.0**e for e in (exponent, exponent + 1) for m in (1, 2, 5)]
+    best = min(candidates, key=lambda v: abs(math.log(v / target)))
+    return float(f"{best:.6g}")
+
+
+def format_km(km: float) -> str:
+    """Format a scale-bar length: ``"50 km"``, ``"0,5 km"``."""
+    text = f"{km:g}".replace(".", ",")
+    return f"{text} km"
+
+
+def filters_subtitle(filters, ref=None) -> str:
+    """Return the active filters of the explorer as one subtitle line.
+
+    Parameters
+    ----------
+    filters : lib.explore.Filters
+        The current filters.
+    ref : geo.reference.Reference, optional
+        The COG reference.
+
+    Returns
+    -------
+    str
+        ``"Région : Pays de la Loire · Filières : culture"``.
+    """
+    return " · ".join(filters.active(ref))
+
+
+# --------------------------------------------------------------------------
+# Geometry
+# --------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=32)
+def _projected(level: str, detail: str, region: str | None) -> gpd.GeoDataFrame:
+    """Boundaries of one level in Lambert-93, for France or one région."""
+    gdf = load_boundaries(level, detail)
+    if region:
+        gdf = in_region(gdf, level, region)
+    keep = [c for c in ("code", "nom", "population", "epci") if c in gdf.columns]
+    out = gdf[[*keep, "geometry"]].to_crs(LAMBERT93)
+    return out.reset_index(drop=True)
+
+
+def _metropole(gdf: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
+    """Rows of metropolitan France (overseas are far away in Lambert-93)."""
+    if level == "region":
+        return gdf[~gdf["code"].isin(("01", "02", "03", "04", "06"))]
+    if level == "departement":
+        return gdf[~gdf["code"].str.startswith("97")]
+    minx, miny, maxx, maxy = 0, 6_000_000, 1_300_000, 7_200_000
+    return gdf.cx[minx:maxx, miny:maxy]
+
+
+def _project_points(ptce: pd.DataFrame) -> pd.DataFrame:
+    """``x``, ``y`` in Lambert-93 and ``filiere`` of the placed PTCE."""
+    placed = ptce[ptce["lon"].notna() & ptce["lat"].notna()]
+    if placed.empty:
+        return pd.DataFrame({"x": [], "y": [], "filiere": []})
+    points = gpd.GeoSeries(
+        gpd.points_from_xy(placed["lon"], placed["lat"]), crs=4326
+    ).to_crs(LAMBERT93)
+    return pd.DataFrame(
+        {
+            "x": points.x.to_numpy(),
+            "y": points.y.to_numpy(),
+            "filiere": placed["filiere"].fillna("non renseignée").to_numpy(),
+        }
+    )
+
+
+def _fit(bounds, width_in: float, height_in: float, margin: float = 0.03):
+    """Expand ``bounds`` to the aspect ratio of an axes box (equal scales)."""
+    minx, miny, maxx, maxy = bounds
+    dx, dy = max(maxx - minx, 1.0), max(maxy - miny, 1.0)
+    minx, maxx = minx - dx * margin, maxx + dx * margin
+    miny, maxy = miny - dy * margin, maxy + dy * margin
+    dx, dy = maxx - minx, maxy - miny
+    box = height_in / width_in
+    if dy / dx > box:
+        grow = (dy / box - dx) / 2
+        minx, maxx = minx - grow, maxx + grow
+    else:
+        grow = (dx * box - dy) / 2
+        miny, maxy = miny - grow, maxy + grow
+    return minx, miny, maxx, maxy
+
+
+# --------------------------------------------------------------------------
+# Drawing helpers
+# --------------------------------------------------------------------------
+
+
+def _text(target, x, y, s, **kwargs):
+    """Draw a plain string: mathtext and TeX off, the app's font."""
+    kwargs.setdefault("fontfamily", _FONT)
+    kwargs.setdefault("color", _INK)
+    return target.text(x, y, str(s), parse_math=False, usetex=False, **kwargs)
+
+
+def _wrap(text: str, width_in: float, size: float) -> list[str]:
+    """Cut text into lines that fit ``width_in`` inches at ``size`` points."""
+    chars = max(10, int(width_in * 72 / (size * 0.56)))
+    return textwrap.wrap(
+        text, chars, break_long_words=False, break_on_hyphens=False
+    ) or [""]
+
+
+def _truncate(text, limit: int) -> str:
+    """Shorten a string to ``limit`` characters, ending with an ellipsis."""
+    text = "" if text is None or (isinstance(text, float) and np.isnan(text)) else text
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _fit_width(text_artist, width_in: float) -> None:
+    """Shorten a drawn text with an ellipsis until it fits ``width_in`` inches."""
+    fig = text_artist.get_figure()
+    renderer = fig.canvas.get_renderer()
+    full = text_artist.get_text()
+
+    def fits(n: int) -> bool:
+        text_artist.set_text(full if n >= len(full) else full[:n].rstrip() + "…")
+        return text_artist.get_window_extent(renderer).width <= width_in * fig.dpi
+
+    if fits(len(full)):
+        return
+    lo, hi = 0, len(full) - 1  # fits(lo) is assumed, hi is the longest tried
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    fits(lo)
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    """French number: narrow no-break space for thousands, comma for decimals."""
+    if value is None or pd.isna(value):
+        return "—"
+    if float(value).is_integer():
+        text = f"{value:,.0f}".replace(",", "\u202f")
+    else:
+        text = f"{value:,.2f}".replace(",", "\u202f").replace(".", ",")
+    return f"{text}\u00a0{unit}" if unit else text
+
+
+def _scale_bar(ax, xlim, ylim, size: float) -> None:
+    """Draw a two-segment scale bar in km at the bottom left of a map."""
+    width = xlim[1] - xlim[0]
+    height = ylim[1] - ylim[0]
+    km = scale_length_km(width)
+    length = km * 1000
+    x0 = xlim[0] + 0.03 * width
+    y0 = ylim[0] + 0.035 * height
+    bar = 0.009 * height
+    for i, face in enumerate((_INK, "white")):
+        ax.add_patch(
+            Rectangle(
+                (x0 + i * length / 2, y0),
+                length / 2,
+                bar,
+                facecolor=face,
+                edgecolor=_INK,
+                linewidth=0.6,
+                zorder=10,
+            )
+        )
+    _text(ax, x0, y0 + bar * 1.8, "0", fontsize=size, ha="center", va="bottom",
+          zorder=10)  # fmt: skip
+    _text(ax, x0 + length, y0 + bar * 1.8, format_km(km), fontsize=size,
+          ha="center", va="bottom", zorder=10)  # fmt: skip
+
+
+class _Column:
+    """Legend entries stacked downwards, positioned in inches on a figure."""
+
+    def __init__(self, fig: Figure, x: float, y: float, step: float, size: float):
+        self.fig, self.x, self.y, self.step, self.size = fig, x, y, step, size
+        self.transform = fig.dpi_scale_trans
+
+    def _label(self, x, s, **kwargs) -> None:
+        _text(self.fig, x, self.y, s, transform=self.transform, va="center",
+              fontsize=kwargs.pop("fontsize", self.size), **kwargs)  # fmt: skip
+
+    def header(self, s: str, note: str = "") -> None:
+        self.y -= self.step * 0.4
+        self._label(self.x, s, fontweight="bold")
+        self.y -= self.step
+        if note:
+            self._label(self.x, note, color=_GREY, fontsize=self.size * 0.85)
+            self.y -= self.step
+
+    def patch(self, color: str, s: str) -> None:
+        box = self.step * 0.62
+        self.fig.add_artist(
+            Rectangle((self.x, self.y - box / 2), box * 1.4, box, facecolor=color,
+                      edgecolor="#999999", linewidth=0.5, transform=self.transform)
+        )  # fmt: skip
+        self._label(self.x + box * 1.4 + 0.1, s)
+        self.y -= self.step
+
+    def point(self, color: str, s: str) -> None:
+        self.fig.add_artist(
+            Line2D([self.x + self.step * 0.43], [self.y], marker="o", color=color,
+                   markersize=self.size * 0.75, markeredgecolor="white",
+                   markeredgewidth=0.6, linestyle="", transform=self.transform)
+        )  # fmt: skip
+        self._label(self.x + self.step * 0.87 + 0.1, s)
+        self.y -= self.step
+
+    def line(self, color: str, s: str, width: float) -> None:
+        self.fig.add_artist(
+            Line2D([self.x, self.x + self.step * 0.87], [self.y, self.y],
+                   color=color, linewidth=width, transform=self.transform)
+        )  # fmt: skip
+        self._label(self.x + self.step * 0.87 + 0.1, s)
+        self.y -= self.step
+
+
+def _new_figure(size: tuple[float, float], dpi: float) -> Figure:
+    """Agg figure whose pixel size is exactly ``round(size * dpi)``."""
+    # Agg truncates width × dpi: 13.33 × 300 = 3998.9999… would give 3998 px.
+    w, h = ((round(v * dpi) + 0.01) / dpi for v in size)
+    fig = Figure(figsize=(w, h), dpi=dpi, facecolor="white")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, fmt: str, dpi: float, title: str) -> bytes:
+    """Write a figure to bytes, text kept as text in PDF and SVG."""
+    buffer = io.BytesIO()
+    metadata = {
+        "png": {"Title": title, "Software": "Atlas des PTCE"},
+        "pdf": {"Title": title, "Creator": "Atlas des PTCE", "CreationDate": None},
+        "svg": {"Title": title, "Date": None},
+    }[fmt]
+    rc = {"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "atlas-ptce"}
+    with _RC_LOCK, mpl.rc_context(rc):
+        fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
+    return buffer.getvalue()
+
+
+def _check_format(fmt: str, allowed=FORMATS) -> None:
+    if fmt not in allowed:
+        raise ValueError(f"format inconnu : {fmt!r} (attendu : {', '.join(allowed)})")
+
+
+def _footer(fig: Figure, width: float, size: float, when: date, margin: float):
+    """Draw the sources (wrapped) at the bottom left, the date at the right."""
+    dated = f"Atlas des PTCE — export du {format_date(when)}"
+    lines = _wrap(SOURCE, width - 2 * margin - len(dated) * size * 0.56 / 72 - 0.3,
+                  size)  # fmt: skip
+    _text(fig, margin, margin * 0.6, "\n".join(lines), fontsize=size, color=_GREY,
+          transform=fig.dpi_scale_trans, va="bottom", linespacing=1.35)  # fmt: skip
+    _text(fig, width - margin, margin * 0.6, dated, fontsize=size, color=_GREY,
+          transform=fig.dpi_scale_trans, va="bottom", ha="right")  # fmt: skip
+    return margin * 0.6 + len(lines) * size * 1.35 / 72
+
+
+# --------------------------------------------------------------------------
+# Map of the Carte view
+# --------------------------------------------------------------------------
+
+
+def render_map(
+    selection: Frames,
+    *,
+    maille: str = "departement",
+    indicateur: str | None = "nombre",
+    methode: str = "quantiles",
+    region: str | None = "52",
+    title: str,
+    subtitle: str = "",
+    points: bool = True,
+    fmt: str = "png",
+    size: tuple[float, float] = SLIDE,
+    dpi: int = 300,
+    when: date | None = None,
+) -> bytes:
+    """Render the current Carte view as a static map.
+
+    Parameters
+    ----------
+    selection : Frames
+        The filtered PTCE (as shown on the Carte page).
+    maille : {"departement", "epci"}
+        Territories of the choropleth.
+    indicateur : str or None
+        A key of :data:`lib.choropleth.INDICATORS`; None draws no choropleth.
+    methode : {"quantiles", "jenks"}
+        How classes are chosen (:func:`lib.choropleth.classify`).
+    region : str or None
+        A région code (regional detail), or None for France entière (national
+        detail, metropolitan France framed).
+    title : str
+        Title printed at the top.
+    subtitle : str
+        Second line, e.g. the active filters (:func:`filters_subtitle`).
+    points : bool
+        Draw the PTCE, coloured by main filière.
+    fmt : {"png", "svg", "pdf"}
+        Output format.
+    size : tuple of float
+        Width and height in inches (16:9 slide by default).
+    dpi : int
+        Resolution of the PNG (and of the rasterised parts of other formats).
+    when : datetime.date, optional
+        Date printed on the map (today by default).
+
+    Returns
+    -------
+    bytes
+        The file's content.
+
+    Raises
+    ------
+    ValueError
+        For an unknown format, grid, indicator or classification method.
+    """
+    _check_format(fmt)
+    if maille not in MAILLE_LABELS:
+        raise ValueError(f"maille inconnue : {maille!r}")
+    if indicateur is not None and indicateur not in INDICATORS:
+        raise ValueError(f"indicateur inconnu : {indicateur!r}")
+    if methode not in METHODS:
+        raise ValueError(f"méthode inconnue : {methode!r}")
+    when = when or date.today()
+    detail = "regional" if region else "national"
+    width, height = size
+    k = max(0.6, min(width / SLIDE[0], height / SLIDE[1]))
+    margin = 0.35 * k
+
+    territories = _projected(maille, detail, region)
+    population = territories.set_index("code")["population"].astype(float)
+    colors = pd.Series(EMPTY_COLOR, index=population.index)
+    legend: Legend | None = None
+    if indicateur is not None:
+        values = compute_indicator(selection, maille, indicateur, population)
+        colors, legend = classify(values, methode, 5, *INDICATORS[indicateur])
+    departements = _projected("departement", detail, region)
+    if region is None:
+        territories = _metropole(territories, maille)
+        departements = _metropole(departements, "departement")
+
+    fig = _new_figure(size, dpi)
+    # Title block.
+    top = height - margin
+    drawn = _text(fig, margin, top, title, fontsize=20 * k, fontweight="bold",
+                  va="top", transform=fig.dpi_scale_trans)  # fmt: skip
+    _fit_width(drawn, width - 2 * margin)
+    top -= 20 * k * 1.45 / 72
+    if subtitle:
+        lines = _wrap(subtitle, width - 2 * margin, 11 * k)[:2]
+        _text(fig, margin, top - 0.04, "\n".join(lines), fontsize=11 * k, va="top",
+              color=_GREY, transform=fig.dpi_scale_trans)  # fmt: skip
+        top -= 11 * k * 1.35 / 72 * len(lines) + 0.04
+    bottom = _footer(fig, width, 7 * k, when, margin) + 0.1 * k
+
+    # Map axes on the left, legend column on the right.
+    legend_width = max(2.6 * k, width * 0.27)
+    map_box = (margin, bottom, width - 2 * margin - legend_width, top - 0.15 - bottom)
+    ax = fig.add_axes(
+        [map_box[0] / width, map_box[1] / height, map_box[2] / width,
+         map_box[3] / height]
+    )  # fmt: skip
+    ax.set_axis_off()
+    minx, miny, maxx, maxy = _fit(territories.total_bounds, map_box[2], map_box[3])
+
+    if region:
+        # Neighbouring départements in light grey, for context.
+        context = _projected("departement", "regional", None).cx[minx:maxx, miny:maxy]
+        context.plot(ax=ax, color=_CONTEXT, edgecolor="#d4d4d4", linewidth=0.4 * k,
+                     zorder=1)  # fmt: skip
+    edge = 0.25 if maille == "epci" else 0.4
+    territories.plot(
+        ax=ax,
+        color=colors.reindex(territories["code"]).fillna(EMPTY_COLOR).tolist(),
+        edgecolor="white",
+        linewidth=edge * k,
+        zorder=2,
+    )
+    departements.boundary.plot(ax=ax, color=_OUTLINE, linewidth=0.8 * k, zorder=3)
+
+    shown: list[str] = []
+    if points:
+        placed = _project_points(selection.ptce)
+        inside = placed[
+            placed["x"].between(minx, maxx) & placed["y"].between(miny, maxy)
+        ]
+        if len(inside):
+            known = inside["filiere"].where(
+                inside["filiere"].isin(list(FILIERE_COLORS)), "autre"
+            )
+            marker = 34 if len(inside) <= 150 else 14 if len(inside) <= 1500 else 5
+            ax.scatter(
+                inside["x"],
+                inside["y"],
+                s=marker * k * k,
+                c=known.map(FILIERE_COLORS).tolist(),
+                edgecolors="white",
+                linewidths=0.5 * k,
+                zorder=4,
+            )
+            present = set(known)
+            shown = [f for f in FILIERE_COLORS if f in present]
+    ax.set_xlim(minx, maxx)
+    ax.set_ylim(miny, maxy)
+    ax.set_aspect("equal")
+    _scale_bar(ax, (minx, maxx), (miny, maxy), 8 * k)
+    if region is None:
+        _text(ax, maxx - 0.01 * (maxx - minx), miny + 0.02 * (maxy - miny),
+              "Outre-mer non représenté", fontsize=7 * k, color=_GREY, ha="right",
+              va="bottom")  # fmt: skip
+
+    # Legend.
+    entries = 2 + (len(legend.colors) + 3 if legend else 0) + 1
+    entries += (len(shown) + 1.4) if shown else 0
+    available = map_box[3] - 0.1
+    step = min(0.27 * k, available / max(entries, 1))
+    size_pt = min(10 * k, step * 72 / 1.55)
+    column = _Column(fig, width - margin - legend_width + 0.15 * k, top - 0.15,
+                     step, size_pt)  # fmt: skip
+    if legend is not None:
+        note = f"par {MAILLE_LABELS[maille]}, classes : {METHODS[methode]}"
+        column.header(legend.title, note)
+        for color, label, count in zip(
+            legend.colors, legend.labels(), legend.counts, strict=True
+        ):
+            column.patch(color, f"{label}  ({count})")
+        column.patch(EMPTY_COLOR, f"aucun PTCE  ({legend.empty})")
+    if shown:
+        column.header("PTCE (filière principale)")
+        for filiere in shown:
+            column.point(FILIERE_COLORS[filiere], filiere)
+    column.y -= step * 0.4
+    column.line(_OUTLINE, "Limite de département", 0.8 * k)
+    if legend is not None:
+        _text(fig, column.x, column.y, "(n) : nombre de territoires",
+              fontsize=size_pt * 0.8, color=_GREY, va="center",
+              transform=fig.dpi_scale_trans)  # fmt: skip
+    return _save(fig, fmt, dpi, title)
+
+
+# --------------------------------------------------------------------------
+# Fiche territoire (A4)
+# --------------------------------------------------------------------------
+
+
+def _fiche_geometries(niveau: str, code: str):
+    """Return the territory, its subdivisions and neighbours in Lambert-93."""
+    own = _projected(niveau, "regional", None)
+    shape = own[own["code"] == code]
+    minx, miny, maxx, maxy = shape.total_bounds
+    neighbours = own.cx[minx:maxx, miny:maxy]
+    neighbours = neighbours[neighbours["code"] != code]
+    if niveau == "epci":
+        inner = _projected("commune", "regional", None)
+        inner = inner[inner["epci"] == code]
+    else:
+        inner_level = "departement" if niveau == "region" else "epci"
+        inner = _projected(inner_level, "regional", None).cx[minx:maxx, miny:maxy]
+        inner = inner[inner.representative_point().within(shape.union_all())]
+    return shape, inner, neighbours
+
+
+def _fiche_map(fig: Figure, box, fiche, k: float) -> None:
+    """Small map of the territory with its PTCE points."""
+    x, y, w, h = box
+    fw, fh = fig.get_size_inches()
+    ax = fig.add_axes([x / fw, y / fh, w / fw, h / fh])
+    ax.set_axis_off()
+    shape, inner, neighbours = _fiche_geometries(fiche.niveau, fiche.code)
+    minx, miny, maxx, maxy = _fit(shape.total_bounds, w, h, margin=0.06)
+    neighbours.plot(ax=ax, color=_CONTEXT, edgecolor="#cfcfcf", linewidth=0.4,
+                    zorder=1)  # fmt: skip
+    shape.plot(ax=ax, color="#e8f1f8", edgecolor="none", zorder=2)
+    if len(inner):
+        inner.boundary.plot(ax=ax, color="#9fb4c7", linewidth=0.35, zorder=3)
+    shape.boundary.plot(ax=ax, color="#253494", linewidth=1.2, zorder=4)
+    placed = _project_points(fiche.ptce)
+    if len(placed):
+        known = placed["filiere"].where(
+            placed["filiere"].isin(list(FILIERE_COLORS)), "autre"
+        )
+        ax.scatter(placed["x"], placed["y"], s=28 * k, zorder=5,
+                   c=known.map(FILIERE_COLORS).tolist(), edgecolors="white",
+                   linewidths=0.5)  # fmt: skip
+    ax.set_xlim(minx, maxx)
+    ax.set_ylim(miny, maxy)
+    ax.set_aspect("equal")
+    _scale_bar(ax, (minx, maxx), (miny, maxy), 7)
+
+
+def render_fiche_territoire(
+    frames: Frames,
+    niveau: str,
+    code: str,
+    fmt: str = "pdf",
+    when: date | None = None,
+    dpi: int = 300,
+) -> bytes:
+    """Render the one-page A4 fiche of an EPCI, a département or a région.
+
+    Parameters
+    ----------
+    frames : Frames
+        The PTCE to consider (see :func:`lib.territoires.fiche_territoire`).
+    niveau : {"epci", "departement", "region"}
+        The level of the territory.
+    code : str
+        Its code (SIREN for an EPCI).
+    fmt : {"pdf", "png"}
+        Output format.
+    when : datetime.date, optional
+        Date printed on the sheet (today by default).
+    dpi : int
+        Resolution of the PNG.
+
+    Returns
+    -------
+    bytes
+        An A4 portrait page: name and type, key figures, comparison with the
+        reference average, map with the PTCE, supports received per level,
+        list of the PTCE (cut with "… et N autres"), sources and date.
+
+    Raises
+    ------
+    ValueError
+        For an unknown format, level or code.
+    """
+    from lib.territoires import fiche_territoire, soutiens_par_niveau
+
+    _check_format(fmt, ("pdf", "png"))
+    when = when or date.today()
+    fiche = fiche_territoire(frames, niveau, code)
+    width, height = A4
+    margin, k = 0.6, 1.0
+    inner_w = width - 2 * margin
+    fig = _new_figure(A4, dpi)
+    inch = fig.dpi_scale_trans
+
+    def put(x, y, s, **kwargs):
+        return _text(fig, x, y, s, transform=inch, **kwargs)
+
+    y = height - margin
+    put(margin, y, "Atlas des PTCE — fiche territoire", fontsize=9, color=_GREY,
+        va="top")  # fmt: skip
+    y -= 0.25
+    name_lines = _wrap(fiche.nom, inner_w, 20)[:2]
+    put(margin, y, "\n".join(name_lines), fontsize=20, fontweight="bold", va="top",
+        linespacing=1.15)  # fmt: skip
+    y -= 20 * 1.3 / 72 * len(name_lines) + 0.05
+    kind = fiche.type_label
+    if niveau == "epci":
+        kind = f"{kind} (EPCI) · SIREN {code}"
+    else:
+        kind = f"{kind} · code {code}"
+    put(margin, y, kind, fontsize=11, color=_GREY, va="top")
+    y -= 0.45
+
+    # Key figures.
+    figures = [
+        ("Habitants", _number(fiche.population)),
+        ("PTCE présents", _number(len(fiche.ptce))),
+        ("PTCE pour 100 000 hab.", _rate(fiche.pour_100k)),
+        (fiche.reference.titre.split(" (")[0], _rate(fiche.reference.pour_100k)),
+        ("Soutiens reçus", _number(len(fiche.soutiens_recus))),
+    ]
+    box_w, box_h, gap = (inner_w - 0.4) / 5, 0.8, 0.1
+    for i, (label, value) in enumerate(figures):
+        x = margin + i * (box_w + gap)
+        fig.add_artist(
+            Rectangle((x, y - box_h), box_w, box_h, facecolor="#f1f5f9",
+                      edgecolor="none", transform=inch)
+        )  # fmt: skip
+        put(x + 0.1, y - 0.12, value, fontsize=15, fontweight="bold", va="top",
+            color="#253494")  # fmt: skip
+        put(x + 0.1, y - box_h + 0.1, "\n".join(_wrap(label, box_w - 0.2, 7.5)[:2]),
+            fontsize=7.5, color=_GREY, va="bottom")  # fmt: skip
+    y -= box_h + 0.25
+
+    lines = _wrap(fiche.comparaison, inner_w, 9.5)
+    put(margin, y, "\n".join(lines), fontsize=9.5, va="top", linespacing=1.4)
+    y -= 9.5 * 1.4 / 72 * len(lines) + 0.25
+
+    # Map on the left, supports on the right.
+    map_h = 3.3
+    map_w = inner_w * 0.5
+    _fiche_map(fig, (margin, y - map_h, map_w, map_h), fiche, k)
+    x = margin + map_w + 0.3
+    col_w = inner_w - map_w - 0.3
+    yy = y
+    put(x, yy, "Soutiens reçus par niveau", fontsize=11, fontweight="bold", va="top")
+    yy -= 0.32
+    table = soutiens_par_niveau(fiche.soutiens_recus)
+    if table.empty:
+        put(x, yy, "Aucun soutien connu.", fontsize=9, va="top", color=_GREY)
+        yy -= 0.25
+    else:
+        cols = (0.0, 1.15, 1.85, col_w)
+        heads = ("Niveau", "Soutiens", "PTCE", "Montant connu")
+        for cx, head in zip(cols, heads, strict=True):
+            put(x + cx, yy, head, fontsize=8, color=_GREY, va="top",
+                ha="right" if cx else "left")  # fmt: skip
+        yy -= 0.22
+        for row in table.itertuples(index=False):
+            cells = (row[0], _number(row[1]), _number(row[3]), _number(row[4], "€"))
+            for cx, cell in zip(cols, cells, strict=True):
+                put(x + cx, yy, cell, fontsize=9, va="top",
+                    ha="right" if cx else "left")  # fmt: skip
+            yy -= 0.2
+    yy -= 0.2
+    put(x, yy, "Soutiens donnés par la collectivité", fontsize=11,
+        fontweight="bold", va="top")  # fmt: skip
+    yy -= 0.32
+    donnes = fiche.soutiens_donnes
+    if donnes.empty:
+        given = "Aucun soutien enregistré."
+    else:
+        amount = donnes["montant"].sum(min_count=1)
+        given = (
+            f"{len(donnes)} soutien{'s' if len(donnes) > 1 else ''} à "
+            f"{donnes['ptce_id'].nunique()} PTCE"
+            + (f", {_number(amount, '€')} connus" if pd.notna(amount) else "")
+            + "."
+        )
+    put(x, yy, "\n".join(_wrap(given, col_w, 9)), fontsize=9, va="top")
+    y -= map_h + 0.35
+
+    # List of the PTCE present.
+    footer_top = margin * 0.6 + 3 * 7 * 1.35 / 72 + 0.25
+    put(margin, y, f"PTCE présents ({len(fiche.ptce)})", fontsize=11,
+        fontweight="bold", va="top")  # fmt: skip
+    y -= 0.3
+    cols = (0.0, inner_w * 0.47, inner_w * 0.74)
+    limits = (80, 40, 40)  # then cut to the column's width
+    for cx, head in zip(cols, ("Nom", "Lieu", "Filière principale"), strict=True):
+        put(margin + cx, y, head, fontsize=8, color=_GREY, va="top")
+    y -= 0.2
+    row_h = 0.19
+    rows = fiche.ptce.sort_values("nom", key=lambda s: s.str.casefold())
+    capacity = max(1, int((y - footer_top) / row_h))
+    if len(rows) > capacity:
+        shown, rest = rows.iloc[: capacity - 1], len(rows) - (capacity - 1)
+    else:
+        shown, rest = rows, 0
+    if rows.empty:
+        put(margin, y, "Aucun PTCE connu dans ce territoire pour cette sélection.",
+            fontsize=9, color=_GREY, va="top")  # fmt: skip
+    for i, row in enumerate(shown.itertuples(index=False)):
+        if i % 2 == 0:
+            fig.add_artist(
+                Rectangle((margin - 0.05, y - row_h + 0.03), inner_w + 0.1, row_h,
+                          facecolor="#f6f6f6", edgecolor="none", transform=inch)
+            )  # fmt: skip
+        cells = (row.nom, row.lieu, row.filiere)
+        ends = (*cols[1:], inner_w + 0.15)
+        for cx, end, cell, limit in zip(cols, ends, cells, limits, strict=True):
+            drawn = put(margin + cx, y, _truncate(cell, limit), fontsize=8.5, va="top")
+            _fit_width(drawn, end - cx - 0.15)
+        y -= row_h
+    if rest:
+        put(margin, y - 0.03, f"… et {rest} autres", fontsize=8.5, color=_GREY,
+            va="top", fontstyle="italic")  # fmt: skip
+
+    _footer(fig, width, 7, when, margin)
+    return _save(fig, fmt, dpi, f"Fiche territoire — {fiche.nom}")
+
+
+def _rate(value: float | None) -> str:
+    """Rate with two decimals, French style."""
+    from lib.territoires import format_rate
+
+    return format_rate(value)
