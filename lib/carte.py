@@ -215,3 +215,61 @@ def base_for(
         attribution=ATTRIBUTION,
         **kwargs,
     )
+
+
+def view_title(region: str | None) -> str:
+    """Return the title of a Carte view: ``"Les PTCE — Pays de la Loire"``.
+
+    Parameters
+    ----------
+    region : str or None
+        Région code, None for France entière.
+
+    Returns
+    -------
+    str
+    """
+    if not region:
+        return "Les PTCE — France entière"
+    regions = load_reference().regions
+    name = regions[region].nom if region in regions else region
+    return f"Les PTCE — {name}"
+
+
+def offline_map(
+    selection: Frames,
+    *,
+    maille: str,
+    indicateur: str,
+    methode: str,
+    region: str | None,
+    couches: tuple[str, ...] | list[str],
+    title: str,
+) -> bytes:
+    """Return the Carte view as one self-contained HTML file (works offline).
+
+    Parameters
+    ----------
+    selection : Frames
+    maille, indicateur, methode, region, couches
+        As for :func:`map_layers`.
+    title : str
+        Title of the page.
+
+    Returns
+    -------
+    bytes
+        UTF-8 HTML; see :func:`lib.offline_html.standalone_html`.
+    """
+    from lib.offline_html import standalone_bytes, standalone_map
+
+    built = map_layers(
+        selection,
+        maille=maille,
+        indicateur=indicateur,
+        methode=methode,
+        region=region,
+        couches=tuple(couches),
+    )
+    m = standalone_map(built.groups, base_for(region))
+    return standalone_bytes(m, title)

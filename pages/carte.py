@@ -8,10 +8,11 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo.reference import load_reference
-from lib.carte import LAYERS, MAILLES, base_for, map_layers
+from lib.carte import LAYERS, MAILLES, base_for, map_layers, offline_map, view_title
 from lib.choropleth import INDICATORS, METHODS, summary
 from lib.maps import FILIERE_COLORS, LEVEL_COLORS
 from lib.model import NIVEAU_LABELS
+from lib.static_map import export_filename, filters_subtitle, render_map
 from pages import (
     attribution,
     boundaries_error,
@@ -134,7 +135,72 @@ def _map_section(selection) -> None:
     )
     _legends(legend, selection, couches, links)
     attribution()
+    _exports(selection, filters, maille, name, method, couches)
     _territory_summary(selection, values)
+
+
+def _exports(selection, filters, maille, name, method, couches) -> None:
+    # Files are made only when a button is clicked (callables), on a thread
+    # of their own: an unused export costs nothing on a rerun.
+    region = filters.region
+    title = view_title(region)
+    subtitle = filters_subtitle(filters)
+    view = {
+        "maille": maille,
+        "methode": method,
+        "region": region,
+    }
+
+    def static(fmt: str):
+        return lambda: render_map(
+            selection,
+            indicateur=name if "choro" in couches else None,
+            points="ptce" in couches,
+            title=title,
+            subtitle=subtitle,
+            fmt=fmt,
+            **view,
+        )
+
+    def interactive() -> bytes:
+        return offline_map(
+            selection, indicateur=name, couches=couches, title=title, **view
+        )
+
+    with st.expander("Exporter cette carte", icon=":material/download:"):
+        st.caption(
+            "Carte fixe pour l'impression et les diaporamas (titre, légende, "
+            "sources, date, échelle), ou carte interactive en un seul fichier "
+            "HTML qui s'ouvre sans Internet."
+        )
+        cols = st.columns(4)
+        for col, (fmt, label, mime) in zip(
+            cols[:3],
+            (
+                ("png", "PNG 300 dpi", "image/png"),
+                ("svg", "SVG", "image/svg+xml"),
+                ("pdf", "PDF", "application/pdf"),
+            ),
+            strict=True,
+        ):
+            col.download_button(
+                label,
+                data=static(fmt),
+                file_name=export_filename(title, fmt),
+                mime=mime,
+                key=f"carte_export_{fmt}",
+                on_click="ignore",
+                icon=":material/image:",
+            )
+        cols[3].download_button(
+            "HTML hors ligne",
+            data=interactive,
+            file_name=export_filename(title, "html"),
+            mime="text/html",
+            key="carte_export_html",
+            on_click="ignore",
+            icon=":material/language:",
+        )
 
 
 def _clicked(output) -> str | None:

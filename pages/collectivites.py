@@ -15,6 +15,7 @@ import streamlit as st
 
 from geo.reference import load_reference
 from lib.fiche import escape_markdown
+from lib.static_map import export_filename, render_fiche_territoire
 from lib.territoires import (
     MESURES,
     NIVEAUX_TERRITOIRE,
@@ -164,7 +165,29 @@ def _territory(frames) -> None:
         )
         return
     scope = get_frames().filtered(current_filters().without_territory())
-    _fiche(fiche_territoire(scope, niveau, code, ref))
+    fiche = fiche_territoire(scope, niveau, code, ref)
+    _fiche(fiche)
+    _fiche_exports(scope, fiche)
+
+
+def _fiche_exports(scope, fiche: FicheTerritoire) -> None:
+    # Made on click only (callables): a one-page A4 sheet to print or share.
+    cols = st.columns(2)
+    for col, fmt, mime in (
+        (cols[0], "pdf", "application/pdf"),
+        (cols[1], "png", "image/png"),
+    ):
+        col.download_button(
+            f"Fiche territoire ({fmt.upper()}, A4)",
+            data=lambda fmt=fmt: render_fiche_territoire(
+                scope, fiche.niveau, fiche.code, fmt=fmt
+            ),
+            file_name=export_filename(f"fiche {fiche.nom}", fmt),
+            mime=mime,
+            key=f"fiche_export_{fmt}",
+            on_click="ignore",
+            icon=":material/description:",
+        )
 
 
 def _fiche(fiche: FicheTerritoire) -> None:

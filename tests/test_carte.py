@@ -272,3 +272,30 @@ def test_template_syntax_in_names_stays_inert(built_cache, remote_from):
         assert TEMPLATE in (MARKERS_DIR / name).read_text()
     else:
         assert json.dumps(TEMPLATE) in page
+
+
+def test_offline_map_of_the_view(frames):
+    from lib.carte import offline_map, view_title
+
+    assert view_title("52") == "Les PTCE — Pays de la Loire"
+    assert view_title(None) == "Les PTCE — France entière"
+    page = offline_map(
+        frames,
+        maille="epci",
+        indicateur="nombre",
+        methode="quantiles",
+        region="52",
+        couches=("ptce", "choro", "soutiens"),
+        title=view_title("52"),
+    ).decode()
+    assert "<title>Les PTCE — Pays de la Loire</title>" in page
+    assert 'src="/app/static' not in page and 'href="/app/static' not in page
+    assert XSS not in page
+    assert "markerClusterGroup" in page
+
+
+def test_carte_offers_exports(built_cache, database):
+    at = AppTest.from_string(SCRIPT, default_timeout=60).run()
+    assert not at.exception, at.exception
+    buttons = at.get("download_button")
+    assert len(buttons) == 4
