@@ -15,6 +15,9 @@ Commands
 ``init [--demo]``
     Create or upgrade the database; ``--demo`` loads the demo data into an
     empty database.
+``backup``, ``backups`` and ``restore-backup FILE``
+    Consistent SQLite backup (also taken before every import), list, restore
+    (the state before the restore is backed up first).
 """
 
 from __future__ import annotations
@@ -77,6 +80,8 @@ def _import(args: argparse.Namespace) -> int:
             )
             return 1
         files.append((path.name, path.read_bytes()))
+    if not args.dry_run:
+        _backup_before_import()
     plan = import_files(files, _store(), _who(args), dry_run=args.dry_run)
     for warning in plan.warnings:
         print(f"Attention : {warning}")
@@ -156,6 +161,55 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup_before_import() -> None:
+    from lib.backup import BackupUnsupported, backup
+
+    try:
+        saved = backup(reason="avant-import")
+    except BackupUnsupported:
+        return
+    print(f"Sauvegarde avant import : {saved}", file=sys.stderr)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from lib.backup import BackupUnsupported, backup
+
+    _store()  # the database exists and is up to date
+    try:
+        print(f"Sauvegarde écrite : {backup(reason='manuelle')}")
+    except BackupUnsupported as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _backups(args: argparse.Namespace) -> int:
+    from lib.backup import BackupUnsupported, backup_dir, list_backups
+
+    try:
+        found = list_backups()
+    except BackupUnsupported as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 1
+    if not found:
+        print(f"Aucune sauvegarde dans {backup_dir()}.")
+    for path in found:
+        print(path)
+    return 0
+
+
+def _restore_backup(args: argparse.Namespace) -> int:
+    from lib.backup import BackupUnsupported, restore
+
+    try:
+        safety = restore(Path(args.file))
+    except (BackupUnsupported, FileNotFoundError, ValueError) as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 1
+    print(f"Base restaurée depuis {args.file} (état précédent sauvegardé : {safety}).")
+    return 0
+
+
 def _init(args: argparse.Namespace) -> int:
     store = _store()
     print(f"Base prête : {store.engine.url.render_as_string(hide_password=True)}")
@@ -223,6 +277,14 @@ def main(argv: list[str] | None = None) -> int:
         "--demo", action="store_true", help="charger la démo si la base est vide"
     )
     p.set_defaults(func=_init)
+
+    p = sub.add_parser("backup", help="sauvegarder la base (SQLite)")
+    p.set_defaults(func=_backup)
+    p = sub.add_parser("backups", help="lister les sauvegardes")
+    p.set_defaults(func=_backups)
+    p = sub.add_parser("restore-backup", help="restaurer une sauvegarde")
+    p.add_argument("file", metavar="FICHIER")
+    p.set_defaults(func=_restore_backup)
 
     args = parser.parse_args(argv)
     return args.func(args)
