@@ -9,7 +9,7 @@ PORT   ?= 8501
 STAMP  := $(VENV)/.requirements.txt
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: setup run test test-fast bench lint boundaries database reference chromium clean
+.PHONY: setup run test test-fast bench lint boundaries database reference system-packages clean
 
 setup: $(STAMP) boundaries
 
@@ -35,11 +35,11 @@ run: $(STAMP) database
 	-$(PY) -m geo build
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-test: setup chromium
+test: setup system-packages
 	$(PY) -m pytest
 
 # Everything but the real-browser tests.
-test-fast: setup
+test-fast: setup system-packages
 	$(PY) -m pytest -m "not browser"
 
 bench: setup
@@ -54,11 +54,18 @@ lint: $(STAMP)
 reference: $(STAMP)
 	$(PY) -m geo reference
 
-# Browser tests drive Debian's chromium (never `playwright install`).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "Installation de chromium (Debian)…"; \
-		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests need, installed once when missing: chromium for
+# the browser tests (never `playwright install`), postgresql because the
+# storage tests also run on a throw-away PostgreSQL server (tests/pg.py; or
+# TEST_POSTGRES_URL=postgresql+psycopg://… pointing to an existing one).
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installation des paquets Debian :$$missing"; \
+		apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 clean:
 	rm -rf data/cache .pytest_cache .ruff_cache

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from lib.model import Ami, Fait, Membre, Ptce, Source, Soutien, from_dict, to_dict
@@ -163,11 +164,60 @@ def _migrate_3(conn: Connection) -> None:
     recit.create(conn)
 
 
+#: The text columns of migrations 1 to 3, by table (see :func:`_migrate_4`).
+_TEXT_COLUMNS_V3 = {
+    "ptce": (
+        "id",
+        "nom",
+        "commune",
+        "departement",
+        "region",
+        "stade",
+        "forme_juridique",
+        "site_web",
+        "origine",
+        "modifie_le",
+        "modifie_par",
+    ),
+    "ptce_filiere": ("ptce_id", "filiere"),
+    "membre": ("ptce_id", "nom", "categorie", "role"),
+    "soutien": (
+        "ptce_id",
+        "niveau",
+        "code",
+        "type",
+        "dispositif",
+        "phase",
+        "source_libelle",
+        "source_url",
+    ),
+    "historique": ("ptce_id", "action", "le", "par"),
+    "fait": ("sujet", "libelle", "unite", "source_libelle", "source_url"),
+    "recit": ("id", "titre", "modifie_le", "par"),
+}
+
+
+def _migrate_4(conn: Connection) -> None:
+    """Lift the length limits of text columns (PostgreSQL; nothing on SQLite).
+
+    SQLite never enforced ``VARCHAR(n)``: long names, URLs, user names or
+    ``restauration de la version 12`` (historique.action) were stored as
+    they are. PostgreSQL refuses them, so its columns become ``TEXT``, as
+    fast there, and both databases accept the same data.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for table, columns in _TEXT_COLUMNS_V3.items():
+        changes = ", ".join(f"ALTER COLUMN {c} TYPE TEXT" for c in columns)
+        conn.exec_driver_sql(f"ALTER TABLE {table} {changes}")
+
+
 #: Numbered migrations; a database at version N gets N+1… applied in order.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1,
     2: _migrate_2,
     3: _migrate_3,
+    4: _migrate_4,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -224,6 +274,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _binary(column: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
+    """Order by code points everywhere, as SQLite and Python's ``sorted`` do.
+
+    PostgreSQL sorts text by the server's locale (``fr_FR``: case and
+    accents mostly ignored), which would change the order of ids.
+    """
+    return sa.collate(column, "C") if dialect == "postgresql" else column
+
+
 def make_engine(url: str | None = None) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL and a busy timeout.
 
@@ -239,7 +298,12 @@ def make_engine(url: str | None = None) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, json_serializer=_compact_json)
+    engine = sa.create_engine(
+        url,
+        json_serializer=_compact_json,
+        # A server may close idle connections (restart, timeout): check first.
+        pool_pre_ping=not url.startswith("sqlite"),
+    )
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -253,6 +317,10 @@ def schema_version(conn: Connection) -> int:
         sa.select(meta.c.valeur).where(meta.c.cle == "schema_version")
     ).scalar()
     return int(value or 0)
+
+
+#: PostgreSQL advisory lock held while migrating ("ATLAS" in ASCII).
+_MIGRATION_LOCK = 0x41544C4153
 
 
 def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
@@ -274,6 +342,12 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
         current = schema_version(conn)
     for number in range(current + 1, target + 1):
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several app processes may start at once on a new database:
+                # one migrates, the others wait here, then find it done.
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+                if schema_version(conn) >= number:
+                    continue
             MIGRATIONS[number](conn)
             conn.execute(sa.delete(meta).where(meta.c.cle == "schema_version"))
             conn.execute(
@@ -311,7 +385,7 @@ class Store:
         if conn is None:
             with self.engine.connect() as conn:
                 return self.load(ids, conn)
-        query = sa.select(ptce).order_by(ptce.c.id)
+        query = sa.select(ptce).order_by(_binary(ptce.c.id, conn.dialect.name))
         if ids is not None:
             if not ids:
                 return []
@@ -406,7 +480,9 @@ class Store:
         list of str
             Matching ids, sorted.
         """
-        query = sa.select(ptce.c.id).order_by(ptce.c.id)
+        query = sa.select(ptce.c.id).order_by(
+            _binary(ptce.c.id, self.engine.dialect.name)
+        )
         if departements is not None:
             query = query.where(ptce.c.departement.in_(list(departements)))
         if origines is not None:
@@ -493,7 +569,12 @@ class Store:
         stamp, values = _now(), _row(record)
         values.update(version=new_version, modifie_le=stamp, modifie_par=who)
         if current is None:
-            conn.execute(sa.insert(ptce).values(**values))
+            if not _insert_new(conn, values):  # another process created it
+                raise ConflictError(
+                    self._conflict_message(
+                        conn, record, self.get(record.id, conn), expected
+                    )
+                )
         else:
             done = conn.execute(
                 sa.update(ptce)
@@ -727,7 +808,11 @@ class Store:
     def faits(self) -> list[Fait]:
         """Return the sourced figures, grouped by subject."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(fait).order_by(fait.c.sujet, fait.c.id))
+            rows = conn.execute(
+                sa.select(fait).order_by(
+                    _binary(fait.c.sujet, conn.dialect.name), fait.c.id
+                )
+            )
             return [
                 Fait(
                     r.sujet,
@@ -740,6 +825,26 @@ class Store:
                 )
                 for r in rows
             ]
+
+
+def _insert_new(conn: Connection, values: dict) -> bool:
+    """Insert a new PTCE row; False when its id was taken meanwhile.
+
+    ``ON CONFLICT DO NOTHING`` (PostgreSQL waits for the other transaction)
+    keeps the transaction usable, so that the conflict can be explained.
+    """
+    dialect = conn.dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        conn.execute(sa.insert(ptce).values(**values))
+        return True
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = (
+        module.insert(ptce)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(ptce.c.id)
+    )
+    return conn.execute(statement).first() is not None
 
 
 def _child_rows(records: Iterable[Ptce]) -> dict[sa.Table, list[dict]]:

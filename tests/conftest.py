@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,6 +13,7 @@ from shapely.geometry import box
 
 from geo import build as geobuild
 from geo.reference import load_reference
+from tests import pg
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,6 +93,72 @@ def built_cache() -> dict:
 def ref():
     """The committed COG 2026 reference."""
     return load_reference()
+
+
+# -- databases: every storage test runs on SQLite and on PostgreSQL -------------
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[pg.Server]:
+    """A PostgreSQL server for the session (``TEST_POSTGRES_URL`` or temporary).
+
+    Fails, with how to install it, when PostgreSQL is missing: the storage
+    tests must run on both backends, never skip one silently.
+    """
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(pg.postgres_server())
+        except RuntimeError as error:
+            pytest.fail(str(error), pytrace=False)
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """The database backend of a storage test: ``sqlite`` or ``postgresql``."""
+    return request.param
+
+
+@pytest.fixture
+def new_database_url(backend, request, tmp_path) -> Iterator[Callable[[], str]]:
+    """Return a factory of fresh empty database URLs on the test's backend.
+
+    SQLite files go to ``tmp_path``; PostgreSQL databases are created on the
+    session's server and dropped after the test.
+    """
+    made: list[str] = []
+    server = (
+        request.getfixturevalue("postgres_server") if backend == "postgresql" else None
+    )
+
+    def make() -> str:
+        if server is None:
+            url = f"sqlite:///{tmp_path / f'db{len(made)}.sqlite'}"
+        else:
+            url = server.create_database()
+        made.append(url)
+        return url
+
+    yield make
+    if server is not None:
+        for url in made:
+            server.drop_database(url)
+
+
+@pytest.fixture
+def database_url(new_database_url) -> str:
+    """A fresh empty database URL (SQLite file or PostgreSQL database)."""
+    return new_database_url()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> Iterator[str]:
+    """A fresh empty PostgreSQL database URL (PostgreSQL-only tests)."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
 
 
 def geojson_features(text: str) -> list[dict]:

@@ -35,8 +35,9 @@ GOOD = [
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'atlas.sqlite'}")
+def store(database_url) -> Store:
+    """An empty store on SQLite, then on PostgreSQL (``backend`` fixture)."""
+    return Store(database_url)
 
 
 def _csv(lines, sep=";", encoding="utf-8", bom=False) -> bytes:
@@ -157,7 +158,7 @@ def test_unknown_format_refused(store):
 # -- encodings and formats ----------------------------------------------------
 
 
-def test_same_content_in_all_encodings_and_xlsx(tmp_path):
+def test_same_content_in_all_encodings_and_xlsx(new_database_url):
     lines = [
         HEADER,
         *GOOD,
@@ -177,7 +178,7 @@ def test_same_content_in_all_encodings_and_xlsx(tmp_path):
     variants["classeur.xlsx"] = buf.getvalue()
     dumps = []
     for name, data in variants.items():
-        store = Store(f"sqlite:///{tmp_path / (name + '.sqlite')}")
+        store = Store(new_database_url())
         plan = import_files([(name, data)], store, "t")
         assert plan.ok, plan.summary()
         dumps.append([p.content() for p in store.load()])
@@ -275,11 +276,11 @@ def _export_all(records, fmt):
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "geojson"])
-def test_round_trip_1000_synthetic(tmp_path, fmt):
+def test_round_trip_1000_synthetic(new_database_url, fmt):
     records = generate(1000, seed=7)
-    source = Store(f"sqlite:///{tmp_path / 'a.sqlite'}")
+    source = Store(new_database_url())
     source.create_many(records, "gen")
-    target = Store(f"sqlite:///{tmp_path / 'b.sqlite'}")
+    target = Store(new_database_url())
     plan = import_files(_export_all(source.load(), fmt), target, "t")
     assert plan.ok, plan.summary()["errors"][:3]
     assert [p.content() for p in target.load()] == [p.content() for p in source.load()]
@@ -295,9 +296,9 @@ def test_geojson_export_points(store):
     assert features["lab-sport"]["geometry"] is None
 
 
-def test_templates_import_cleanly(store):
+def test_templates_import_cleanly(store, new_database_url):
     assert import_files([("modele.xlsx", template_xlsx())], store, "t").ok
-    store2 = Store(str(store.engine.url).replace("atlas.sqlite", "b.sqlite"))
+    store2 = Store(new_database_url())
     assert import_files([("modele.csv", template_csv())], store2, "t").ok
 
 
@@ -375,8 +376,8 @@ def _cli(*args, env_db):
     )
 
 
-def test_cli_import_reports_json_last_line(tmp_path):
-    db = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+def test_cli_import_reports_json_last_line(tmp_path, database_url):
+    db = database_url
     good = tmp_path / "bon.csv"
     good.write_bytes(_csv([HEADER, *GOOD]))
     bad = tmp_path / "mauvais.csv"
@@ -408,12 +409,12 @@ def test_cli_import_reports_json_last_line(tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "geojson"])
-def test_round_trip_demo_data(tmp_path, fmt):
+def test_round_trip_demo_data(new_database_url, fmt):
     from lib.demo import install_demo
 
-    source = Store(f"sqlite:///{tmp_path / 'demo.sqlite'}")
+    source = Store(new_database_url())
     assert install_demo(source) > 30
-    target = Store(f"sqlite:///{tmp_path / 'copy.sqlite'}")
+    target = Store(new_database_url())
     plan = import_files(_export_all(source.load(), fmt), target, "t")
     assert plan.ok, plan.summary()["errors"][:3]
     assert [p.content() for p in target.load()] == [p.content() for p in source.load()]

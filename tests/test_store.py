@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import sqlalchemy as sa
 
@@ -57,19 +61,28 @@ def make_ptce(variant: str = "simple", **changes) -> Ptce:
 
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'atlas.sqlite'}")
+def store(database_url) -> Store:
+    """An empty store on SQLite, then on PostgreSQL (``backend`` fixture)."""
+    return Store(database_url)
 
 
-def test_sqlite_pragmas(store):
+def test_sqlite_pragmas(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'atlas.sqlite'}")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert schema_version(conn) == SCHEMA_VERSION
 
 
-def test_migration_from_v1_keeps_data(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+def test_postgresql_gets_no_sqlite_pragmas(postgres_url):
+    store = Store(postgres_url)
+    with store.engine.connect() as conn:
+        assert conn.dialect.name == "postgresql"
+        assert schema_version(conn) == SCHEMA_VERSION
+
+
+def test_migration_from_v1_keeps_data(database_url):
+    engine = make_engine(database_url)
     assert migrate(engine, target=1) == 1
     with engine.begin() as conn:
         assert not sa.inspect(conn).has_table("fait")
@@ -174,8 +187,8 @@ def test_filters_or_within_and_across(store):
     assert store.ids(departements=["85"]) == []
 
 
-def test_create_many_matches_save(store, tmp_path):
-    other = Store(f"sqlite:///{tmp_path / 'other.sqlite'}")
+def test_create_many_matches_save(store, new_database_url):
+    other = Store(new_database_url())
     record = make_ptce("complet")
     store.create_many([record], "bulk")
     other.save(record, "bulk")
@@ -196,3 +209,125 @@ class engine_rows:
 
     def __exit__(self, *exc):
         self.conn.close()
+
+
+# -- every backend alike, several processes on one database ---------------------
+
+
+def test_long_texts_are_stored_whole(store):
+    long = make_ptce(
+        nom="N" * 400,
+        site_web="https://exemple.fr/?" + "q" * 600,
+        sources=(Source("S" * 700, "https://exemple.fr/" + "u" * 600),),
+    )
+    saved = store.save(long, "x" * 150)
+    assert store.get(long.id) == saved
+    assert saved.nom == "N" * 400
+    for version in range(1, 12):  # "restauration de la version 11" fits
+        store.save(Ptce(**{**saved.__dict__, "nom": f"v{version}"}), "a")
+        saved = store.get(long.id)
+    restored = store.restore(long.id, 11, "carol")
+    assert store.history(long.id)[-1]["action"] == "restauration de la version 11"
+    assert restored.nom == "v10"
+
+
+def test_ids_are_sorted_by_code_points(store):
+    ids = ["é", "b", "ab", "a-c", "B", "a"]
+    store.create_many([make_ptce(id=i, nom=i) for i in ids], "bulk")
+    assert store.ids() == sorted(ids)
+    assert [p.id for p in store.load()] == sorted(ids)
+
+
+def test_two_stores_share_one_database(database_url):
+    alice_app, bob_app = Store(database_url), Store(database_url)
+    token = bob_app.data_version()
+    opened_by_alice = alice_app.save(make_ptce(), "alice")
+    assert bob_app.data_version() != token
+    opened_by_bob = bob_app.get(opened_by_alice.id)
+    assert opened_by_bob == opened_by_alice
+    bob_app.save(Ptce(**{**opened_by_bob.__dict__, "nom": "Nom de Bob"}), "bob")
+    assert alice_app.get(opened_by_alice.id).nom == "Nom de Bob"
+    with pytest.raises(ConflictError, match="modifié par bob"):
+        alice_app.save(
+            Ptce(**{**opened_by_alice.__dict__, "nom": "Nom d'Alice"}), "alice"
+        )
+    with pytest.raises(ConflictError, match="existe déjà"):
+        bob_app.save(make_ptce(nom="Autre"), "bob")
+    assert [h["par"] for h in alice_app.history(opened_by_alice.id)] == [
+        "alice",
+        "bob",
+    ]
+    token = alice_app.data_version()
+    bob_app.delete(opened_by_alice.id, "bob", expected_version=2)
+    assert alice_app.get(opened_by_alice.id) is None
+    assert alice_app.data_version() != token
+
+
+def _wait_for_a_lock_wait(url: str) -> None:
+    """Return once a session of the database waits for a lock (PostgreSQL)."""
+    engine = make_engine(url)
+    deadline = time.monotonic() + 30
+    try:
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                waiting = conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                    "current_database() AND wait_event_type = 'Lock'"
+                ).scalar()
+                conn.rollback()  # a fresh snapshot of the activity next time
+                if waiting:
+                    return
+                time.sleep(0.01)
+        raise AssertionError("the second session never waited for the first one")
+    finally:
+        engine.dispose()
+
+
+def test_simultaneous_updates_the_second_is_refused(postgres_url):
+    alice_app, bob_app = Store(postgres_url), Store(postgres_url)
+    first = alice_app.save(make_ptce(), "alice")
+    with ThreadPoolExecutor(1) as pool, alice_app.engine.begin() as conn:
+        # Alice's save is written, not committed yet: her row is locked.
+        alice_app.save(
+            Ptce(**{**first.__dict__, "nom": "Nom d'Alice"}), "alice", conn=conn
+        )
+        # Bob read version 1 too; his UPDATE … WHERE version = 1 must wait.
+        bob = pool.submit(
+            bob_app.save, Ptce(**{**first.__dict__, "nom": "Nom de Bob"}), "bob"
+        )
+        _wait_for_a_lock_wait(postgres_url)
+    with pytest.raises(ConflictError, match="modifié par alice"):
+        bob.result(timeout=30)
+    assert bob_app.get(first.id).nom == "Nom d'Alice"
+    assert [h["par"] for h in bob_app.history(first.id)] == ["alice", "alice"]
+
+
+def test_simultaneous_creations_the_second_is_refused(postgres_url):
+    alice_app, bob_app = Store(postgres_url), Store(postgres_url)
+    with ThreadPoolExecutor(1) as pool, alice_app.engine.begin() as conn:
+        alice_app.save(make_ptce(), "alice", conn=conn)
+        bob = pool.submit(bob_app.save, make_ptce(nom="Autre"), "bob")
+        _wait_for_a_lock_wait(postgres_url)
+    with pytest.raises(ConflictError, match="existe déjà"):
+        bob.result(timeout=30)
+    assert bob_app.get("cultivons-les-cailloux").nom == "Cultivons les Cailloux"
+    assert bob_app.count() == 1
+
+
+def test_app_processes_starting_together_migrate_once(postgres_url):
+    engines = [make_engine(postgres_url) for _ in range(4)]
+    start = threading.Barrier(len(engines))
+
+    def start_app(engine):
+        start.wait()
+        return migrate(engine)
+
+    try:
+        with ThreadPoolExecutor(len(engines)) as pool:
+            reached = list(pool.map(start_app, engines))
+        assert reached == [SCHEMA_VERSION] * len(engines)
+        with engines[0].connect() as conn:
+            assert schema_version(conn) == SCHEMA_VERSION
+    finally:
+        for engine in engines:
+            engine.dispose()
