@@ -7,6 +7,8 @@ mirrored in the URL query parameters: a copied link reopens the same view.
 
 from __future__ import annotations
 
+import logging
+import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -24,6 +26,8 @@ from lib.model import (
     TYPES_SOUTIEN,
 )
 from pages import FILTERS_KEY, filtered, get_frames, query_params, set_query_params
+
+_LOG = logging.getLogger("atlas")
 
 #: Widget keys of the filters (prefix ``f_``), one per Filters field.
 _KEYS = {
@@ -196,6 +200,7 @@ def main() -> None:
         annuaire,
         carte,
         collectivites,
+        donnees,
         presentation,
         sources,
         statistiques,
@@ -246,6 +251,12 @@ def main() -> None:
                 url_path="presentation",
             ),
             st.Page(
+                donnees.render,
+                title="Données",
+                icon=":material/edit_note:",
+                url_path="donnees",
+            ),
+            st.Page(
                 sources.render,
                 title="Territoires et sources",
                 icon=":material/travel_explore:",
@@ -253,8 +264,18 @@ def main() -> None:
             ),
         ]
     )
-    filters_sidebar()
-    page.run()
+    try:
+        filters_sidebar()
+        page.run()
+    except Exception as exc:
+        ref = uuid.uuid4().hex[:8]
+        _LOG.exception("Erreur %s sur la page « %s »", ref, page.title)
+        st.error(
+            f"Une erreur inattendue est survenue ({type(exc).__name__}). Elle a "
+            f"été consignée sur le serveur sous la référence {ref} ; rechargez "
+            "la page ou signalez cette référence.",
+            icon=":material/error:",
+        )
 
 
 if __name__ == "__main__":

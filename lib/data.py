@@ -15,6 +15,9 @@ Commands
 ``init [--demo]``
     Create or upgrade the database; ``--demo`` loads the demo data into an
     empty database.
+``create-admin IDENTIFIANT [--nom NOM]``
+    Create an admin account; the password is read from
+    ``PTCE_ADMIN_PASSWORD`` or asked twice.
 ``backup``, ``backups`` and ``restore-backup FILE``
     Consistent SQLite backup (also taken before every import), list, restore
     (the state before the restore is backed up first).
@@ -210,6 +213,33 @@ def _restore_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_admin(args: argparse.Namespace) -> int:
+    import os
+
+    from lib.auth import create_account, operator
+
+    password = os.environ.get("PTCE_ADMIN_PASSWORD")
+    if not password:
+        password = getpass.getpass("Mot de passe : ")
+        if getpass.getpass("Mot de passe (encore) : ") != password:
+            print("Erreur : les deux mots de passe diffèrent.", file=sys.stderr)
+            return 1
+    try:
+        create_account(
+            _store(),
+            args.identifiant,
+            args.nom or args.identifiant,
+            password,
+            "admin",
+            operator(_who(args)),
+        )
+    except ValueError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 1
+    print(f"Compte administrateur créé : {args.identifiant.strip().lower()}")
+    return 0
+
+
 def _init(args: argparse.Namespace) -> int:
     store = _store()
     print(f"Base prête : {store.engine.url.render_as_string(hide_password=True)}")
@@ -277,6 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         "--demo", action="store_true", help="charger la démo si la base est vide"
     )
     p.set_defaults(func=_init)
+
+    p = sub.add_parser("create-admin", help="créer un compte administrateur")
+    p.add_argument("identifiant")
+    p.add_argument("--nom", help="nom affiché")
+    p.add_argument("--par", help="auteur")
+    p.set_defaults(func=_create_admin)
 
     p = sub.add_parser("backup", help="sauvegarder la base (SQLite)")
     p.set_defaults(func=_backup)

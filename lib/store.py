@@ -141,6 +141,20 @@ recit = sa.Table(
     sa.Column("par", sa.String(100), nullable=False),
 )
 
+compte = sa.Table(
+    "compte",
+    metadata,
+    sa.Column("identifiant", sa.String(100), primary_key=True),
+    sa.Column("nom", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    # bcrypt hash: salted and slow; the password itself is never stored.
+    sa.Column("hash", sa.String(100), nullable=False),
+    sa.Column("cree_le", sa.String(32), nullable=False),
+    sa.Column("echecs", sa.Integer, nullable=False, default=0),
+    sa.Column("bloque_jusqua", sa.String(32)),
+    sa.Column("derniere_connexion", sa.String(32)),
+)
+
 _V1_TABLES = (meta, ptce, ptce_filiere, membre, soutien, historique)
 
 
@@ -212,12 +226,18 @@ def _migrate_4(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {table} {changes}")
 
 
+def _migrate_5(conn: Connection) -> None:
+    """Add the accounts of the people who may edit."""
+    compte.create(conn)
+
+
 #: Numbered migrations; a database at version N gets N+1… applied in order.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1,
     2: _migrate_2,
     3: _migrate_3,
     4: _migrate_4,
+    5: _migrate_5,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import sqlalchemy as sa
 
+from lib.auth import User, require_editor
 from lib.explore import Filters
 from lib.model import TYPES_SOUTIEN, Fait, fold, slugify
 from lib.store import ConflictError, NotFoundError, Store, recit
@@ -76,6 +77,26 @@ class Vue:
     def filters(self) -> Filters:
         """Return the explorer filters of this vue."""
         return Filters.from_params(self.filtres)
+
+    def with_view_of(self, other: Vue) -> Vue:
+        """Return this vue with the filters, grid, indicator and layers of ``other``.
+
+        Parameters
+        ----------
+        other : Vue
+
+        Returns
+        -------
+        Vue
+            Title, text, content kind and highlighted PTCE unchanged.
+        """
+        return replace(
+            self,
+            filtres=other.filtres,
+            maille=other.maille,
+            indicateur=other.indicateur,
+            couches=other.couches,
+        )
 
     def to_dict(self) -> dict:
         """Plain data (JSON) of the vue."""
@@ -486,7 +507,7 @@ def load_recit(store: Store, recit_id: str) -> Recit | None:
     return Recit(row.id, row.titre, vues, row.version)
 
 
-def save_recit(store: Store, story: Recit, who: str) -> Recit:
+def save_recit(store: Store, story: Recit, user: User) -> Recit:
     """Save a récit; refuse it if someone saved it since it was read.
 
     Parameters
@@ -494,8 +515,8 @@ def save_recit(store: Store, story: Recit, who: str) -> Recit:
     store : Store
     story : Recit
         ``version`` is the version it was read at (0: a new récit).
-    who : str
-        Author of the change.
+    user : lib.auth.User
+        A signed-in éditeur, recorded as the author.
 
     Returns
     -------
@@ -504,11 +525,14 @@ def save_recit(store: Store, story: Recit, who: str) -> Recit:
 
     Raises
     ------
+    lib.auth.WriteRefused
+        ``user`` may not write.
     ConflictError
         The récit changed (or was created) meanwhile.
     ValueError
         No title, or no vue.
     """
+    user = require_editor(user)
     if not story.titre.strip():
         raise ValueError("Le récit doit avoir un titre.")
     if not story.vues:
@@ -518,7 +542,7 @@ def save_recit(store: Store, story: Recit, who: str) -> Recit:
         "vues": [v.to_dict() for v in story.vues],
         "version": story.version + 1,
         "modifie_le": _now(),
-        "par": who[:100],
+        "par": user.label[:100],
     }
     with store.engine.begin() as conn:
         if story.version == 0:
@@ -544,19 +568,24 @@ def save_recit(store: Store, story: Recit, who: str) -> Recit:
     return replace(story, version=story.version + 1)
 
 
-def delete_recit(store: Store, recit_id: str) -> None:
+def delete_recit(store: Store, recit_id: str, user: User) -> None:
     """Delete a saved récit.
 
     Parameters
     ----------
     store : Store
     recit_id : str
+    user : lib.auth.User
+        A signed-in éditeur.
 
     Raises
     ------
+    lib.auth.WriteRefused
+        ``user`` may not write.
     NotFoundError
         No such récit.
     """
+    require_editor(user)
     with store.engine.begin() as conn:
         done = conn.execute(sa.delete(recit).where(recit.c.id == recit_id))
     if done.rowcount != 1:

@@ -14,6 +14,9 @@ that mode and renders the requested page with the whole app around it.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterable
 
 import streamlit as st
@@ -21,9 +24,12 @@ import streamlit as st
 from geo.boundaries import ATTRIBUTION, CacheMissing, geojson
 from geo.build import cache_dir
 from geo.lookup import commune_points
+from lib.backup import backup_if_due
 from lib.explore import Filters, Frames, build_frames
 from lib.maps import REMOTE_MARKERS_FROM, marker_file, marker_rows
 from lib.store import Store, database_url
+
+_LOG = logging.getLogger("atlas")
 
 #: Where app.py keeps the current filters for the pages of this run.
 FILTERS_KEY = "_filters"
@@ -38,7 +44,26 @@ def _store(url: str) -> Store:
 
 def get_store() -> Store:
     """Return the store of ``DATABASE_URL`` (default ``data/atlas.sqlite``)."""
-    return _store(database_url())
+    url = database_url()
+    _backup_schedule(url)
+    return _store(url)
+
+
+@st.cache_resource(show_spinner=False)
+def _backup_schedule(url: str) -> threading.Thread:
+    # One thread per server process and database: every hour, a backup if
+    # the newest is older than PTCE_BACKUP_HOURS (SQLite only).
+    def loop() -> None:
+        while True:
+            try:
+                backup_if_due(url)
+            except Exception:  # a failed backup must not stop the next ones
+                _LOG.exception("Sauvegarde planifiée impossible")
+            time.sleep(3600)
+
+    thread = threading.Thread(target=loop, name="atlas-backups", daemon=True)
+    thread.start()
+    return thread
 
 
 # cache_resource, not cache_data: the frames are never modified (filtering
@@ -167,3 +192,28 @@ def run_app() -> None:
     from app import main
 
     main()
+
+
+#: Where the signed-in user of a session is kept.
+USER_KEY = "_user"
+
+
+def current_user():
+    """Return the signed-in :class:`lib.auth.User` of this session, or None.
+
+    An expired session is closed here, so every page sees it at once.
+    """
+    user = st.session_state.get(USER_KEY)
+    if user is not None and user.expired():
+        del st.session_state[USER_KEY]
+        st.toast("Session expirée : reconnectez-vous pour modifier.")
+        return None
+    return user
+
+
+def oidc_configured() -> bool:
+    """True when ``.streamlit/secrets.toml`` holds an ``[auth]`` section."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
+        return False

@@ -7,10 +7,13 @@ import html
 import streamlit as st
 from streamlit_folium import st_folium
 
+from lib.auth import WriteRefused
 from lib.carte import base_for, map_layers
 from lib.choropleth import INDICATORS
 from lib.model import NIVEAU_LABELS
-from lib.store import ConflictError
+from lib.slides import recit_zip, slide
+from lib.static_map import export_filename
+from lib.store import ConflictError, NotFoundError
 from lib.storylines import (
     DEFAULT_ID,
     GENRES,
@@ -34,6 +37,7 @@ from pages import (
     attribution,
     boundaries_error,
     current_filters,
+    current_user,
     filtered,
     get_frames,
     get_store,
@@ -43,7 +47,6 @@ from pages import (
 )
 
 _PARAMS = ("recit", "vue")
-AUTHOR = "présentation"
 
 # Large type for a projector; the shared filters are hidden (each vue has its
 # own), and the page uses the whole width.
@@ -100,6 +103,7 @@ def render() -> None:
     vue = story.vues[index]
     set_query_params({"recit": story.id, "vue": str(index + 1)}, _PARAMS)
     _show(vue, story, index)
+    _exports(story, vue)
     _editor(story, index)
 
 
@@ -277,6 +281,34 @@ def _map(vue: Vue, selection, story: Recit, index: int) -> None:
     attribution()
 
 
+def _exports(story: Recit, vue: Vue) -> None:
+    # Made on click only, on a thread of their own (callables).
+    faits = get_store().faits()
+
+    def selection(v: Vue):
+        return filtered(v.filters())
+
+    cols = st.columns(3)
+    cols[0].download_button(
+        "Cette vue (PNG)",
+        data=lambda: slide(vue, selection(vue), faits),
+        file_name=export_filename(vue.titre, "png"),
+        mime="image/png",
+        key="pres_export_vue",
+        on_click="ignore",
+        icon=":material/image:",
+    )
+    cols[1].download_button(
+        "Le récit (ZIP : diapositives PNG et PDF)",
+        data=lambda: recit_zip(story, selection, faits),
+        file_name=export_filename(story.titre, "zip"),
+        mime="application/zip",
+        key="pres_export_zip",
+        on_click="ignore",
+        icon=":material/folder_zip:",
+    )
+
+
 # -- editing ----------------------------------------------------------------------
 
 
@@ -287,10 +319,18 @@ def _editor(story: Recit, index: int) -> None:
             "copiez-le pour en faire le vôtre. Les récits sont enregistrés dans "
             "la base de l'atlas."
         )
+        user = current_user()
+        if user is None or not user.can_edit:
+            st.info(
+                "Connectez-vous avec un compte éditeur (page Données) pour créer "
+                "ou modifier un récit.",
+                icon=":material/lock:",
+            )
+            return
         with st.form("pres_copy", clear_on_submit=True):
             title = st.text_input("Titre du nouveau récit", max_chars=200)
             if st.form_submit_button("Créer une copie de ce récit"):
-                _copy(story, title)
+                _copy(story, title, user)
         if story.id == DEFAULT_ID:
             return
         vue = story.vues[index]
@@ -304,25 +344,53 @@ def _editor(story: Recit, index: int) -> None:
                 index=list(GENRES).index(vue.genre),
                 format_func=GENRES.get,
             )
+            names = dict(
+                zip(get_frames().ptce["id"], get_frames().ptce["nom"], strict=True)
+            )
+            surligner = st.multiselect(
+                "PTCE mis en évidence",
+                list(names),
+                default=[i for i in vue.surligner if i in names],
+                format_func=names.get,
+            )
             if st.form_submit_button("Enregistrer la vue"):
                 changed = Vue.from_dict(
-                    {**vue.to_dict(), "titre": titre, "texte": texte, "genre": genre}
+                    {
+                        **vue.to_dict(),
+                        "titre": titre,
+                        "texte": texte,
+                        "genre": genre,
+                        "surligner": surligner,
+                    }
                 )
-                _save(story.with_vue(changed, index), "Vue enregistrée.")
-        cols = st.columns(5)
+                _save(story.with_vue(changed, index), "Vue enregistrée.", user=user)
+        cols = st.columns(6)
         if cols[0].button("Ajouter la vue de l'explorateur", key="pres_add"):
-            _save(story.with_vue(_explorer_vue()), "Vue ajoutée en fin de récit.")
-        if cols[1].button("Monter", key="pres_up", disabled=index == 0):
-            _save(story.moved(index, -1), "Vue déplacée.", index - 1)
-        if cols[2].button("Descendre", key="pres_down"):
-            _save(story.moved(index, 1), "Vue déplacée.", index + 1)
-        if cols[3].button("Supprimer la vue", key="pres_del_vue"):
+            _save(
+                story.with_vue(_explorer_vue()),
+                "Vue ajoutée en fin de récit.",
+                user=user,
+            )
+        if cols[1].button("Prendre les filtres de l'explorateur", key="pres_take"):
+            changed = vue.with_view_of(_explorer_vue())
+            _save(story.with_vue(changed, index), "Filtres remplacés.", user=user)
+        if cols[2].button("Monter", key="pres_up", disabled=index == 0):
+            _save(story.moved(index, -1), "Vue déplacée.", index - 1, user=user)
+        if cols[3].button("Descendre", key="pres_down"):
+            _save(story.moved(index, 1), "Vue déplacée.", index + 1, user=user)
+        if cols[4].button("Supprimer la vue", key="pres_del_vue"):
             if len(story.vues) == 1:
                 st.error("Un récit garde au moins une vue.")
             else:
-                _save(story.without(index), "Vue supprimée.", max(index - 1, 0))
-        if cols[4].button("Supprimer le récit", key="pres_del"):
-            delete_recit(get_store(), story.id)
+                _save(
+                    story.without(index), "Vue supprimée.", max(index - 1, 0), user=user
+                )
+        if cols[5].button("Supprimer le récit", key="pres_del"):
+            try:
+                delete_recit(get_store(), story.id, user)
+            except (WriteRefused, NotFoundError) as exc:
+                st.error(str(exc))
+                return
             st.query_params["recit"] = DEFAULT_ID
             st.query_params["vue"] = "1"
             st.rerun()
@@ -339,15 +407,15 @@ def _explorer_vue() -> Vue:
     )
 
 
-def _copy(story: Recit, title: str) -> None:
+def _copy(story: Recit, title: str, user) -> None:
     if not title.strip():
         st.error("Donnez un titre au nouveau récit.")
         return
     store = get_store()
     copy = Recit(new_id(title, dict(list_recits(store))), title.strip(), story.vues)
     try:
-        save_recit(store, copy, AUTHOR)
-    except (ConflictError, ValueError) as exc:
+        save_recit(store, copy, user)
+    except (ConflictError, ValueError, WriteRefused) as exc:
         st.error(str(exc))
         return
     st.query_params["recit"] = copy.id
@@ -355,10 +423,10 @@ def _copy(story: Recit, title: str) -> None:
     st.rerun()
 
 
-def _save(story: Recit, message: str, index: int | None = None) -> None:
+def _save(story: Recit, message: str, index: int | None = None, *, user) -> None:
     try:
-        save_recit(get_store(), story, AUTHOR)
-    except (ConflictError, ValueError) as exc:
+        save_recit(get_store(), story, user)
+    except (ConflictError, ValueError, WriteRefused) as exc:
         st.error(str(exc))
         return
     if index is not None:

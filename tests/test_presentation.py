@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.auth import User, WriteRefused
 from lib.explore import build_frames
 from lib.store import ConflictError, NotFoundError, Store
 from lib.storylines import (
@@ -23,6 +24,9 @@ from lib.storylines import (
 )
 
 XSS = "<img src=x onerror=alert(1)>"
+ALICE = User("alice", "Alice", "éditeur")
+BOB = User("bob", "Bob", "admin")
+READER = User("carole", "Carole", "lecteur")
 
 
 @pytest.fixture
@@ -115,29 +119,35 @@ def test_recit_edits():
     assert vue_link("mon-recit", 1) == "./presentation?recit=mon-recit&vue=2"
 
 
-def test_saved_recit_survives_a_restart(tmp_path):
-    url = f"sqlite:///{tmp_path / 'a.sqlite'}"
-    saved = save_recit(Store(url), _story(), "test")
+def test_saved_recit_survives_a_restart(database_url):
+    url = database_url
+    saved = save_recit(Store(url), _story(), ALICE)
     assert saved.version == 1
     again = Store(url)  # a new engine, as after a restart of the app
     assert list_recits(again) == [("mon-recit", "Mon récit")]
     assert load_recit(again, "mon-recit") == saved
 
 
-def test_concurrent_saves_are_refused(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'a.sqlite'}")
-    first = save_recit(store, _story(), "a")
-    save_recit(store, first.with_vue(Vue("Par A")), "a")
+def test_concurrent_saves_are_refused(database_url):
+    store = Store(database_url)
+    first = save_recit(store, _story(), ALICE)
+    save_recit(store, first.with_vue(Vue("Par A")), ALICE)
     with pytest.raises(ConflictError, match="modifié entre-temps"):
-        save_recit(store, first.with_vue(Vue("Par B")), "b")
+        save_recit(store, first.with_vue(Vue("Par B")), BOB)
     with pytest.raises(ConflictError):
-        save_recit(store, _story(), "c")  # same id, as new
+        save_recit(store, _story(), BOB)  # same id, as new
+    with pytest.raises(WriteRefused):
+        save_recit(store, first, READER)
+    with pytest.raises(WriteRefused):
+        save_recit(store, first, "alice")
     with pytest.raises(ValueError, match="au moins une vue"):
-        save_recit(store, _story(id="vide", vues=()), "a")
-    delete_recit(store, "mon-recit")
+        save_recit(store, _story(id="vide", vues=()), ALICE)
+    with pytest.raises(WriteRefused):
+        delete_recit(store, "mon-recit", READER)
+    delete_recit(store, "mon-recit", ALICE)
     assert load_recit(store, "mon-recit") is None
     with pytest.raises(NotFoundError):
-        delete_recit(store, "mon-recit")
+        delete_recit(store, "mon-recit", ALICE)
 
 
 def test_new_ids_are_free_slugs():
@@ -179,11 +189,13 @@ def test_page_steps_through_the_default_recit(demo_store, built_cache):
         assert not at.exception, at.exception
     assert first.vues[-1].titre in _title(at)
     assert at.button(key="pres_next").disabled is True
+    # The vue and the whole récit can be downloaded (made on click).
+    assert len(at.get("download_button")) == 2
 
 
 def test_vue_link_reopens_a_saved_recit(demo_store, built_cache):
     story = _story(vues=(*_story().vues, Vue(XSS, XSS, filtres={"dep": ["44"]})))
-    save_recit(demo_store, story, "test")
+    save_recit(demo_store, story, ALICE)
     at = _page({"recit": "mon-recit", "vue": "4"})
     assert not at.exception, at.exception
     title = _title(at)
@@ -198,7 +210,16 @@ def test_vue_link_reopens_a_saved_recit(demo_store, built_cache):
 
 def test_copy_form_creates_a_recit(demo_store, built_cache):
     at = _page()
+    # Nobody signed in: no form, an invitation to sign in.
+    assert not at.text_input
+    assert any("compte éditeur" in i.value for i in at.info)
+    at = AppTest.from_string(SCRIPT, default_timeout=60)
+    at.session_state["_user"] = ALICE
+    at.run()
     at.text_input[0].input("Club 2026")
     at.button[2].click().run()  # the copy form's submit button
     assert not at.exception, at.exception
     assert ("club-2026", "Club 2026") in list_recits(demo_store)
+    with Store(str(demo_store.engine.url)).engine.connect() as conn:
+        par = conn.exec_driver_sql("SELECT par FROM recit").scalar()
+    assert par == "Alice (alice)"

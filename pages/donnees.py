@@ -1,0 +1,363 @@
+"""Données: sign in, edit PTCE with forms, import wizard, history and restore."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lib.auth import (
+    ROLE_LABELS,
+    ROLES,
+    AuthError,
+    WriteRefused,
+    accounts,
+    create_account,
+    sign_in,
+    user_for_identity,
+)
+from lib.editing import (
+    FormData,
+    delete_ptce,
+    form_data,
+    import_upload,
+    restore_version,
+    save_form,
+)
+from lib.importer import MAX_BYTES
+from lib.model import Problem
+from lib.store import ConflictError, NotFoundError
+from pages import (
+    USER_KEY,
+    current_user,
+    get_store,
+    oidc_configured,
+    run_app,
+)
+
+_UPLOAD_TYPES = ["csv", "xlsx", "geojson", "json"]
+
+
+def render() -> None:
+    st.title("Données")
+    user = current_user()
+    if user is None or not user.can_edit:
+        _sign_in(user)
+        return
+    _signed_in(user)
+    tabs = st.tabs(["Modifier", "Ajouter", "Importer", "Historique", "Comptes"])
+    with tabs[0]:
+        _edit(user)
+    with tabs[1]:
+        _add(user)
+    with tabs[2]:
+        _import(user)
+    with tabs[3]:
+        _history(user)
+    with tabs[4]:
+        _accounts(user)
+
+
+# -- access ---------------------------------------------------------------------
+
+
+def _sign_in(user) -> None:
+    if user is not None:
+        st.warning(
+            f"Votre compte ({ROLE_LABELS[user.role]}) permet la lecture seulement."
+        )
+    st.info(
+        "La consultation de l'atlas est libre. Modifier, ajouter ou importer des "
+        "PTCE demande un compte éditeur.",
+        icon=":material/lock:",
+    )
+    with st.form("connexion"):
+        ident = st.text_input("Identifiant", max_chars=100)
+        password = st.text_input("Mot de passe", type="password", max_chars=200)
+        if st.form_submit_button("Se connecter"):
+            try:
+                st.session_state[USER_KEY] = sign_in(get_store(), ident, password)
+            except AuthError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+    if oidc_configured():
+        if getattr(st.user, "is_logged_in", False):
+            found = user_for_identity(get_store(), st.user.get("email", ""))
+            if found is None:
+                st.error(
+                    "Aucun compte de l'atlas pour cette adresse : demandez-le à "
+                    "un administrateur."
+                )
+            else:
+                st.session_state[USER_KEY] = found
+                st.rerun()
+        else:
+            st.button(
+                "Se connecter avec le compte de l'organisation", on_click=st.login
+            )
+
+
+def _sign_out() -> None:
+    st.session_state.pop(USER_KEY, None)
+    if oidc_configured() and getattr(st.user, "is_logged_in", False):
+        st.logout()
+
+
+def _signed_in(user) -> None:
+    cols = st.columns([4, 1])
+    cols[0].caption(
+        f"Connecté : {user.nom} ({ROLE_LABELS[user.role]}) — session valable "
+        f"jusqu'à {user.expires:%H:%M} UTC."
+    )
+    cols[1].button("Se déconnecter", on_click=_sign_out, key="deconnexion")
+
+
+def _problems(problems: list[Problem]) -> None:
+    st.error(f"Rien n'a été enregistré : {len(problems)} problème(s).")
+    st.dataframe(
+        pd.DataFrame([p.as_dict() for p in problems]),
+        hide_index=True,
+        use_container_width=True,
+    )
+
+
+def _ids() -> dict[str, str]:
+    store = get_store()
+    return {p.id: p.nom for p in store.load()}
+
+
+# -- forms ----------------------------------------------------------------------
+
+
+def _form(form: FormData, key: str) -> FormData:
+    values = {}
+    cols = st.columns(2)
+    for i, (name, value) in enumerate(form.ptce.items()):
+        values[name] = cols[i % 2].text_input(
+            name.replace("_", " "), value=value, key=f"{key}_{name}", max_chars=5000
+        )
+    st.markdown("**Membres**")
+    membres = st.data_editor(
+        pd.DataFrame(form.membres, columns=["nom", "categorie", "role"]).astype(str),
+        num_rows="dynamic",
+        key=f"{key}_membres",
+        use_container_width=True,
+    )
+    st.markdown("**Soutiens des collectivités**")
+    soutien_columns = [
+        "niveau", "collectivite", "type_soutien", "dispositif", "montant",
+        "annee_debut", "annee_fin", "phase", "source", "source_url", "note",
+    ]  # fmt: skip
+    soutiens = st.data_editor(
+        pd.DataFrame(form.soutiens, columns=soutien_columns).astype(str),
+        num_rows="dynamic",
+        key=f"{key}_soutiens",
+        use_container_width=True,
+    )
+    return FormData(
+        values,
+        _records(membres),
+        _records(soutiens),
+        form.version,
+    )
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    frame = frame.fillna("").replace({"None": "", "nan": ""})
+    return frame.to_dict("records")
+
+
+def _save(form: FormData, user) -> None:
+    try:
+        plan = save_form(form, get_store(), user)
+    except WriteRefused as exc:
+        st.error(str(exc))
+        return
+    except ConflictError as exc:
+        st.error(str(exc))
+        return
+    if not plan.ok:
+        _problems(plan.problems)
+        return
+    (record,) = plan.created + plan.updated + plan.unchanged
+    if plan.unchanged:
+        st.info("Aucune modification à enregistrer.")
+    else:
+        st.success(f"« {record.nom} » enregistré.")
+
+
+def _edit(user) -> None:
+    names = _ids()
+    if not names:
+        st.caption("Aucun PTCE dans la base.")
+        return
+    ptce_id = st.selectbox(
+        "PTCE", list(names), format_func=names.get, key="donnees_ptce", index=None
+    )
+    if not ptce_id:
+        return
+    record = get_store().get(ptce_id)
+    if record is None:
+        st.warning("Ce PTCE n'existe plus.")
+        return
+    with st.form(f"modifier_{ptce_id}_{record.version}"):
+        form = _form(form_data(record), f"m_{ptce_id}_{record.version}")
+        if st.form_submit_button("Enregistrer", type="primary"):
+            _save(form, user)
+    with st.expander("Supprimer ce PTCE", icon=":material/delete:"):
+        sure = st.checkbox(
+            f"Je confirme la suppression de « {record.nom} » (l'historique est "
+            "conservé et permet de le restaurer).",
+            key=f"sur_{ptce_id}",
+        )
+        if st.button("Supprimer", disabled=not sure, key=f"suppr_{ptce_id}"):
+            try:
+                delete_ptce(get_store(), ptce_id, record.version, user)
+            except (WriteRefused, ConflictError, NotFoundError) as exc:
+                st.error(str(exc))
+            else:
+                st.success("PTCE supprimé.")
+
+
+def _add(user) -> None:
+    with st.form("ajouter", clear_on_submit=False):
+        form = _form(form_data(None), "nouveau")
+        if st.form_submit_button("Créer le PTCE", type="primary"):
+            _save(form, user)
+
+
+# -- import wizard ------------------------------------------------------------------
+
+
+def _import(user) -> None:
+    st.markdown(
+        "1. Déposez un ou plusieurs fichiers (CSV, XLSX ou GeoJSON, "
+        f"{MAX_BYTES // 1024 // 1024} Mo au plus) ; 2. lisez le rapport ; "
+        "3. vérifiez l'aperçu ; 4. appliquez. Une sauvegarde de la base est "
+        "faite juste avant."
+    )
+    uploads = st.file_uploader(
+        "Fichiers", type=_UPLOAD_TYPES, accept_multiple_files=True, key="import_files"
+    )
+    if not uploads:
+        return
+    files = []
+    for upload in uploads:
+        if upload.size > MAX_BYTES:
+            st.error(f"« {upload.name} » dépasse {MAX_BYTES // 1024 // 1024} Mo.")
+            return
+        files.append((upload.name, upload.getvalue()))
+    store = get_store()
+    try:
+        plan = import_upload(files, store, user, dry_run=True)
+    except WriteRefused as exc:
+        st.error(str(exc))
+        return
+    for warning in plan.warnings:
+        st.warning(warning)
+    if not plan.ok:
+        _problems(plan.problems)
+        return
+    cols = st.columns(3)
+    cols[0].metric("À créer", len(plan.created))
+    cols[1].metric("À modifier", len(plan.updated))
+    cols[2].metric("Inchangés", len(plan.unchanged))
+    preview = [
+        {"Action": action, "Identifiant": r.id, "Nom": r.nom}
+        for action, records in (
+            ("création", plan.created),
+            ("modification", plan.updated),
+        )
+        for r in records
+    ]
+    if preview:
+        st.dataframe(pd.DataFrame(preview), hide_index=True, use_container_width=True)
+    if st.button(
+        "Appliquer l'import",
+        type="primary",
+        disabled=not preview,
+        key="import_apply",
+    ):
+        try:
+            done = import_upload(files, store, user, dry_run=False)
+        except (WriteRefused, ConflictError) as exc:
+            st.error(str(exc))
+            return
+        if done.ok:
+            st.success(
+                f"Import appliqué : {len(done.created)} créé(s), "
+                f"{len(done.updated)} modifié(s)."
+            )
+        else:
+            _problems(done.problems)
+
+
+# -- history ------------------------------------------------------------------------
+
+
+def _history(user) -> None:
+    store = get_store()
+    ptce_id = st.text_input(
+        "Identifiant du PTCE (y compris supprimé)", key="historique_id", max_chars=120
+    ).strip()
+    if not ptce_id:
+        return
+    entries = store.history(ptce_id)
+    if not entries:
+        st.caption("Aucun historique pour cet identifiant.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Version": e["version"],
+                    "Action": e["action"],
+                    "Le": e["le"],
+                    "Par": e["par"],
+                    "Nom après": (e["apres"] or {}).get("nom", "—"),
+                }
+                for e in entries
+            ]
+        ),
+        hide_index=True,
+        use_container_width=True,
+    )
+    versions = [e["version"] for e in entries if e["apres"] is not None]
+    version = st.selectbox("Version à restaurer", versions, key="historique_version")
+    if st.button("Restaurer cette version", key="historique_restaurer"):
+        try:
+            restored = restore_version(store, ptce_id, version, user)
+        except (WriteRefused, NotFoundError, ConflictError) as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"« {restored.nom} » restauré (version {version}).")
+
+
+# -- accounts -------------------------------------------------------------------------
+
+
+def _accounts(user) -> None:
+    if not user.is_admin:
+        st.caption("La gestion des comptes est réservée aux administrateurs.")
+        return
+    st.dataframe(
+        pd.DataFrame(accounts(get_store())),
+        hide_index=True,
+        use_container_width=True,
+    )
+    with st.form("nouveau_compte", clear_on_submit=True):
+        ident = st.text_input("Identifiant (ou adresse électronique)", max_chars=100)
+        nom = st.text_input("Nom", max_chars=200)
+        role = st.selectbox("Rôle", ROLES, index=1, format_func=ROLE_LABELS.get)
+        password = st.text_input("Mot de passe initial", type="password")
+        if st.form_submit_button("Créer le compte"):
+            try:
+                create_account(get_store(), ident, nom, password, role, user)
+            except (ValueError, WriteRefused) as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"Compte « {ident.strip().lower()} » créé.")
+
+
+if __name__ == "__main__":
+    run_app()
