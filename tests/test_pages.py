@@ -98,3 +98,20 @@ def test_sources_shows_cache_status(built_cache):
     levels = at.dataframe[0].value
     assert set(levels["Niveau"]) == {"commune", "epci", "departement", "region"}
     assert levels.set_index("Niveau")["Territoires"]["departement"] == 101
+
+
+def test_unexpected_errors_are_shown_in_french_without_details(built_cache):
+    script = (
+        "import pages.accueil\n"
+        "def broken():\n"
+        "    raise RuntimeError('détail interne secret')\n"
+        "pages.accueil.render = broken\n"
+        "import app\n"
+        "app.main()\n"
+    )
+    at = AppTest.from_string(script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    (error,) = at.error
+    assert "erreur inattendue" in error.value and "RuntimeError" in error.value
+    shown = " ".join(str(e.value) for e in at.main if hasattr(e, "value"))
+    assert "détail interne secret" not in shown
