@@ -376,3 +376,38 @@ def test_presentation_is_stepped_through_with_the_keyboard(server, browser, data
     assert "vue=" in page.url
     assert not watch.external and not watch.errors
     page.close()
+
+
+def test_saved_recit_survives_a_restart_and_its_link_reopens_it(
+    built_cache, browser, tmp_path
+):
+    from lib.auth import User
+    from lib.demo import install_demo
+    from lib.store import Store
+    from lib.storylines import Recit, Vue, save_recit, vue_link
+
+    url = f"sqlite:///{tmp_path / 'recits.sqlite'}"
+    store = Store(url)
+    install_demo(store)
+    story = Recit(
+        "club-2026",
+        "Club 2026",
+        (
+            Vue("Ouverture", filtres={}),
+            Vue("La Vendée", "Deux vues seulement.", filtres={"dep": ["85"]}),
+        ),
+    )
+    save_recit(store, story, User("alice", "Alice", "éditeur"))
+    expected = sum(p.departement == "85" for p in store.load())
+    # A server started after the save (a restart), opened on the vue's link as
+    # its very first request.
+    with streamlit_server(ROOT, env={"DATABASE_URL": url}) as server:
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        watch = Watch(page)
+        page.goto(f"{server}/{vue_link(story.id, 1).removeprefix('./')}")
+        title = page.locator('[data-testid="pres-title"]')
+        sync_api.expect(title).to_have_text("La Vendée", timeout=MAP_TIMEOUT_MS)
+        counter = page.locator('[data-testid="pres-counter"]')
+        sync_api.expect(counter).to_contain_text(f"{expected} PTCE")
+        assert not watch.external and not watch.errors
+        page.close()
