@@ -120,13 +120,37 @@ def test_cli_backs_up_before_an_import(demo, tmp_path):
     assert Store(f"sqlite:///{saved}").count() == store.count() - 3
 
 
-def test_killing_an_import_half_way_leaves_the_database_as_it_was(demo, tmp_path):
+#: The app's import path (Données page: lib.editing.import_upload), run in a
+#: process of its own so that it can be killed like the server.
+APP_IMPORT = """
+import sys
+from pathlib import Path
+from lib.auth import User
+from lib.editing import import_upload
+from lib.store import Store
+path = Path(sys.argv[1])
+import_upload([(path.name, path.read_bytes())], Store(), User("a", "A", "éditeur"),
+              dry_run=False)
+"""
+
+
+@pytest.mark.parametrize("path", ["ligne de commande", "application"])
+def test_killing_an_import_half_way_leaves_the_database_as_it_was(demo, tmp_path, path):
     url, store = demo
     before = _snapshot(store)
     data = tmp_path / "gros.csv"
     _big_csv(data, 6000)
     wal = sqlite_path(url).with_name("atlas.sqlite-wal")
-    proc = _cli("import", str(data), db=url)
+    if path == "application":
+        proc = subprocess.Popen(
+            [sys.executable, "-c", APP_IMPORT, str(data)],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": url},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    else:
+        proc = _cli("import", str(data), db=url)
     # The import writes in one transaction: once its pages reach the WAL it
     # is half-way (nothing committed yet); kill it there, without warning.
     deadline = time.monotonic() + 120
