@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -208,6 +210,32 @@ def status() -> dict:
     }
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file so that readers see it whole or not at all.
+
+    Each writer has a temporary file of its own in the same folder, then
+    renames it over ``path`` (atomic): two sessions building the same file
+    at once both succeed, with the same content.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to write; its folder is created if needed.
+    text : str
+        UTF-8 content.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(tmp, 0o644)  # served as a static file
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 #: Folder served by Streamlit at /app/static/geo (git-ignored, rebuilt at will).
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "geo"
 STATIC_URL = "/app/static/geo"
@@ -246,10 +274,7 @@ def _static_geojson(level: str, detail: str, region: str | None, folder: Path) -
     name = f"{level}-{detail}{'-' + region if region else ''}-{digest}.geojson"
     path = STATIC_DIR / name
     if not path.exists():
-        STATIC_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(_geojson(level, detail, region, folder), encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, _geojson(level, detail, region, folder))
     return f"{STATIC_URL}/{name}"
 
 

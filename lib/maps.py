@@ -20,6 +20,7 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 from folium.utilities import JsCode
 
+from geo.boundaries import write_atomic
 from lib.map_assets import VENDOR_URL, use_local_assets
 
 #: Bounds of metropolitan France and Corsica, (south, west), (north, east).
@@ -530,14 +531,21 @@ def marker_file(rows: list[list]) -> str:
     digest = hashlib.sha1(text.encode()).hexdigest()[:20]
     path = MARKERS_DIR / f"{digest}.json"
     if not path.exists():
-        MARKERS_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        files = sorted(MARKERS_DIR.glob("*.json"), key=lambda f: f.stat().st_mtime)
-        for old in files[:-MARKERS_KEPT]:
-            old.unlink(missing_ok=True)
+        write_atomic(path, text)
+        _prune(MARKERS_DIR, MARKERS_KEPT)
     return f"{MARKERS_URL}/{path.name}"
+
+
+def _prune(folder: Path, kept: int) -> None:
+    # Other sessions may prune at the same time: a file gone meanwhile is fine.
+    dated = []
+    for file in folder.glob("*.json"):
+        try:
+            dated.append((file.stat().st_mtime, file))
+        except FileNotFoundError:
+            continue
+    for _, old in sorted(dated)[:-kept]:
+        old.unlink(missing_ok=True)
 
 
 class ClusterMarkers(JSCSSMixin, SafeMacroElement):

@@ -99,3 +99,42 @@ def test_geojson_is_compact_and_rounded(built_cache):
         shapely.get_coordinates(load_boundaries("departement", "national").geometry)
     )
     assert np.allclose(coords, np.round(coords, 4))
+
+
+def test_sessions_building_the_same_static_file_at_once(
+    built_cache, tmp_path, monkeypatch
+):
+    # Two sessions opening a new regional map together used to collide on
+    # one temporary file name (FileNotFoundError on the rename).
+    import json
+    import threading
+
+    import geo.boundaries as boundaries
+
+    monkeypatch.setattr(boundaries, "STATIC_DIR", tmp_path / "geo")
+    boundaries._static_geojson.cache_clear()
+    start = threading.Barrier(6)
+    urls, errors = [], []
+
+    def build(i: int) -> None:
+        start.wait()
+        try:
+            # Uncached calls: each thread writes the file itself.
+            urls.append(
+                boundaries._static_geojson.__wrapped__(
+                    "epci", "regional", "75", boundaries.cache_dir()
+                )
+            )
+        except Exception as exc:  # collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    boundaries._static_geojson.cache_clear()
+    assert not errors and len(set(urls)) == 1
+    files = list((tmp_path / "geo").iterdir())
+    assert len(files) == 1  # no temporary file left behind
+    assert json.loads(files[0].read_text())["features"]
