@@ -217,3 +217,65 @@ def oidc_configured() -> bool:
         return "auth" in st.secrets
     except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
         return False
+
+
+def prepared_download(
+    label: str,
+    key: str,
+    make,
+    file_name: str,
+    mime: str,
+    signature: str = "",
+    icon: str = ":material/download:",
+) -> None:
+    """A two-step download: "Préparer" makes the file, then it can be saved.
+
+    Streamlit's own deferred downloads (``data=callable``) keep the made file
+    only until two other script runs end anywhere on the server: under load
+    the browser can find it gone (404, seen with 20 sessions). Here the bytes
+    belong to the session (``st.session_state``) and are dropped as soon as
+    the view they were made for changes (``signature``).
+
+    Parameters
+    ----------
+    label : str
+        What is exported ("PNG 300 dpi").
+    key : str
+        Widget and session key, unique on the page.
+    make : callable
+        ``() -> bytes``, run when "Préparer" is clicked.
+    file_name, mime : str
+        Of the download.
+    signature : str
+        Identifies the view exported; a stored file of another view is dropped.
+    icon : str
+        Material icon of the buttons.
+    """
+    stored = st.session_state.get(key)
+    if stored is not None and stored[0] != signature:
+        del st.session_state[key]
+        stored = None
+    if stored is None:
+        # A callback: the file is made before the rerun that shows it.
+        st.button(
+            f"Préparer : {label}",
+            key=f"{key}_preparer",
+            icon=icon,
+            on_click=_prepare,
+            args=(key, signature, make),
+        )
+        return
+    st.download_button(
+        f"Télécharger : {label}",
+        data=stored[1],
+        file_name=file_name,
+        mime=mime,
+        key=f"{key}_telecharger",
+        on_click="ignore",
+        icon=icon,
+        type="primary",
+    )
+
+
+def _prepare(key: str, signature: str, make) -> None:
+    st.session_state[key] = (signature, make())

@@ -20,6 +20,7 @@ from pages import (
     filtered,
     get_frames,
     markers,
+    prepared_download,
     query_params,
     run_app,
     set_query_params,
@@ -140,16 +141,12 @@ def _map_section(selection) -> None:
 
 
 def _exports(selection, filters, maille, name, method, couches) -> None:
-    # Files are made only when a button is clicked (callables), on a thread
-    # of their own: an unused export costs nothing on a rerun.
+    # Files are made only when asked for ("Préparer"), for this very view.
     region = filters.region
     title = view_title(region)
     subtitle = filters_subtitle(filters)
-    view = {
-        "maille": maille,
-        "methode": method,
-        "region": region,
-    }
+    view = {"maille": maille, "methode": method, "region": region}
+    signature = repr((filters, maille, name, method, list(couches)))
 
     def static(fmt: str):
         return lambda: render_map(
@@ -174,33 +171,23 @@ def _exports(selection, filters, maille, name, method, couches) -> None:
             "HTML qui s'ouvre sans Internet."
         )
         cols = st.columns(4)
-        for col, (fmt, label, mime) in zip(
-            cols[:3],
-            (
-                ("png", "PNG 300 dpi", "image/png"),
-                ("svg", "SVG", "image/svg+xml"),
-                ("pdf", "PDF", "application/pdf"),
-            ),
-            strict=True,
-        ):
-            col.download_button(
-                label,
-                data=static(fmt),
-                file_name=export_filename(title, fmt),
-                mime=mime,
-                key=f"carte_export_{fmt}",
-                on_click="ignore",
-                icon=":material/image:",
-            )
-        cols[3].download_button(
-            "HTML hors ligne",
-            data=interactive,
-            file_name=export_filename(title, "html"),
-            mime="text/html",
-            key="carte_export_html",
-            on_click="ignore",
-            icon=":material/language:",
+        exports = (
+            ("png", "PNG 300 dpi", "image/png", static("png")),
+            ("svg", "SVG", "image/svg+xml", static("svg")),
+            ("pdf", "PDF", "application/pdf", static("pdf")),
+            ("html", "HTML hors ligne", "text/html", interactive),
         )
+        for col, (fmt, label, mime, make) in zip(cols, exports, strict=True):
+            with col:
+                prepared_download(
+                    label,
+                    f"carte_export_{fmt}",
+                    make,
+                    export_filename(title, fmt),
+                    mime,
+                    signature,
+                    icon=":material/language:" if fmt == "html" else ":material/image:",
+                )
 
 
 def _clicked(output) -> str | None:

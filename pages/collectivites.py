@@ -37,6 +37,7 @@ from pages import (
     current_filters,
     filtered,
     get_frames,
+    prepared_download,
     run_app,
     set_query_params,
 )
@@ -171,23 +172,25 @@ def _territory(frames) -> None:
 
 
 def _fiche_exports(scope, fiche: FicheTerritoire) -> None:
-    # Made on click only (callables): a one-page A4 sheet to print or share.
+    # Made when asked for: a one-page A4 sheet to print or share.
+    signature = repr((fiche.niveau, fiche.code, current_filters()))
     cols = st.columns(2)
     for col, fmt, mime in (
         (cols[0], "pdf", "application/pdf"),
         (cols[1], "png", "image/png"),
     ):
-        col.download_button(
-            f"Fiche territoire ({fmt.upper()}, A4)",
-            data=lambda fmt=fmt: render_fiche_territoire(
-                scope, fiche.niveau, fiche.code, fmt=fmt
-            ),
-            file_name=export_filename(f"fiche {fiche.nom}", fmt),
-            mime=mime,
-            key=f"fiche_export_{fmt}",
-            on_click="ignore",
-            icon=":material/description:",
-        )
+        with col:
+            prepared_download(
+                f"fiche territoire ({fmt.upper()}, A4)",
+                f"fiche_export_{fmt}",
+                lambda fmt=fmt: render_fiche_territoire(
+                    scope, fiche.niveau, fiche.code, fmt=fmt
+                ),
+                export_filename(f"fiche {fiche.nom}", fmt),
+                mime,
+                signature,
+                icon=":material/description:",
+            )
 
 
 def _fiche(fiche: FicheTerritoire) -> None:

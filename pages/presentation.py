@@ -41,6 +41,7 @@ from pages import (
     filtered,
     get_frames,
     get_store,
+    prepared_download,
     query_params,
     run_app,
     set_query_params,
@@ -103,7 +104,7 @@ def render() -> None:
     vue = story.vues[index]
     set_query_params({"recit": story.id, "vue": str(index + 1)}, _PARAMS)
     _show(vue, story, index)
-    _exports(story, vue)
+    _exports(story, vue, index)
     _editor(story, index)
 
 
@@ -281,32 +282,34 @@ def _map(vue: Vue, selection, story: Recit, index: int) -> None:
     attribution()
 
 
-def _exports(story: Recit, vue: Vue) -> None:
-    # Made on click only, on a thread of their own (callables).
-    faits = get_store().faits()
+def _exports(story: Recit, vue: Vue, index: int) -> None:
+    # Made when asked for, for this very vue and version of the récit.
+    signature = repr((story.id, story.version, index))
 
     def selection(v: Vue):
         return filtered(v.filters())
 
     cols = st.columns(3)
-    cols[0].download_button(
-        "Cette vue (PNG)",
-        data=lambda: slide(vue, selection(vue), faits),
-        file_name=export_filename(vue.titre, "png"),
-        mime="image/png",
-        key="pres_export_vue",
-        on_click="ignore",
-        icon=":material/image:",
-    )
-    cols[1].download_button(
-        "Le récit (ZIP : diapositives PNG et PDF)",
-        data=lambda: recit_zip(story, selection, faits),
-        file_name=export_filename(story.titre, "zip"),
-        mime="application/zip",
-        key="pres_export_zip",
-        on_click="ignore",
-        icon=":material/folder_zip:",
-    )
+    with cols[0]:
+        prepared_download(
+            "cette vue (PNG)",
+            "pres_export_vue",
+            lambda: slide(vue, selection(vue), get_store().faits()),
+            export_filename(vue.titre, "png"),
+            "image/png",
+            signature,
+            icon=":material/image:",
+        )
+    with cols[1]:
+        prepared_download(
+            "le récit (ZIP : diapositives PNG et PDF)",
+            "pres_export_zip",
+            lambda: recit_zip(story, selection, get_store().faits()),
+            export_filename(story.titre, "zip"),
+            "application/zip",
+            repr((story.id, story.version)),
+            icon=":material/folder_zip:",
+        )
 
 
 # -- editing ----------------------------------------------------------------------

@@ -297,5 +297,20 @@ def test_offline_map_of_the_view(frames):
 def test_carte_offers_exports(built_cache, database):
     at = AppTest.from_string(SCRIPT, default_timeout=60).run()
     assert not at.exception, at.exception
-    buttons = at.get("download_button")
-    assert len(buttons) == 4
+    prepare = [b for b in at.button if b.label.startswith("Préparer")]
+    assert [b.label for b in prepare] == [
+        "Préparer : PNG 300 dpi",
+        "Préparer : SVG",
+        "Préparer : PDF",
+        "Préparer : HTML hors ligne",
+    ]
+    assert not at.get("download_button")  # nothing is made before it is asked
+    at.button(key="carte_export_svg_preparer").click().run()
+    assert not at.exception, at.exception
+    (download,) = at.get("download_button")
+    assert download.proto.label == "Télécharger : SVG"
+    signature, data = at.session_state["carte_export_svg"]
+    assert data.lstrip().startswith(b"<?xml") and b"<svg" in data
+    # Another view: the file made for the previous one is dropped.
+    at.selectbox(key="carte_maille").set_value("epci").run()
+    assert not at.get("download_button")

@@ -144,8 +144,12 @@ def test_territoire_param_opens_the_fiche(built_cache, records):
     text = " ".join(m.value for m in at.markdown)
     assert "en moyenne pour la région Pays de la Loire" in text
     assert at.query_params["territoire"] in ("departement:44", ["departement:44"])
-    # The fiche can be downloaded as one A4 page (PDF or PNG).
-    assert len(at.get("download_button")) == 2
+    # The fiche can be downloaded as one A4 page (PDF or PNG), made on demand.
+    at.button(key="fiche_export_pdf_preparer").click().run()
+    assert not at.exception, at.exception
+    (download,) = at.get("download_button")
+    assert download.proto.label.startswith("Télécharger : fiche territoire (PDF")
+    assert at.session_state["fiche_export_pdf"][1].startswith(b"%PDF")
 
 
 def test_territoire_round_trip(built_cache):
