@@ -130,6 +130,16 @@ def filtered(filters: Filters | None = None) -> Frames:
     )
 
 
+def data_key() -> tuple[str, str, str]:
+    """Return the cache key of the data: database URL, data version, cache folder."""
+    return (database_url(), get_store().data_version(), str(cache_dir()))
+
+
+def selection_of(key: tuple[str, str, str], filters: Filters) -> Frames:
+    """Return the frames of ``filters`` for a :func:`data_key` (cached)."""
+    return _filtered(*key, filters)
+
+
 def query_params() -> dict[str, list[str]]:
     """Return the URL query parameters with every value as a list."""
     return {key: st.query_params.get_all(key) for key in st.query_params}

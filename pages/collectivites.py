@@ -35,10 +35,11 @@ from lib.territoires import (
 )
 from pages import (
     current_filters,
+    data_key,
     filtered,
-    get_frames,
     prepared_download,
     run_app,
+    selection_of,
     set_query_params,
 )
 
@@ -62,7 +63,7 @@ def render() -> None:
         f"{len(frames.ptce)} PTCE qui correspondent aux filtres."
     )
     _matrix(soutiens)
-    _list(soutiens)
+    _list()
     _territory(frames)
 
 
@@ -76,9 +77,9 @@ def _matrix(soutiens: pd.DataFrame) -> None:
         required=True,
         key="collectivites-mesure",
     )
-    table = matrice(soutiens)
-    st.altair_chart(
-        heatmap_chart(table, mesure or "nombre"),
+    table, spec = _matrix_parts(data_key(), current_filters(), mesure or "nombre")
+    st.vega_lite_chart(
+        spec,
         width="stretch",
         alt="Carte de chaleur des soutiens par niveau de collectivité et type",
     )
@@ -98,9 +99,31 @@ def _matrix(soutiens: pd.DataFrame) -> None:
         )
 
 
-def _list(soutiens: pd.DataFrame) -> None:
+# Sessions that agree on the filters share the matrix, its chart spec and
+# the list of collectivités: made once per data version and set of filters.
+@st.cache_resource(show_spinner=False, max_entries=128)
+def _matrix_parts(
+    key: tuple[str, str, str], filters, mesure: str
+) -> tuple[pd.DataFrame, dict]:
+    table = matrice(selection_of(key, filters).soutiens)
+    return table, heatmap_chart(table, mesure).to_dict()
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _collectivites_table(key: tuple[str, str, str], filters) -> pd.DataFrame:
+    return collectivites(selection_of(key, filters).soutiens)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _fiche_of(
+    key: tuple[str, str, str], filters, niveau: str, code: str
+) -> FicheTerritoire:
+    return fiche_territoire(selection_of(key, filters), niveau, code)
+
+
+def _list() -> None:
     st.subheader("Collectivités et PTCE soutenus")
-    table = collectivites(soutiens)
+    table = _collectivites_table(data_key(), current_filters())
     if table.empty:
         st.info("Aucun soutien de collectivité parmi les PTCE filtrés.")
         return
@@ -165,8 +188,9 @@ def _territory(frames) -> None:
             "des PTCE filtrés ou qui en soutient."
         )
         return
-    scope = get_frames().filtered(current_filters().without_territory())
-    fiche = fiche_territoire(scope, niveau, code, ref)
+    scope_filters = current_filters().without_territory()
+    scope = selection_of(data_key(), scope_filters)
+    fiche = _fiche_of(data_key(), scope_filters, niveau, code)
     _fiche(fiche)
     _fiche_exports(scope, fiche)
 

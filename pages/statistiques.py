@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from lib import charts, stats
-from lib.explore import Frames
-from pages import filtered, get_frames, run_app
+from lib.explore import Filters, Frames
+from pages import (
+    current_filters,
+    data_key,
+    filtered,
+    get_frames,
+    run_app,
+    selection_of,
+)
 
 #: (widget key and file name, table builder, chart builder), in page order;
 #: pairs of consecutive entries share a row, except the heatmap.
@@ -28,6 +34,7 @@ _CHARTS: list[tuple[str, Callable[[Frames], pd.DataFrame], Callable]] = [
     ("composition-membres", stats.composition_membres, charts.composition_membres),
 ]
 _WIDE = {"soutiens-type-niveau"}
+_BUILDERS = {name: (table_of, chart_of) for name, table_of, chart_of in _CHARTS}
 
 
 def render() -> None:
@@ -50,43 +57,56 @@ def render() -> None:
         )
         return
 
-    source = stats.source_line(selection)
-    row: list[tuple[str, Callable, Callable]] = []
-    for entry in _CHARTS:
-        if entry[0] in _WIDE:
-            _row(row, selection, source)
-            _row([entry], selection, source)
+    row: list[str] = []
+    for name, _, _ in _CHARTS:
+        if name in _WIDE:
+            _row(row)
+            _row([name])
             row = []
             continue
-        row.append(entry)
+        row.append(name)
         if len(row) == 2:
-            _row(row, selection, source)
+            _row(row)
             row = []
-    _row(row, selection, source)
+    _row(row)
 
 
-def _row(entries: list, selection: Frames, source: str) -> None:
-    if not entries:
+def _row(names: list[str]) -> None:
+    if not names:
         return
-    columns = st.columns(len(entries), gap="large")
-    for column, (name, table_of, chart_of) in zip(columns, entries, strict=True):
+    columns = st.columns(len(names), gap="large")
+    for column, name in zip(columns, names, strict=True):
         with column:
-            table = table_of(selection)
-            _chart(chart_of(table, source=source), table, name)
+            _chart(name)
 
 
-def _chart(chart: alt.TopLevelMixin, table: pd.DataFrame, name: str) -> None:
+def _chart(name: str) -> None:
+    spec, csv = _chart_parts(data_key(), current_filters(), name)
     # width="stretch" is the Streamlit 1.67 spelling of use_container_width=True.
-    st.altair_chart(chart, width="stretch")
+    st.vega_lite_chart(spec, width="stretch")
     st.download_button(
         "Télécharger les données (CSV)",
-        data=stats.to_csv(table),
+        data=csv,
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"csv-{name}",
         on_click="ignore",
         icon=":material/download:",
     )
+
+
+# Sessions that agree on the filters share each chart: its table, its
+# Vega-Lite spec (Altair's schema validation alone costs ~30 ms a chart) and
+# its CSV are made once per data version and set of filters.
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _chart_parts(
+    key: tuple[str, str, str], filters: Filters, name: str
+) -> tuple[dict, bytes]:
+    selection: Frames = selection_of(key, filters)
+    table_of, chart_of = _BUILDERS[name]
+    table: pd.DataFrame = table_of(selection)
+    chart = chart_of(table, source=stats.source_line(selection))
+    return chart.to_dict(), stats.to_csv(table)
 
 
 if __name__ == "__main__":
