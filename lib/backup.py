@@ -245,6 +245,12 @@ def restore(
     target = sqlite_path(url)
     safety = backup(url, "avant-restauration", folder)
     _copy(backup_file, target)
+    # The backup's data version counter may repeat numbers already used for
+    # other contents since: a new epoch keeps caches from mixing them up.
+    from lib.store import Store, new_data_epoch
+
+    with Store(database_url(url)).engine.begin() as conn:
+        new_data_epoch(conn)
     return safety
 
 

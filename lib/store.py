@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -231,6 +232,44 @@ def _migrate_5(conn: Connection) -> None:
     compte.create(conn)
 
 
+def _migrate_6(conn: Connection) -> None:
+    """Keep a data version in ``meta``, bumped by every write (a cheap cache key)."""
+    conn.execute(
+        sa.insert(meta),
+        [
+            {"cle": "data_epoch", "valeur": uuid.uuid4().hex[:12]},
+            {"cle": "data_version", "valeur": "0"},
+        ],
+    )
+
+
+def _bump_data_version(conn: Connection) -> None:
+    # One atomic UPDATE: concurrent writers (PostgreSQL) never share a number.
+    conn.execute(
+        sa.update(meta)
+        .where(meta.c.cle == "data_version")
+        .values(valeur=sa.cast(sa.cast(meta.c.valeur, sa.Integer) + 1, sa.String))
+    )
+
+
+def new_data_epoch(conn: Connection) -> None:
+    """Give the data a new epoch: cache keys made before can never match again.
+
+    Used after a database is restored from a backup, whose counter may repeat
+    numbers already used for other contents.
+
+    Parameters
+    ----------
+    conn : sqlalchemy.engine.Connection
+        In a transaction.
+    """
+    conn.execute(
+        sa.update(meta)
+        .where(meta.c.cle == "data_epoch")
+        .values(valeur=uuid.uuid4().hex[:12])
+    )
+
+
 #: Numbered migrations; a database at version N gets N+1… applied in order.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1,
@@ -238,6 +277,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     3: _migrate_3,
     4: _migrate_4,
     5: _migrate_5,
+    6: _migrate_6,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -524,15 +564,21 @@ class Store:
             return conn.execute(sa.select(sa.func.count()).select_from(ptce)).scalar()
 
     def data_version(self) -> str:
-        """Return a token that changes whenever any PTCE changes (cache key)."""
+        """Return a token that changes whenever any PTCE changes (cache key).
+
+        Two primary-key reads: every write bumps the counter in the same
+        transaction, so other processes see a change at once; a restored
+        backup gets a new epoch.
+        """
         with self.engine.connect() as conn:
-            count, last = conn.execute(
-                sa.select(sa.func.count(), sa.func.max(ptce.c.modifie_le))
-            ).one()
-            deletions = conn.execute(
-                sa.select(sa.func.count()).where(historique.c.action == "suppression")
-            ).scalar()
-        return f"{count}:{last}:{deletions}"
+            rows = dict(
+                conn.execute(
+                    sa.select(meta.c.cle, meta.c.valeur).where(
+                        meta.c.cle.in_(("data_epoch", "data_version"))
+                    )
+                ).all()
+            )
+        return f"{rows.get('data_epoch', '')}-{rows.get('data_version', '')}"
 
     def count_by_origine(self) -> dict[str, int]:
         """Return how many PTCE come from each origin (saisie, démonstration…)."""
@@ -619,6 +665,7 @@ class Store:
                 avant=_snapshot(current) if current else None,
             )
         )
+        _bump_data_version(conn)
         return stored
 
     def create_many(
@@ -665,6 +712,7 @@ class Store:
                 for r in records
             ],
         )
+        _bump_data_version(conn)
         return len(records)
 
     def _conflict_message(
@@ -731,6 +779,7 @@ class Store:
                     avant=_snapshot(current),
                 )
             )
+            _bump_data_version(conn)
 
     # -- history ------------------------------------------------------------
 

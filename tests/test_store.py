@@ -331,3 +331,19 @@ def test_app_processes_starting_together_migrate_once(postgres_url):
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_data_version_changes_with_every_write_only(database_url):
+    store = Store(database_url)
+    seen = [store.data_version()]
+    record = store.save(make_ptce(), "a")
+    seen.append(store.data_version())
+    store.load(), store.ids(), store.history(record.id)  # reads change nothing
+    assert store.data_version() == seen[-1]
+    store.save(Ptce(**{**record.__dict__, "nom": "Autre"}), "a")
+    seen.append(store.data_version())
+    store.create_many([make_ptce(id="b", nom="B")], "a")
+    seen.append(store.data_version())
+    store.delete("b", "a", expected_version=1)
+    seen.append(store.data_version())
+    assert len(set(seen)) == len(seen)
