@@ -43,7 +43,7 @@ test-fast: setup system-packages
 	$(PY) -m pytest -m "not browser"
 
 bench: setup
-	@for b in $(filter-out bench/__init__.py,$(wildcard bench/*.py)); do \
+	@for b in $(filter-out bench/__init__.py bench/stclient.py,$(wildcard bench/*.py)); do \
 		m=$$(basename $$b .py); echo "== bench.$$m"; $(PY) -m bench.$$m || exit 1; done
 
 lint: $(STAMP)

@@ -106,7 +106,8 @@ def _matrix_parts(
     key: tuple[str, str, str], filters, mesure: str
 ) -> tuple[pd.DataFrame, dict]:
     table = matrice(selection_of(key, filters).soutiens)
-    return table, heatmap_chart(table, mesure).to_dict()
+    # Schema validation is the tests' job (tests/test_territoires.py).
+    return table, heatmap_chart(table, mesure).to_dict(validate=False)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
