@@ -29,9 +29,19 @@ from pages import (
 _PARAMS = ("couches", "maille", "indicateur", "classes", "fond", "territoire")
 
 
+#: Widget keys of the map options. Streamlit forgets a widget's state when
+#: a run does not draw it (another page): their values are kept aside too.
+_WIDGETS = ("carte_couches", "carte_maille", "carte_indicateur", "carte_classes")
+_KEPT = "_carte_options"
+
+
 def _state_from_url() -> None:
-    # First run of the session: the URL decides the map options.
+    # First run of the session: the URL decides the map options; back from
+    # another page, the options kept aside come back.
     if "_carte_from_url" in st.session_state:
+        for key, value in st.session_state.get(_KEPT, {}).items():
+            if key not in st.session_state:
+                st.session_state[key] = value
         return
     st.session_state["_carte_from_url"] = True
     params = query_params()
@@ -86,6 +96,9 @@ def _map_section(selection) -> None:
         "Classes", list(METHODS), key="carte_classes", format_func=METHODS.get
     )
     tiles = cols[4].toggle("Fond OSM", key="carte_fond", help="Nécessite Internet")
+    st.session_state[_KEPT] = {
+        key: st.session_state[key] for key in (*_WIDGETS, "carte_fond")
+    }
 
     region = filters.region
     built = map_layers(

@@ -314,3 +314,27 @@ def test_carte_offers_exports(built_cache, database):
     # Another view: the file made for the previous one is dropped.
     at.selectbox(key="carte_maille").set_value("epci").run()
     assert not at.get("download_button")
+
+
+def test_map_options_survive_a_visit_to_another_page(built_cache, database):
+    # Streamlit forgets the state of widgets a run does not draw: going to
+    # another page and back must not reset the map to its defaults.
+    script = (
+        "import streamlit as st\nfrom app import filters_sidebar\n"
+        "from pages import carte\nfilters_sidebar()\n"
+        "if not st.session_state.get('ailleurs'):\n    carte.render()\n"
+    )
+    at = AppTest.from_string(script, default_timeout=60)
+    at.query_params["maille"] = "epci"
+    at.query_params["indicateur"] = "montant"
+    at.run()
+    at.multiselect(key="carte_couches").set_value(["choro"]).run()
+    at.session_state["ailleurs"] = True
+    at.run()
+    assert "carte_maille" not in at.session_state  # forgotten by Streamlit
+    at.session_state["ailleurs"] = False
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="carte_maille").value == "epci"
+    assert at.selectbox(key="carte_indicateur").value == "montant"
+    assert at.multiselect(key="carte_couches").value == ["choro"]
