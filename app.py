@@ -211,57 +211,27 @@ def main() -> None:
         page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),
         layout="wide",
     )
+    # (module, title, icon, URL path), in menu order; the first is the home.
+    menu = [
+        (accueil, "Accueil", "map", "accueil"),
+        (carte, "Carte", "location_on", "carte"),
+        (annuaire, "Annuaire", "list_alt", "annuaire"),
+        (collectivites, "Collectivités", "account_balance", "collectivites"),
+        (statistiques, "Statistiques", "bar_chart", "statistiques"),
+        (presentation, "Présentation", "slideshow", "presentation"),
+        (donnees, "Données", "edit_note", "donnees"),
+        (sources, "Territoires et sources", "travel_explore", "sources"),
+    ]
     page = st.navigation(
         [
             st.Page(
-                accueil.render,
-                title="Accueil",
-                icon=":material/map:",
-                url_path="accueil",
-                default=True,
-            ),
-            st.Page(
-                carte.render,
-                title="Carte",
-                icon=":material/location_on:",
-                url_path="carte",
-            ),
-            st.Page(
-                annuaire.render,
-                title="Annuaire",
-                icon=":material/list_alt:",
-                url_path="annuaire",
-            ),
-            st.Page(
-                collectivites.render,
-                title="Collectivités",
-                icon=":material/account_balance:",
-                url_path="collectivites",
-            ),
-            st.Page(
-                statistiques.render,
-                title="Statistiques",
-                icon=":material/bar_chart:",
-                url_path="statistiques",
-            ),
-            st.Page(
-                presentation.render,
-                title="Présentation",
-                icon=":material/slideshow:",
-                url_path="presentation",
-            ),
-            st.Page(
-                donnees.render,
-                title="Données",
-                icon=":material/edit_note:",
-                url_path="donnees",
-            ),
-            st.Page(
-                sources.render,
-                title="Territoires et sources",
-                icon=":material/travel_explore:",
-                url_path="sources",
-            ),
+                module.render,
+                title=title,
+                icon=f":material/{icon}:",
+                url_path=path,
+                default=i == 0,
+            )
+            for i, (module, title, icon, path) in enumerate(menu)
         ]
     )
     try:

@@ -19,7 +19,14 @@ from dataclasses import dataclass, replace
 from lib.auth import User, require_editor
 from lib.columns import SHEETS
 from lib.exporter import rows
-from lib.importer import Plan, Table, apply_plan, import_files, plan_import
+from lib.importer import (
+    Plan,
+    Table,
+    apply_plan,
+    cell_text,
+    import_files,
+    plan_import,
+)
 from lib.model import Problem, Ptce
 from lib.store import Store
 
@@ -48,14 +55,6 @@ class FormData:
     version: int = 0
 
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _columns(sheet: str) -> list[str]:
     return [c.name for c in SHEETS[sheet]]
 
@@ -76,7 +75,7 @@ def form_data(record: Ptce | None) -> FormData:
 
     def sheet(name: str) -> list[dict]:
         return [
-            {k: _text(v) for k, v in row.items() if k != "identifiant_ptce"}
+            {k: cell_text(v) for k, v in row.items() if k != "identifiant_ptce"}
             for row in rows([record], name)
         ]
 
@@ -95,7 +94,7 @@ def _table(sheet: str, records: Sequence[Mapping], ptce_id: str | None) -> Table
             str(v or "").strip() for k, v in cells.items() if k != "identifiant_ptce"
         ):
             continue  # an empty row left in a table editor
-        lines.append((i, [_text(cells.get(h)) for h in headers]))
+        lines.append((i, [cell_text(cells.get(h)) for h in headers]))
     return Table(sheet, f"{FORM} ({sheet})", headers, lines)
 
 

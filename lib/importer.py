@@ -180,10 +180,10 @@ def read_xlsx(data: bytes, name: str = "fichier.xlsx") -> list[Table]:
         if sheet is None:
             continue
         rows_iter = ws.iter_rows(values_only=True)
-        headers = [_cell_text(c) for c in next(rows_iter, ())]
+        headers = [cell_text(c) for c in next(rows_iter, ())]
         rows = []
         for line, cells in enumerate(rows_iter, start=2):
-            texts = [_cell_text(c) for c in cells]
+            texts = [cell_text(c) for c in cells]
             if any(t.strip() for t in texts):
                 rows.append((line, texts))
             if len(rows) > MAX_ROWS:
@@ -199,7 +199,17 @@ def read_xlsx(data: bytes, name: str = "fichier.xlsx") -> list[Table]:
     return tables
 
 
-def _cell_text(value) -> str:
+def cell_text(value) -> str:
+    """Return a spreadsheet cell as text (``3.0`` → ``"3"``, None → ``""``).
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    str
+    """
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -241,9 +251,9 @@ def read_geojson(data: bytes, name: str = "fichier.geojson") -> list[Table]:
             for child in props.pop(key, None) or []:
                 child = dict(child, identifiant_ptce=props.get("identifiant", ""))
                 target.append(
-                    (i, [_cell_text(child.get(c.name)) for c in SHEETS[sheet]])
+                    (i, [cell_text(child.get(c.name)) for c in SHEETS[sheet]])
                 )
-        ptce_rows.append((i, [_cell_text(props.get(n)) for n in names]))
+        ptce_rows.append((i, [cell_text(props.get(n)) for n in names]))
     tables = [Table("PTCE", name, names, ptce_rows)]
     if membre_rows:
         tables.append(
