@@ -167,3 +167,19 @@ def test_territory_name(level, code, name):
 def test_territory_name_unknown():
     with pytest.raises(UnknownCode):
         territory_name("epci", "44003")
+
+
+@pytest.mark.parametrize("deps", [("44",), ("44", "85"), ("2A", "2B"), ("974",), ()])
+def test_epci_in_departements(ref, deps):
+    from geo.lookup import epci_in
+
+    expected = {
+        e.code
+        for e in ref.epci.values()
+        if any(ref.communes[m].departement in deps for m in e.membres)
+    }
+    got = epci_in(deps)
+    assert set(got) == expected
+    assert list(got) == sorted(got, key=lambda c: ref.epci[c].nom)
+    if "44" in deps:
+        assert "244400404" in got  # Nantes Métropole
