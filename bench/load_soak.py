@@ -24,8 +24,10 @@ fetches and exports are timed separately. Errors: an exception element, an
 page, a websocket or HTTP failure.
 
 Memory: VmRSS of the server process (from /proc), sampled every 10 s during
-the soak; growth = end of soak vs start of soak (after warm-up and the load
-phase).
+the soak. RSS swings by ±15 % from one sample to the next (allocator churn,
+caches filling), so growth compares the median of the first tenth of the
+samples with the median of the last tenth (at least 3 samples each); the
+single first and last samples are printed too.
 
 Usage: python -m bench.load_soak [--load-seconds 60] [--soak-seconds 600]
 """
@@ -428,12 +430,16 @@ def main() -> None:
     load, soak, rss = result["load"], result["soak"], result["rss"]
     report("LOAD", load, args.load_seconds, result["cpu_load"])
     report("SOAK", soak, args.soak_seconds, result["cpu_soak"])
-    start_mb, end_mb = rss[0][1], rss[-1][1]
+    values = [v for _, v in rss]
+    window = max(3, len(values) // 10)
+    start_mb = statistics.median(values[:window])
+    end_mb = statistics.median(values[-window:])
     growth = (end_mb - start_mb) / start_mb * 100
-    peak = max(v for _, v in rss)
-    print(f"\nserver RSS: start of soak {start_mb:.1f} MB, end {end_mb:.1f} MB "
-          f"(growth {growth:+.1f} %), peak {peak:.1f} MB, after the last "
-          f"session closed {rss_after:.1f} MB")  # fmt: skip
+    peak = max(values)
+    print(f"\nserver RSS (median of the first / last {window} samples): start of "
+          f"soak {start_mb:.1f} MB, end {end_mb:.1f} MB (growth {growth:+.1f} %); "
+          f"single samples {values[0]:.1f} → {values[-1]:.1f} MB; peak {peak:.1f} "
+          f"MB; after the last session closed {rss_after:.1f} MB")  # fmt: skip
     load_p95 = p95(load.responses())
     soak_p95 = p95(soak.responses())
     errors = len(load.errors) + len(soak.errors)

@@ -81,8 +81,7 @@ def _frames(url: str, version: str, folder: str) -> Frames:
 
 def get_frames() -> Frames:
     """Return every PTCE as flat tables (rebuilt only when the data change)."""
-    store = get_store()
-    return _frames(database_url(), store.data_version(), str(cache_dir()))
+    return _frames(*data_key())
 
 
 # The sidebar counter and the page both need the selection: filter once per
@@ -105,10 +104,7 @@ def markers() -> tuple[list[list], str | None]:
     second to make and write); the URL is None for small selections, whose
     rows travel in the map's script.
     """
-    store = get_store()
-    return _markers(
-        database_url(), store.data_version(), str(cache_dir()), current_filters()
-    )
+    return _markers(*data_key(), current_filters())
 
 
 def current_filters() -> Filters:
@@ -121,13 +117,7 @@ def current_filters() -> Filters:
 
 def filtered(filters: Filters | None = None) -> Frames:
     """Return the frames restricted to the current filters (or ``filters``)."""
-    store = get_store()
-    return _filtered(
-        database_url(),
-        store.data_version(),
-        str(cache_dir()),
-        filters or current_filters(),
-    )
+    return selection_of(data_key(), filters or current_filters())
 
 
 def data_key() -> tuple[str, str, str]:
