@@ -29,7 +29,7 @@ caches filling), so growth compares the median of the first tenth of the
 samples with the median of the last tenth (at least 3 samples each); the
 single first and last samples are printed too.
 
-Usage: python -m bench.load_soak [--load-seconds 60] [--soak-seconds 600]
+Usage: python -m bench.load_soak [--load-seconds 150] [--soak-seconds 600]
 """
 
 from __future__ import annotations
@@ -387,7 +387,9 @@ def main() -> None:
         default=2,
         help="server processes on one database (one per core; README)",
     )
-    parser.add_argument("--load-seconds", type=float, default=60)
+    # Longer than Streamlit's disconnected-session TTL (120 s): the soak then
+    # starts with its steady population of recently closed sessions.
+    parser.add_argument("--load-seconds", type=float, default=150)
     parser.add_argument("--soak-seconds", type=float, default=600)
     parser.add_argument("--ptce", type=int, default=1000, help="synthetic PTCE")
     parser.add_argument("--seed", type=int, default=5)
