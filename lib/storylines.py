@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field, replace
 import sqlalchemy as sa
 
 from lib.auth import User, require_editor
+from lib.carte import LAYERS
+from lib.carte import MAILLES as CARTE_MAILLES
 from lib.explore import Filters
 from lib.model import TYPES_SOUTIEN, Fait, fold, slugify
 from lib.store import ConflictError, NotFoundError, Store, recit
@@ -29,8 +31,9 @@ GENRES = {
     "matrice": "Qui soutient qui, et comment",
     "soutenir": "Comment soutenir un PTCE",
 }
-MAILLES = ("departement", "epci")
-COUCHES = ("ptce", "choro", "territoires", "soutiens")
+#: The Carte's grids and layers (a vue draws what the Carte draws).
+MAILLES = tuple(CARTE_MAILLES)
+COUCHES = tuple(LAYERS)
 DEFAULT_ID = "defaut"
 #: Source of the seed document the default récit quotes.
 SEED_SOURCE = "RTES / CRESS Pays de la Loire, Points de RepèrESS n°10, mars 2025"
