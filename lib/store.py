@@ -142,6 +142,24 @@ recit = sa.Table(
     sa.Column("par", sa.String(100), nullable=False),
 )
 
+recit_historique = sa.Table(
+    "recit_historique",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # No foreign key: the history of a deleted récit is kept.
+    sa.Column("recit_id", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("le", sa.String(32), nullable=False),
+    sa.Column("par", sa.Text, nullable=False),
+    # The content *after* the change (None after a deletion). Unlike a PTCE,
+    # a récit is a few kilobytes: keeping each version whole keeps restoring
+    # a plain copy.
+    sa.Column("titre", sa.Text),
+    sa.Column("vues", sa.JSON),
+    sa.Index("ix_recit_historique_recit", "recit_id", "version"),
+)
+
 compte = sa.Table(
     "compte",
     metadata,
@@ -270,6 +288,28 @@ def new_data_epoch(conn: Connection) -> None:
     )
 
 
+def _migrate_7(conn: Connection) -> None:
+    """Keep a history of the récits; their current state is its first entry."""
+    recit_historique.create(conn)
+    rows = conn.execute(sa.select(recit)).mappings().all()
+    if rows:
+        conn.execute(
+            sa.insert(recit_historique),
+            [
+                {
+                    "recit_id": r["id"],
+                    "version": r["version"],
+                    "action": "état avant l'historique",
+                    "le": r["modifie_le"],
+                    "par": r["par"],
+                    "titre": r["titre"],
+                    "vues": r["vues"],
+                }
+                for r in rows
+            ],
+        )
+
+
 #: Numbered migrations; a database at version N gets N+1… applied in order.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1,
@@ -278,6 +318,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     4: _migrate_4,
     5: _migrate_5,
     6: _migrate_6,
+    7: _migrate_7,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
