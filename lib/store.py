@@ -174,6 +174,18 @@ compte = sa.Table(
     sa.Column("derniere_connexion", sa.String(32)),
 )
 
+#: Failed sign-ins per client and identifier (see :func:`lib.auth.sign_in`).
+essai_connexion = sa.Table(
+    "essai_connexion",
+    metadata,
+    # A keyed hash of (client, identifier): no address or name is stored.
+    sa.Column("cle", sa.String(64), primary_key=True),
+    sa.Column("echecs", sa.Integer, nullable=False),
+    sa.Column("bloque_jusqua", sa.String(32)),
+    sa.Column("dernier", sa.String(32), nullable=False),
+    sa.Index("ix_essai_connexion_dernier", "dernier"),
+)
+
 _V1_TABLES = (meta, ptce, ptce_filiere, membre, soutien, historique)
 
 
@@ -310,6 +322,16 @@ def _migrate_7(conn: Connection) -> None:
         )
 
 
+def _migrate_8(conn: Connection) -> None:
+    """Throttle failed sign-ins per client and identifier, not per account.
+
+    A lock on the account itself let anyone lock its owner out with a few
+    wrong guesses; ``compte.echecs`` and ``compte.bloque_jusqua`` are no
+    longer used.
+    """
+    essai_connexion.create(conn)
+
+
 #: Numbered migrations; a database at version N gets N+1… applied in order.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1,
@@ -319,6 +341,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     5: _migrate_5,
     6: _migrate_6,
     7: _migrate_7,
+    8: _migrate_8,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
