@@ -420,7 +420,11 @@ def make_engine(url: str | None = None) -> Engine:
     sqlalchemy.engine.Engine
     """
     url = database_url(url)
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+    # Not for URI forms (sqlite:///file:…?mode=ro&uri=true): their text is no
+    # path, and a folder named "file:" would appear in the current one.
+    if url.startswith("sqlite:///") and not url.startswith(
+        ("sqlite:///:memory:", "sqlite:///file:")
+    ):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
         url,
