@@ -15,7 +15,14 @@ from pathlib import Path
 import geopandas as gpd
 import shapely
 
-from geo.build import DETAILS, LEVELS, LEVELS_BY_DETAIL, cache_dir, read_manifest
+from geo.build import (
+    DETAILS,
+    LEVELS,
+    LEVELS_BY_DETAIL,
+    ROOT,
+    cache_dir,
+    read_manifest,
+)
 
 #: Code of the Pays de la Loire région, the default regional view.
 PAYS_DE_LA_LOIRE = "52"
@@ -28,6 +35,31 @@ ATTRIBUTION = (
 
 class CacheMissing(RuntimeError):
     """The boundary cache has not been built (message in French)."""
+
+
+def shown_path(path: Path | str, otherwise: str) -> str:
+    """Return how a path may be shown to a person: never a server path.
+
+    Parameters
+    ----------
+    path : Path or str
+        A file or folder on the server.
+    otherwise : str
+        What to say when the path is outside the project and its neighbour
+        ``../shared`` (e.g. ``"le dossier du cache (PTCE_CACHE_DIR)"``).
+
+    Returns
+    -------
+    str
+        The path relative to the project (``data/cache/boundaries``,
+        ``../shared/geo/…``), or ``otherwise``.
+    """
+    # normpath, not resolve: "../shared" stays a neighbour of the project.
+    full = Path(os.path.normpath(Path(path).absolute()))
+    for base, prefix in ((ROOT, ""), (ROOT.parent / "shared", "../shared/")):
+        if full.is_relative_to(base):
+            return prefix + full.relative_to(base).as_posix()
+    return otherwise
 
 
 def _check(level: str, detail: str) -> None:
@@ -45,9 +77,10 @@ def _check(level: str, detail: str) -> None:
 def _read(level: str, detail: str, folder: Path) -> gpd.GeoDataFrame:
     path = folder / f"{level}-{detail}.parquet"
     if not path.exists():
+        where = shown_path(folder, "le dossier du cache (PTCE_CACHE_DIR)")
         raise CacheMissing(
-            f"Le cache des contours est absent ({path}). Lancez "
-            "« python -m geo build » (ou « make run »)."
+            f"Le cache des contours est absent ({path.name} manque dans {where}). "
+            "Lancez « python -m geo build » (ou « make run »)."
         )
     return gpd.read_parquet(path)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from geo.boundaries import ATTRIBUTION, CacheMissing, status
+from geo.boundaries import ATTRIBUTION, CacheMissing, shown_path, status
 from geo.lookup import find_places
 from geo.reference import load_reference
 from pages import run_app
@@ -88,9 +88,13 @@ def _cache() -> None:
             hide_index=True,
             use_container_width=True,
         )
+    # Never the server's own path: the page is public.
+    source = shown_path(
+        report["source"]["path"], "le dossier des contours (PTCE_GEO_SOURCE)"
+    )
     st.caption(
         f"Construit le {report['built_at']} en {report['duration_s']} s depuis "
-        f"{report['source']['path']}."
+        f"{source}."
     )
 
 
