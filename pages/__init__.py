@@ -14,7 +14,10 @@ that mode and renders the requested page with the whole app around it.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -24,6 +27,8 @@ import streamlit as st
 from geo.boundaries import ATTRIBUTION, CacheMissing, geojson
 from geo.build import cache_dir
 from geo.lookup import commune_points
+from lib.auth import SESSION_COOKIE, session_token, user_from_token
+from lib.auth import client_key as auth_client_key
 from lib.backup import backup_if_due
 from lib.explore import Filters, Frames, build_frames
 from lib.maps import REMOTE_MARKERS_FROM, marker_file, marker_rows
@@ -198,17 +203,96 @@ def run_app() -> None:
 USER_KEY = "_user"
 
 
+#: The cookie change the next run of the Données page writes (a script).
+_COOKIE_PENDING = "_session_cookie"
+#: A token this session must not reopen (signed out, or found invalid):
+#: ``st.context.cookies`` keeps the cookies of the page load until a reload.
+_COOKIE_IGNORED = "_session_cookie_ignored"
+_TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,1000}$")
+
+
 def current_user():
     """Return the signed-in :class:`lib.auth.User` of this session, or None.
 
-    An expired session is closed here, so every page sees it at once.
+    A new session (a reload, a new tab) is reopened from the browser's
+    session cookie when its token is still valid. An expired session is
+    closed here, so every page sees it at once.
     """
     user = st.session_state.get(USER_KEY)
+    if user is None:
+        user = _user_from_cookie()
     if user is not None and user.expired():
         del st.session_state[USER_KEY]
         st.toast("Session expirée : reconnectez-vous pour modifier.")
         return None
     return user
+
+
+def _user_from_cookie():
+    token = st.context.cookies.get(SESSION_COOKIE)
+    if not token or token == st.session_state.get(_COOKIE_IGNORED):
+        return None
+    user = user_from_token(get_store(), token)
+    if user is None:
+        # Checked once per session, not on every run.
+        st.session_state[_COOKIE_IGNORED] = token
+        return None
+    st.session_state[USER_KEY] = user
+    return user
+
+
+def client_key() -> str:
+    """Return the key that throttles this browser's sign-ins (its address)."""
+    return auth_client_key(
+        st.context.ip_address, st.context.headers.get("X-Forwarded-For")
+    )
+
+
+def remember_session(user) -> None:
+    """Sign ``user`` in for this session and, by a cookie, for later reloads.
+
+    The cookie is written by :func:`write_session_cookie` on the next run of
+    the Données page (callers rerun right after signing in).
+    """
+    st.session_state[USER_KEY] = user
+    token = session_token(get_store(), user)
+    if not _TOKEN.match(token):  # never put anything else into a script
+        return
+    seconds = max(int((user.expires - _utc_now()).total_seconds()), 1)
+    # HttpOnly is impossible from a script, and Secure only over HTTPS (the
+    # atlas also runs on http://localhost): Secure is added when the page is
+    # served over HTTPS. SameSite=Strict: never sent by another site.
+    st.session_state[_COOKIE_PENDING] = (
+        f"{SESSION_COOKIE}={token}; Path=/; Max-Age={seconds}; SameSite=Strict"
+    )
+
+
+def forget_session() -> None:
+    """Sign out of this session and clear the browser's session cookie."""
+    st.session_state.pop(USER_KEY, None)
+    st.session_state[_COOKIE_IGNORED] = st.context.cookies.get(SESSION_COOKIE)
+    st.session_state[_COOKIE_PENDING] = (
+        f"{SESSION_COOKIE}=; Path=/; Max-Age=0; SameSite=Strict"
+    )
+
+
+def write_session_cookie() -> None:
+    """Write the cookie change asked for by the last sign-in or sign-out."""
+    cookie = st.session_state.pop(_COOKIE_PENDING, None)
+    if cookie is None:
+        return
+    # st.html runs the script in the page itself (no iframe): the cookie is
+    # the app's own, sent with the next page load.
+    st.html(
+        "<script>document.cookie = "
+        f"{json.dumps(cookie)} + "
+        '(location.protocol === "https:" ? "; Secure" : "");</script>',
+        unsafe_allow_javascript=True,
+    )
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def oidc_configured() -> bool:

@@ -27,11 +27,14 @@ from lib.importer import MAX_BYTES
 from lib.model import Problem
 from lib.store import ConflictError, NotFoundError
 from pages import (
-    USER_KEY,
+    client_key,
     current_user,
+    forget_session,
     get_store,
     oidc_configured,
+    remember_session,
     run_app,
+    write_session_cookie,
 )
 
 _UPLOAD_TYPES = ["csv", "xlsx", "geojson", "json"]
@@ -39,6 +42,7 @@ _UPLOAD_TYPES = ["csv", "xlsx", "geojson", "json"]
 
 def render() -> None:
     st.title("Données")
+    write_session_cookie()
     user = current_user()
     if user is None or not user.can_edit:
         _sign_in(user)
@@ -75,11 +79,14 @@ def _sign_in(user) -> None:
         password = st.text_input("Mot de passe", type="password", max_chars=200)
         if st.form_submit_button("Se connecter"):
             try:
-                st.session_state[USER_KEY] = sign_in(get_store(), ident, password)
+                signed = sign_in(get_store(), ident, password, client=client_key())
             except AuthError as exc:
                 st.error(str(exc))
             else:
+                remember_session(signed)
                 st.rerun()
+    if user is not None:
+        st.button("Se déconnecter", on_click=_sign_out, key="deconnexion")
     if oidc_configured():
         if getattr(st.user, "is_logged_in", False):
             found = user_for_identity(get_store(), st.user.get("email", ""))
@@ -89,7 +96,7 @@ def _sign_in(user) -> None:
                     "un administrateur."
                 )
             else:
-                st.session_state[USER_KEY] = found
+                remember_session(found)
                 st.rerun()
         else:
             st.button(
@@ -98,7 +105,7 @@ def _sign_in(user) -> None:
 
 
 def _sign_out() -> None:
-    st.session_state.pop(USER_KEY, None)
+    forget_session()
     if oidc_configured() and getattr(st.user, "is_logged_in", False):
         st.logout()
 
