@@ -19,8 +19,13 @@ Commands
     Create an admin account; the password is read from
     ``PTCE_ADMIN_PASSWORD`` or asked twice.
 ``backup``, ``backups`` and ``restore-backup FILE``
-    Consistent SQLite backup (also taken before every import), list, restore
-    (the state before the restore is backed up first).
+    Consistent SQLite backup (also taken before every import that passed
+    validation), list, restore (the file is checked first; the state before
+    the restore is backed up first).
+
+Every failure ends in one French sentence on stderr saying what to do, and
+exit code 1 (:func:`lib.errors.explain`); an unexpected one leaves its
+traceback in the log of :func:`lib.errors.log_failure`, never on screen.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -43,16 +49,22 @@ def _who(args: argparse.Namespace) -> str:
 
 def _write(data: bytes, output: str | None) -> None:
     if output:
-        Path(output).write_bytes(data)
+        try:
+            Path(output).write_bytes(data)
+        except OSError as exc:
+            exc.filename = exc.filename or output  # named in the French message
+            raise
         print(f"Écrit : {output}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
 
 
-def _store():
-    from lib.store import Store
+def _store(create: bool = False, full_check: bool = False):
+    # Checked first (missing, damaged, newer schema: a French refusal); only
+    # the commands that write data may create a missing database.
+    from lib.database import open_store
 
-    return Store()
+    return open_store(create=create, full_check=full_check)
 
 
 def _template(args: argparse.Namespace) -> int:
@@ -83,9 +95,17 @@ def _import(args: argparse.Namespace) -> int:
             )
             return 1
         files.append((path.name, path.read_bytes()))
-    if not args.dry_run:
+    store = _store(create=True)
+    # Validate first: a refused file writes nothing, not even a backup (30
+    # refused imports would otherwise rotate every earlier backup out).
+    plan = import_files(files, store, _who(args), dry_run=True)
+    if plan.ok and not args.dry_run:
+        from lib.database import require_writable
+        from lib.importer import apply_plan
+
+        require_writable(store)
         _backup_before_import()
-    plan = import_files(files, _store(), _who(args), dry_run=args.dry_run)
+        apply_plan(plan, store, _who(args))
     for warning in plan.warnings:
         print(f"Attention : {warning}")
     for p in plan.problems:
@@ -175,11 +195,11 @@ def _backup_before_import() -> None:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    from lib.backup import BackupUnsupported, backup
+    from lib.backup import MANUAL, BackupUnsupported, backup
 
     _store()  # the database exists and is up to date
     try:
-        print(f"Sauvegarde écrite : {backup(reason='manuelle')}")
+        print(f"Sauvegarde écrite : {backup(reason=MANUAL)}")
     except BackupUnsupported as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
         return 1
@@ -202,14 +222,20 @@ def _backups(args: argparse.Namespace) -> int:
 
 
 def _restore_backup(args: argparse.Namespace) -> int:
-    from lib.backup import BackupUnsupported, restore
+    from lib.backup import DAMAGED, restore
 
-    try:
-        safety = restore(Path(args.file))
-    except (BackupUnsupported, FileNotFoundError, ValueError) as exc:
-        print(f"Erreur : {exc}", file=sys.stderr)
-        return 1
-    print(f"Base restaurée depuis {args.file} (état précédent sauvegardé : {safety}).")
+    safety = restore(Path(args.file))
+    if safety is None:
+        print(f"Base créée depuis {args.file}.")
+    elif DAMAGED in safety.name:
+        print(
+            f"Base restaurée depuis {args.file} ; la base endommagée est mise de "
+            f"côté dans {safety}. Redémarrez l'application."
+        )
+    else:
+        print(
+            f"Base restaurée depuis {args.file} (état précédent sauvegardé : {safety})."
+        )
     return 0
 
 
@@ -226,7 +252,7 @@ def _create_admin(args: argparse.Namespace) -> int:
             return 1
     try:
         create_account(
-            _store(),
+            _store(create=True),
             args.identifiant,
             args.nom or args.identifiant,
             password,
@@ -241,8 +267,12 @@ def _create_admin(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    store = _store()
+    from lib.database import writable
+
+    store = _store(create=True, full_check=True)
     print(f"Base prête : {store.engine.url.render_as_string(hide_password=True)}")
+    if not writable(store):
+        print("Attention : la base est en lecture seule ; elle ne peut être que lue.")
     if args.demo:
         from lib.demo import ensure_demo
 
@@ -323,7 +353,35 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_restore_backup)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run a command; any failure becomes one French line on stderr."""
+    from lib.errors import explain, failure_kind, log_failure
+
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(
+            "Interrompu : ce qui était en cours n'a pas été enregistré.",
+            file=sys.stderr,
+        )
+        return 130
+    except BrokenPipeError:
+        # The reader of the output went away (``… | head``): nothing to say.
+        # Python flushes stdout at exit: point it at /dev/null first, as the
+        # documentation of the signal module advises.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        ref = (
+            log_failure(exc, f"lib.data {args.command}")
+            if (failure_kind(exc) is None)
+            else None
+        )
+        print(f"Erreur : {explain(exc, ref=ref)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
