@@ -15,6 +15,7 @@ import streamlit as st
 
 from geo.lookup import epci_in
 from geo.reference import load_reference
+from lib.errors import explain
 from lib.explore import FRANCE, Filters
 from lib.model import (
     FILIERES,
@@ -25,7 +26,14 @@ from lib.model import (
     TYPES_AMI,
     TYPES_SOUTIEN,
 )
-from pages import FILTERS_KEY, filtered, get_frames, query_params, set_query_params
+from pages import (
+    FILTERS_KEY,
+    database_notice,
+    filtered,
+    get_frames,
+    query_params,
+    set_query_params,
+)
 
 _LOG = logging.getLogger("atlas")
 
@@ -235,17 +243,15 @@ def main() -> None:
         ]
     )
     try:
+        database_notice()  # a damaged or missing database: said before all else
         filters_sidebar()
         page.run()
     except Exception as exc:
         ref = uuid.uuid4().hex[:8]
         _LOG.exception("Erreur %s sur la page « %s »", ref, page.title)
-        st.error(
-            f"Une erreur inattendue est survenue ({type(exc).__name__}). Elle a "
-            f"été consignée sur le serveur sous la référence {ref} ; rechargez "
-            "la page ou signalez cette référence.",
-            icon=":material/error:",
-        )
+        # One error path: a known failure (locked, read-only, full, damaged
+        # database…) says what to do; anything else, its reference in the log.
+        st.error(explain(exc, for_app=True, ref=ref), icon=":material/error:")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from geo.lookup import commune_points
 from lib.auth import SESSION_COOKIE, session_token, user_from_token
 from lib.auth import client_key as auth_client_key
 from lib.backup import backup_if_due
+from lib.database import open_store, writable
 from lib.explore import Filters, Frames, build_frames
 from lib.maps import REMOTE_MARKERS_FROM, marker_file, marker_rows
 from lib.store import Store, database_url
@@ -43,15 +44,51 @@ FILTERS_KEY = "_filters"
 @st.cache_resource(show_spinner=False)
 def _store(url: str) -> Store:
     # One engine (connection pool) shared by every session: a thread-safe
-    # handle, hence cache_resource.
-    return Store(url)
+    # handle, hence cache_resource. Checked first (damaged, newer schema…):
+    # a failure raises a French error and is not cached, so the next run
+    # tries again once the database is repaired.
+    return open_store(url)
 
 
 def get_store() -> Store:
-    """Return the store of ``DATABASE_URL`` (default ``data/atlas.sqlite``)."""
+    """Return the store of ``DATABASE_URL`` (default ``data/atlas.sqlite``).
+
+    Raises a :mod:`lib.errors` exception (shown by ``lib.errors.explain``)
+    when the database is damaged, missing or of a newer schema.
+    """
     url = database_url()
+    store = _store(url)
     _backup_schedule(url)
-    return _store(url)
+    return store
+
+
+@st.cache_resource(show_spinner=False, ttl=60)
+def _writable(url: str) -> bool:
+    return writable(_store(url))
+
+
+def read_only() -> bool:
+    """True when the database cannot be written (checked once a minute)."""
+    return not _writable(database_url())
+
+
+#: Shown on every page while the database is read-only.
+READ_ONLY_NOTICE = (
+    "La base de données est en lecture seule : la consultation reste possible, "
+    "mais les modifications (formulaires, import, récits) sont indisponibles. "
+    "Demandez à l'administrateur du serveur de la rendre accessible en écriture."
+)
+
+
+def database_notice() -> None:
+    """Open the database, and say so on the page when it is read-only.
+
+    Raises the French error of :func:`get_store` when it cannot be opened,
+    before any widget is drawn.
+    """
+    get_store()
+    if read_only():
+        st.warning(READ_ONLY_NOTICE, icon=":material/lock:")
 
 
 @st.cache_resource(show_spinner=False)
