@@ -4,6 +4,9 @@ The files use the columns of :mod:`lib.columns`, so that an export imports
 back to identical data. CSV cells that a spreadsheet would run as a formula
 (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) get a
 leading apostrophe; XLSX cells are written as text, never as formulas.
+An export never fails on the text it holds: characters a workbook cannot
+contain (control characters) are left out of XLSX cells, and a lone
+surrogate becomes « \ufffd » in every format.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 
 from lib.columns import LIST_SEP, SHEETS
@@ -45,6 +49,34 @@ TEMPLATE_EXAMPLE = {
         "annee_debut": "2023",
     },
 }
+
+
+#: What an XLSX cell cannot hold: the control characters XML 1.0 forbids
+#: (openpyxl's ILLEGAL_CHARACTERS_RE) and lone surrogates.
+_NOT_IN_XLSX = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def xlsx_text(text: str) -> str:
+    """Return text a workbook can hold: control characters removed.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+        ``text`` without the characters XML 1.0 forbids (tab and line breaks
+        are kept) and with lone surrogates replaced by « \ufffd ».
+    """
+    return _SURROGATE.sub("\ufffd", _NOT_IN_XLSX.sub("", text))
+
+
+def _utf8(text: str) -> bytes:
+    # A lone surrogate cannot be encoded: it becomes U+FFFD instead of
+    # making the whole export fail.
+    return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def neutralise(text: str) -> str:
@@ -185,7 +217,7 @@ def to_csv(records: Sequence[Ptce], sheet: str = "PTCE") -> bytes:
                 for v in (row.get(n) for n in names)
             ]
         )
-    return "\ufeff".encode() + buf.getvalue().encode("utf-8")
+    return "\ufeff".encode() + _utf8(buf.getvalue())
 
 
 def to_xlsx(records: Sequence[Ptce], with_examples: bool = False) -> bytes:
@@ -223,7 +255,7 @@ def to_xlsx(records: Sequence[Ptce], with_examples: bool = False) -> bytes:
                 cell = ws.cell(row=r, column=c)
                 if isinstance(value, str):
                     # Explicit text type: "=…" stays text and never runs.
-                    cell.value = value
+                    cell.value = xlsx_text(value)
                     cell.data_type = "s"
                 else:
                     cell.value = value
@@ -291,7 +323,7 @@ def to_geojson(
         props["soutiens"] = soutiens[p.id]
         features.append({"type": "Feature", "geometry": geometry, "properties": props})
     doc = {"type": "FeatureCollection", "features": features}
-    return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+    return _utf8(json.dumps(doc, ensure_ascii=False, indent=1))
 
 
 def template_csv(sheet: str = "PTCE") -> bytes:
