@@ -150,8 +150,13 @@ SOUTIEN_COLUMNS = (
 SHEETS = {"PTCE": PTCE_COLUMNS, "Membres": MEMBRE_COLUMNS, "Soutiens": SOUTIEN_COLUMNS}
 
 
+#: Invisible characters a header may carry (a BOM left by a doubled one,
+#: zero-width spaces pasted from the web): they must not hide a column.
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"))
+
+
 def _key(name: str) -> str:
-    return fold(name).replace(" ", "").replace("'", "")
+    return fold(name.translate(_INVISIBLE)).replace(" ", "").replace("'", "")
 
 
 def match_columns(headers: list[str], sheet: str) -> tuple[dict[int, str], list[str]]:

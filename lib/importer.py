@@ -1,28 +1,25 @@
 """Import of PTCE from spreadsheets: read, validate row by row, preview, apply.
 
-Accepted files: CSV (``;`` or ``,``; UTF-8 with or without BOM, or
+Accepted files: CSV (``;`` or ``,``; UTF-8 with or without BOM, UTF-16 or
 Windows-1252, detected), XLSX (sheets ``PTCE``, ``Membres``, ``Soutiens``)
-and GeoJSON points. Every problem is reported with its file, sheet, line,
-column, value and a French explanation; a file with any error applies
-nothing. A valid import is previewed (created / updated / unchanged) and
-applied in one transaction; importing the same content again changes
-nothing.
+and GeoJSON points; reading them, at a bounded cost, is :mod:`lib.reading`'s
+part. Every problem is reported with its file, sheet, line, column, value and
+a French explanation; a file with any error applies nothing. A valid import
+is previewed (created / updated / unchanged) and applied in one transaction;
+importing the same content again changes nothing. A row without identifiant
+creates a PTCE: it never changes an existing one found by its name.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import math
 import re
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from geo.lookup import search
 from geo.reference import Reference, load_reference, normalise_code
-from lib.columns import LIST_SEP, SHEETS, guess_sheet, match_columns
+from lib.columns import LIST_SEP, SHEETS, match_columns
 from lib.model import (
     CATEGORIES_MEMBRE,
     FILIERES,
@@ -43,30 +40,49 @@ from lib.model import (
     match_label,
     slugify,
 )
+from lib.reading import (
+    DEFAULT_LIMITS,
+    ImportRejected,
+    Limits,
+    Table,
+    cell_text,
+    decode,
+    read_bounded,
+    read_csv,
+    read_file,
+    read_geojson,
+    read_xlsx,
+)
 from lib.store import Store
 
+__all__ = [
+    "FORMULA_PREFIXES",
+    "MAX_BYTES",
+    "MAX_ROWS",
+    "MAX_XLSX_UNCOMPRESSED",
+    "ImportRejected",
+    "Plan",
+    "Table",
+    "apply_plan",
+    "cell_text",
+    "decode",
+    "import_files",
+    "plan_import",
+    "read_csv",
+    "read_file",
+    "read_geojson",
+    "read_xlsx",
+    "unprotect",
+]
+
 #: Largest file accepted (bytes), and most data rows per file.
-MAX_BYTES = 20 * 1024 * 1024
-MAX_ROWS = 100_000
+MAX_BYTES = DEFAULT_LIMITS.max_bytes
+MAX_ROWS = DEFAULT_LIMITS.max_rows
 #: Largest uncompressed content of an XLSX archive (zip bombs are refused).
-MAX_XLSX_UNCOMPRESSED = 200 * 1024 * 1024
+MAX_XLSX_UNCOMPRESSED = DEFAULT_LIMITS.max_uncompressed
 #: A leading apostrophe protects a cell starting with these from spreadsheets;
 #: exports add it, imports remove it (see lib.exporter).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-class ImportRejected(ValueError):
-    """The file cannot be read at all (size, format); French message."""
-
-
-@dataclass
-class Table:
-    """Rows of one sheet, as text, with their line numbers in the file."""
-
-    sheet: str
-    source: str
-    headers: list[str]
-    rows: list[tuple[int, list[str]]]
 
 
 @dataclass
@@ -104,190 +120,13 @@ class Plan:
         }
 
 
-# --------------------------------------------------------------------------
-# Reading files
-# --------------------------------------------------------------------------
-
-
-def decode(data: bytes) -> str:
-    """Decode CSV bytes: UTF-8 (with or without BOM), else Windows-1252."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def _delimiter(text: str) -> str:
-    first = text.split("\n", 1)[0]
-    counts = {d: first.count(d) for d in (";", ",", "\t")}
-    return max(counts, key=counts.get) if any(counts.values()) else ";"
-
-
-def read_csv(data: bytes, name: str = "fichier.csv", sheet: str | None = None) -> Table:
-    """Read a CSV file into a :class:`Table` (sheet guessed from headers)."""
-    text = decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    try:
-        headers = next(reader)
-    except StopIteration:
-        raise ImportRejected(f"« {name} » est vide.") from None
-    except csv.Error as exc:
-        raise ImportRejected(f"« {name} » n'est pas un CSV lisible : {exc}") from None
-    rows = []
-    line = reader.line_num + 1
-    try:
-        for cells in reader:
-            if any(c.strip() for c in cells):
-                rows.append((line, cells))
-            line = reader.line_num + 1
-            if len(rows) > MAX_ROWS:
-                raise ImportRejected(
-                    f"« {name} » dépasse {MAX_ROWS:,} lignes : découpez-le.".replace(
-                        ",", " "
-                    )
-                )
-    except csv.Error as exc:
-        raise ImportRejected(
-            f"« {name} », ligne {line} : CSV illisible ({exc})."
-        ) from None
-    return Table(sheet or guess_sheet(headers), name, headers, rows)
-
-
-def read_xlsx(data: bytes, name: str = "fichier.xlsx") -> list[Table]:
-    """Read the PTCE, Membres and Soutiens sheets of a workbook."""
-    import openpyxl
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(i.file_size for i in archive.infolist())
-    except zipfile.BadZipFile:
-        raise ImportRejected(f"« {name} » n'est pas un fichier XLSX valide.") from None
-    if total > MAX_XLSX_UNCOMPRESSED:
-        raise ImportRejected(
-            f"« {name} » décompressé dépasse "
-            f"{MAX_XLSX_UNCOMPRESSED // 2**20} Mo : refusé."
-        )
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds on corrupt files
-        raise ImportRejected(f"« {name} » n'est pas lisible : {exc}") from None
-    tables = []
-    wanted = {fold(s): s for s in SHEETS}
-    for ws in book.worksheets:
-        sheet = wanted.get(fold(ws.title))
-        if sheet is None:
-            continue
-        rows_iter = ws.iter_rows(values_only=True)
-        headers = [cell_text(c) for c in next(rows_iter, ())]
-        rows = []
-        for line, cells in enumerate(rows_iter, start=2):
-            texts = [cell_text(c) for c in cells]
-            if any(t.strip() for t in texts):
-                rows.append((line, texts))
-            if len(rows) > MAX_ROWS:
-                raise ImportRejected(
-                    f"« {name} », feuille {ws.title} : trop de lignes."
-                )
-        tables.append(Table(sheet, name, headers, rows))
-    book.close()
-    if not tables:
-        raise ImportRejected(
-            f"« {name} » n'a aucune feuille PTCE, Membres ou Soutiens."
-        )
-    return tables
-
-
-def cell_text(value) -> str:
-    """Return a spreadsheet cell as text (``3.0`` → ``"3"``, None → ``""``).
-
-    Parameters
-    ----------
-    value : object
-
-    Returns
-    -------
-    str
-    """
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def read_geojson(data: bytes, name: str = "fichier.geojson") -> list[Table]:
-    """Read GeoJSON points: properties are PTCE columns, geometry the position.
-
-    Properties ``membres`` and ``soutiens`` (lists of objects, as exported)
-    become rows of the Membres and Soutiens sheets.
-    """
-    try:
-        doc = json.loads(decode(data))
-        features = doc["features"]
-    except (ValueError, KeyError, TypeError):
-        raise ImportRejected(
-            f"« {name} » n'est pas une FeatureCollection GeoJSON."
-        ) from None
-    if len(features) > MAX_ROWS:
-        raise ImportRejected(f"« {name} » : trop d'entités.")
-    ptce_rows, membre_rows, soutien_rows = [], [], []
-    names = [c.name for c in SHEETS["PTCE"]]
-    for i, feature in enumerate(features, start=1):
-        props = dict((feature or {}).get("properties") or {})
-        geometry = (feature or {}).get("geometry") or {}
-        if (
-            geometry.get("type") == "Point"
-            and len(geometry.get("coordinates", [])) >= 2
-        ):
-            lon, lat = geometry["coordinates"][:2]
-            props.setdefault("longitude", lon)
-            props.setdefault("latitude", lat)
-        for key, target, sheet in (
-            ("membres", membre_rows, "Membres"),
-            ("soutiens", soutien_rows, "Soutiens"),
-        ):
-            for child in props.pop(key, None) or []:
-                child = dict(child, identifiant_ptce=props.get("identifiant", ""))
-                target.append(
-                    (i, [cell_text(child.get(c.name)) for c in SHEETS[sheet]])
-                )
-        ptce_rows.append((i, [cell_text(props.get(n)) for n in names]))
-    tables = [Table("PTCE", name, names, ptce_rows)]
-    if membre_rows:
-        tables.append(
-            Table("Membres", name, [c.name for c in SHEETS["Membres"]], membre_rows)
-        )
-    if soutien_rows:
-        tables.append(
-            Table("Soutiens", name, [c.name for c in SHEETS["Soutiens"]], soutien_rows)
-        )
-    return tables
-
-
-def read_file(data: bytes, name: str) -> list[Table]:
-    """Read any accepted file by its extension (or content).
-
-    Raises
-    ------
-    ImportRejected
-        When the file is too large, empty or of an unknown format.
-    """
-    if len(data) > MAX_BYTES:
-        raise ImportRejected(
-            f"« {name} » pèse {len(data) / 2**20:.1f} Mo : la limite est "
-            f"{MAX_BYTES // 2**20} Mo."
-        )
-    suffix = Path(name).suffix.lower()
-    if suffix == ".xlsx" or data[:2] == b"PK":
-        return read_xlsx(data, name)
-    if suffix in (".geojson", ".json"):
-        return read_geojson(data, name)
-    if suffix in (".csv", ".txt", ""):
-        return [read_csv(data, name)]
-    raise ImportRejected(
-        f"Format non reconnu pour « {name} » : CSV, XLSX ou GeoJSON attendu."
+def _limits() -> Limits:
+    # Read at call time, so that MAX_BYTES and MAX_ROWS stay the settings.
+    return replace(
+        DEFAULT_LIMITS,
+        max_bytes=MAX_BYTES,
+        max_rows=MAX_ROWS,
+        max_uncompressed=MAX_XLSX_UNCOMPRESSED,
     )
 
 
@@ -430,11 +269,64 @@ def _url(err, column: str, value: str) -> str | None:
 # --------------------------------------------------------------------------
 
 
+#: Where French territory lies, as (west, south, east, north) boxes in degrees
+#: WGS84, by département (``metro``: all of mainland France and Corsica),
+#: each a few kilometres wider than the land it holds.
+_BOXES: dict[str, tuple[tuple[float, float, float, float], ...]] = {
+    "metro": ((-5.3, 41.3, 9.7, 51.2),),
+    "971": ((-61.9, 15.8, -60.95, 16.55),),  # Guadeloupe
+    "972": ((-61.3, 14.35, -60.75, 14.9),),  # Martinique
+    "973": ((-54.7, 2.05, -51.5, 5.9),),  # Guyane
+    "974": ((55.15, -21.45, 55.9, -20.8),),  # La Réunion
+    "975": ((-56.5, 46.7, -56.1, 47.2),),  # Saint-Pierre-et-Miquelon
+    "976": ((44.95, -13.05, 45.35, -12.6),),  # Mayotte
+    "977": ((-62.95, 17.85, -62.75, 17.98),),  # Saint-Barthélemy
+    "978": ((-63.2, 18.0, -62.95, 18.15),),  # Saint-Martin
+    "984": (  # TAAF: Kerguelen, Crozet, Amsterdam, îles Éparses, Terre Adélie
+        (68.4, -50.1, 70.7, -48.4),
+        (50.0, -46.6, 52.4, -45.9),
+        (77.4, -38.8, 77.7, -37.7),
+        (39.6, -22.5, 54.6, -11.4),
+        (135.0, -90.0, 142.0, -66.0),
+    ),
+    "986": ((-178.3, -14.5, -176.0, -13.1),),  # Wallis-et-Futuna
+    "987": ((-155.0, -28.0, -134.0, -7.5),),  # Polynésie française
+    "988": ((158.0, -23.0, 172.5, -17.5),),  # Nouvelle-Calédonie
+    "989": ((-109.3, 10.2, -109.1, 10.4),),  # Clipperton
+}
+#: Farthest a PTCE may lie from its commune's representative point (km).
+#: That point lies inside the commune, and the largest mainland commune
+#: (Arles, 759 km²) is about 45 km across: beyond 50 km the point is outside
+#: the commune named. Guyane's communes are far larger (Maripasoula: 18,000
+#: km²); overseas collectivities' communes span archipelagos (not checked).
+_MAX_KM = {"973": 250.0}
+_DEFAULT_MAX_KM = 50.0
+_DISTANCE_CHECKED = {"metro", "971", "972", "973", "974", "976"}
+
+
+def _inside(boxes, lon: float, lat: float) -> bool:
+    return any(w <= lon <= e and s <= lat <= n for w, s, e, n in boxes)
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _degrees(value: float) -> str:
+    return f"{value:.5f}".rstrip("0").rstrip(".").replace(".", ",")
+
+
 class _Places:
     """Resolves the places named in a file through the COG reference."""
 
     def __init__(self, ref: Reference):
         self.ref = ref
+        self._points: dict[str, tuple[float, float]] | None = None
         self.dep_by_name = {fold(d.nom): d.code for d in ref.departements.values()}
         self.reg_by_name = {fold(r.nom): r.code for r in ref.regions.values()}
         self.epci_by_name: dict[str, list[str]] = {}
@@ -464,6 +356,81 @@ class _Places:
         if found:
             return None, "plusieurs EPCI portent ce nom : indiquez le SIREN"
         return None, "EPCI inconnu (SIREN à 9 chiffres ou nom exact attendu)"
+
+    def _zone(self, departement: str | None) -> str | None:
+        area = self.ref.departements.get(departement or "")
+        if area is None:
+            return None
+        return "metro" if area.zone == "metro" else area.code
+
+    def _zone_name(self, zone: str) -> str:
+        if zone == "metro":
+            return "France métropolitaine"
+        return self.ref.departements[zone].nom
+
+    def _zone_of(self, lon: float, lat: float) -> str | None:
+        return next(
+            (z for z, boxes in _BOXES.items() if _inside(boxes, lon, lat)), None
+        )
+
+    def commune_point(self, code: str) -> tuple[float, float] | None:
+        """Return the representative point of a commune (None without cache)."""
+        if self._points is None:
+            from geo.boundaries import CacheMissing
+            from geo.lookup import commune_points
+
+            try:
+                self._points = commune_points()
+            except (CacheMissing, OSError):
+                self._points = {}  # the boundary cache is not built: no check
+        return self._points.get(code)
+
+    def check_point(
+        self,
+        lon: float,
+        lat: float,
+        commune: str | None,
+        departement: str | None,
+    ) -> str | None:
+        """Return why a PTCE's position is implausible, or None."""
+        zone = self._zone(departement)
+        found = self._zone_of(lon, lat)
+        if found is None:
+            swapped = self._zone_of(lat, lon)
+            if swapped is not None and swapped == (zone or swapped):
+                return (
+                    f"latitude et longitude semblent inversées : le point (latitude "
+                    f"{_degrees(lat)}, longitude {_degrees(lon)}) est hors de "
+                    f"France, inversé il tombe en {self._zone_name(swapped)}. "
+                    "Échangez les deux valeurs (en GeoJSON, l'ordre est "
+                    "[longitude, latitude])"
+                )
+            return (
+                f"le point (latitude {_degrees(lat)}, longitude {_degrees(lon)}) "
+                "est hors de France (métropole et outre-mer) : vérifiez les "
+                "coordonnées, en degrés décimaux WGS84"
+            )
+        if zone is not None and found != zone:
+            return (
+                f"le point (latitude {_degrees(lat)}, longitude {_degrees(lon)}) "
+                f"est en {self._zone_name(found)}, pas en "
+                f"{self._zone_name(zone)} où se trouve le PTCE : vérifiez les "
+                "coordonnées, la commune ou le département"
+            )
+        if commune is None or zone not in _DISTANCE_CHECKED:
+            return None
+        point = self.commune_point(commune)
+        if point is None:
+            return None
+        distance = _km((lon, lat), point)
+        if distance > _MAX_KM.get(zone or "", _DEFAULT_MAX_KM):
+            info = self.ref.communes[commune]
+            return (
+                f"le point (latitude {_degrees(lat)}, longitude {_degrees(lon)}) "
+                f"est à {distance:.0f} km de {info.nom} ({commune}), la commune "
+                "indiquée : vérifiez les coordonnées ou la commune"
+            )
+        return None
 
     def commune(
         self, text: str, departement: str | None = None, postal: str | None = None
@@ -499,11 +466,37 @@ def _cells(table: Table) -> tuple[dict[int, str], list[str]]:
     return matched, unknown
 
 
-def _as_dict(matched: dict[int, str], cells: list[str]) -> dict[str, str]:
+#: Characters removed from every cell: control characters (tab and line
+#: breaks are kept), which no one types, spreadsheets cannot hold (an XLSX
+#: export would fail) and screens do not show; and lone surrogates (from a
+#: JSON "\ud800"), which cannot be stored.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _as_dict(
+    matched: dict[int, str], cells: list[str], cleaned: list[str] | None = None
+) -> dict[str, str]:
     values = {}
     for i, name in matched.items():
-        values[name] = cells[i] if i < len(cells) else ""
+        value = cells[i] if i < len(cells) else ""
+        if _CONTROL.search(value):
+            value = _CONTROL.sub("", value)
+            if cleaned is not None and name not in cleaned:
+                cleaned.append(name)
+        values[name] = value
     return values
+
+
+def _cleaned_warning(table: Table, lines: dict[int, list[str]]) -> str:
+    numbers = sorted(lines)
+    shown = ", ".join(str(n) for n in numbers[:10])
+    if len(numbers) > 10:
+        shown += f" et {len(numbers) - 10} autre(s)"
+    columns = sorted({c for cols in lines.values() for c in cols})
+    return (
+        f"{table.source} / {table.sheet} : caractères de contrôle (invisibles) "
+        f"retirés, ligne(s) {shown}, colonne(s) {', '.join(columns)}"
+    )
 
 
 def _ptce_from_row(
@@ -584,6 +577,10 @@ def _ptce_from_row(
     longitude = _float(err, "longitude", row.get("longitude", ""), -180, 180)
     if (latitude is None) != (longitude is None):
         err.add("latitude", row.get("latitude"), "latitude et longitude vont ensemble")
+    elif latitude is not None and longitude is not None:
+        why = places.check_point(longitude, latitude, commune, departement)
+        if why:
+            err.add("latitude", f"{row.get('latitude')} ; {row.get('longitude')}", why)
     origine = _label(err, "origine", row.get("origine", ""), ORIGINES) or "saisie"
     record = Ptce(
         id=_text(row.get("identifiant", "")) or "",
@@ -746,10 +743,17 @@ def plan_import(
                 f"{table.source} / {table.sheet} : colonnes ignorées : "
                 + ", ".join(unknown)
             )
+        plan.warnings.extend(table.warnings)
+        # Rows the reader could not read are reported as such, not validated.
+        plan.problems.extend(table.problems)
         if _missing_columns(table, matched, plan.problems):
             continue
+        cleaned: dict[int, list[str]] = {}
         for line, cells in table.rows:
-            row = _as_dict(matched, cells)
+            columns: list[str] = []
+            row = _as_dict(matched, cells, columns)
+            if columns:
+                cleaned[line] = columns
             err = _RowErrors(table, line, plan.problems)
             if table.sheet == "PTCE":
                 record = _ptce_from_row(err, row, places)
@@ -768,6 +772,8 @@ def plan_import(
             if item is not None and pid:
                 target.setdefault(pid, []).append(item)
                 child_lines.setdefault(pid, []).append((err, table.sheet))
+        if cleaned:
+            plan.warnings.append(_cleaned_warning(table, cleaned))
 
     existing = {p.id: p for p in store.load()}
     by_name = {}
@@ -775,9 +781,16 @@ def plan_import(
         by_name.setdefault((fold(p.nom), p.departement), p.id)
     seen: dict[str, int] = {}
     records: dict[str, Ptce] = {}
+    # Rows without identifiant named like a stored PTCE: they may only
+    # repeat it unchanged (re-importing a file), never modify it.
+    named: dict[str, _RowErrors] = {}
     used = set(existing)
     for err, record in new_rows:
-        pid = record.id or by_name.get((fold(record.nom), record.departement))
+        pid = record.id
+        if not pid:
+            pid = by_name.get((fold(record.nom), record.departement))
+            if pid and pid not in seen:
+                named[pid] = err
         if not pid:
             pid = base = slugify(record.nom)
             n = 2
@@ -824,8 +837,18 @@ def plan_import(
             plan.created.append(record)
         elif stored.content() == record.content():
             plan.unchanged.append(stored)
+        elif pid in named:
+            named[pid].add(
+                "identifiant",
+                "",
+                f"un PTCE du même nom existe déjà (identifiant « {pid} ») : "
+                "indiquez son identifiant pour le modifier, ou un autre nom pour "
+                "en créer un nouveau",
+            )
         else:
             plan.updated.append(record)
+    if plan.problems:
+        return Plan(problems=plan.problems, warnings=plan.warnings)
     return plan
 
 
@@ -873,11 +896,22 @@ def import_files(
     """
     tables: list[Table] = []
     plan = Plan()
+    limits = _limits()
     for name, data in files:
         try:
-            tables.extend(read_file(data, name))
+            read = read_bounded(data, name, limits)
         except ImportRejected as exc:
             plan.problems.append(Problem(message=str(exc), feuille=name))
+            continue
+        if not any(t.rows or t.problems for t in read):
+            plan.problems.append(
+                Problem(
+                    message=f"« {name} » ne contient aucune ligne de données "
+                    "(seulement la ligne d'en-tête) : rien à importer.",
+                    feuille=name,
+                )
+            )
+        tables.extend(read)
     if plan.problems:
         return plan
     plan = plan_import(tables, store)
