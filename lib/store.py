@@ -699,7 +699,11 @@ class Store:
             raise ConflictError(self._conflict_message(conn, record, current, expected))
         if current is not None and current.content() == record.content():
             return current
-        new_version = expected + 1
+        # A PTCE created again under the id of a deleted one (restore, import)
+        # continues its numbering: its history never repeats a version.
+        new_version = (
+            expected if current is not None else _last_version(conn, record.id)
+        ) + 1
         stamp, values = _now(), _row(record)
         values.update(version=new_version, modifie_le=stamp, modifie_par=who)
         if current is None:
@@ -756,10 +760,20 @@ class Store:
         if not records:
             return 0
         stamp = _now()
+        # Ids of deleted PTCE continue their numbering (see save).
+        versions = {r.id: 1 for r in records}
+        for start in range(0, len(records), 500):
+            chunk = [r.id for r in records[start : start + 500]]
+            for pid, last in conn.execute(
+                sa.select(historique.c.ptce_id, sa.func.max(historique.c.version))
+                .where(historique.c.ptce_id.in_(chunk))
+                .group_by(historique.c.ptce_id)
+            ):
+                versions[pid] = last + 1
         conn.execute(
             sa.insert(ptce),
             [
-                dict(_row(r), version=1, modifie_le=stamp, modifie_par=who)
+                dict(_row(r), version=versions[r.id], modifie_le=stamp, modifie_par=who)
                 for r in records
             ],
         )
@@ -771,7 +785,7 @@ class Store:
             [
                 {
                     "ptce_id": r.id,
-                    "version": 1,
+                    "version": versions[r.id],
                     "action": "création",
                     "le": stamp,
                     "par": who,
@@ -905,14 +919,17 @@ class Store:
             current = self.get(ptce_id, conn)
             content = dict(entry["apres"], version=current.version if current else 0)
             restored = self.save(from_dict(content), who, conn=conn)
-            conn.execute(
-                sa.update(historique)
-                .where(
-                    historique.c.ptce_id == ptce_id,
-                    historique.c.version == restored.version,
+            if current is None or restored.version != current.version:
+                # Label the entry this restore just wrote, and only that one
+                # (restoring the current content writes none).
+                conn.execute(
+                    sa.update(historique)
+                    .where(
+                        historique.c.ptce_id == ptce_id,
+                        historique.c.version == restored.version,
+                    )
+                    .values(action=f"restauration de la version {version}")
                 )
-                .values(action=f"restauration de la version {version}")
-            )
             return restored
 
     # -- figures ------------------------------------------------------------
@@ -962,6 +979,16 @@ class Store:
                 )
                 for r in rows
             ]
+
+
+def _last_version(conn: Connection, ptce_id: str) -> int:
+    """Return the highest version the history knows for a PTCE (0: none)."""
+    last = conn.execute(
+        sa.select(sa.func.max(historique.c.version)).where(
+            historique.c.ptce_id == ptce_id
+        )
+    ).scalar()
+    return int(last or 0)
 
 
 def _insert_new(conn: Connection, values: dict) -> bool:
