@@ -143,11 +143,13 @@ def test_concurrent_saves_are_refused(database_url):
     with pytest.raises(ValueError, match="au moins une vue"):
         save_recit(store, _story(id="vide", vues=()), ALICE)
     with pytest.raises(WriteRefused):
-        delete_recit(store, "mon-recit", READER)
-    delete_recit(store, "mon-recit", ALICE)
+        delete_recit(store, "mon-recit", 2, READER)
+    with pytest.raises(ConflictError, match="modifié entre-temps"):
+        delete_recit(store, "mon-recit", first.version, ALICE)  # stale
+    delete_recit(store, "mon-recit", 2, ALICE)
     assert load_recit(store, "mon-recit") is None
     with pytest.raises(NotFoundError):
-        delete_recit(store, "mon-recit", ALICE)
+        delete_recit(store, "mon-recit", 2, ALICE)
 
 
 def test_new_ids_are_free_slugs():
