@@ -20,14 +20,18 @@ from lib.storylines import (
     WAYS_TO_SUPPORT,
     Recit,
     Vue,
+    copy_recit,
     default_recit,
     delete_recit,
+    deleted_recits,
     divergences,
     figure_rows,
     figures_of,
+    history_rows,
     list_recits,
     load_recit,
-    new_id,
+    recit_history,
+    restore_recit,
     save_recit,
     support_counts,
     vue_link,
@@ -43,6 +47,7 @@ from pages import (
     get_store,
     prepared_download,
     query_params,
+    read_only,
     run_app,
     set_query_params,
 )
@@ -315,13 +320,27 @@ def _exports(story: Recit, vue: Vue, index: int) -> None:
 # -- editing ----------------------------------------------------------------------
 
 
+# Every write below runs in a button's callback, with the récit *as the
+# editor saw it* when the button was drawn (its version and its order of
+# vues). A change made meanwhile by someone else is then refused by the
+# version check instead of being applied to another vue.
+_FLASH = "pres_flash"
+
+
 def _editor(story: Recit, index: int) -> None:
     with st.expander("Créer ou modifier un récit", icon=":material/edit:"):
         st.caption(
             "Le récit par défaut n'est construit que sur des faits sourcés ; "
             "copiez-le pour en faire le vôtre. Les récits sont enregistrés dans "
-            "la base de l'atlas."
+            "la base de l'atlas, avec leur historique."
         )
+        if read_only():
+            st.info(
+                "La base est en lecture seule : les récits ne peuvent pas être "
+                "modifiés pour le moment.",
+                icon=":material/lock:",
+            )
+            return
         user = current_user()
         if user is None or not user.can_edit:
             st.info(
@@ -330,73 +349,114 @@ def _editor(story: Recit, index: int) -> None:
                 icon=":material/lock:",
             )
             return
+        flash = st.session_state.pop(_FLASH, None)
+        if flash:
+            (st.success if flash[0] == "ok" else st.error)(flash[1])
         with st.form("pres_copy", clear_on_submit=True):
-            title = st.text_input("Titre du nouveau récit", max_chars=200)
-            if st.form_submit_button("Créer une copie de ce récit"):
-                _copy(story, title, user)
+            st.text_input("Titre du nouveau récit", max_chars=200, key="pres_new")
+            st.form_submit_button(
+                "Créer une copie de ce récit", on_click=_copy, args=(story, user)
+            )
+        _deleted(user)
         if story.id == DEFAULT_ID:
             return
+        _vue_form(story, index, user)
         vue = story.vues[index]
-        with st.form("pres_vue"):
-            st.markdown(f"**Vue {index + 1}**")
-            titre = st.text_input("Titre", value=vue.titre, max_chars=200)
-            texte = st.text_area("Texte", value=vue.texte, max_chars=2000)
-            genre = st.selectbox(
-                "Contenu",
-                list(GENRES),
-                index=list(GENRES).index(vue.genre),
-                format_func=GENRES.get,
-            )
-            names = dict(
-                zip(get_frames().ptce["id"], get_frames().ptce["nom"], strict=True)
-            )
-            surligner = st.multiselect(
-                "PTCE mis en évidence",
-                list(names),
-                default=[i for i in vue.surligner if i in names],
-                format_func=names.get,
-            )
-            if st.form_submit_button("Enregistrer la vue"):
-                changed = Vue.from_dict(
-                    {
-                        **vue.to_dict(),
-                        "titre": titre,
-                        "texte": texte,
-                        "genre": genre,
-                        "surligner": surligner,
-                    }
-                )
-                _save(story.with_vue(changed, index), "Vue enregistrée.", user=user)
         cols = st.columns(6)
-        if cols[0].button("Ajouter la vue de l'explorateur", key="pres_add"):
-            _save(
-                story.with_vue(_explorer_vue()),
-                "Vue ajoutée en fin de récit.",
-                user=user,
-            )
-        if cols[1].button("Prendre les filtres de l'explorateur", key="pres_take"):
-            changed = vue.with_view_of(_explorer_vue())
-            _save(story.with_vue(changed, index), "Filtres remplacés.", user=user)
-        if cols[2].button("Monter", key="pres_up", disabled=index == 0):
-            _save(story.moved(index, -1), "Vue déplacée.", index - 1, user=user)
-        if cols[3].button("Descendre", key="pres_down"):
-            _save(story.moved(index, 1), "Vue déplacée.", index + 1, user=user)
-        if cols[4].button("Supprimer la vue", key="pres_del_vue"):
-            if len(story.vues) == 1:
-                st.error("Un récit garde au moins une vue.")
-            else:
-                _save(
-                    story.without(index), "Vue supprimée.", max(index - 1, 0), user=user
-                )
-        if cols[5].button("Supprimer le récit", key="pres_del"):
-            try:
-                delete_recit(get_store(), story.id, user)
-            except (WriteRefused, NotFoundError) as exc:
-                st.error(str(exc))
-                return
-            st.query_params["recit"] = DEFAULT_ID
-            st.query_params["vue"] = "1"
-            st.rerun()
+        cols[0].button(
+            "Ajouter la vue de l'explorateur",
+            key="pres_add",
+            on_click=_write,
+            args=(story.with_vue(_explorer_vue()), "Vue ajoutée en fin de récit."),
+            kwargs={"index": len(story.vues), "user": user},
+        )
+        cols[1].button(
+            "Prendre les filtres de l'explorateur",
+            key="pres_take",
+            on_click=_write,
+            args=(
+                story.with_vue(vue.with_view_of(_explorer_vue()), index),
+                "Filtres remplacés.",
+            ),
+            kwargs={"user": user},
+        )
+        cols[2].button(
+            "Monter",
+            key="pres_up",
+            disabled=index == 0,
+            on_click=_write,
+            args=(story.moved(index, -1), "Vue déplacée."),
+            kwargs={"index": index - 1, "user": user},
+        )
+        cols[3].button(
+            "Descendre",
+            key="pres_down",
+            disabled=index == len(story.vues) - 1,
+            on_click=_write,
+            args=(story.moved(index, 1), "Vue déplacée."),
+            kwargs={"index": index + 1, "user": user},
+        )
+        cols[4].button(
+            "Supprimer la vue",
+            key="pres_del_vue",
+            disabled=len(story.vues) == 1,
+            help="Un récit garde au moins une vue.",
+            on_click=_write,
+            args=(story.without(index), f"Vue « {vue.titre} » supprimée."),
+            kwargs={"index": max(index - 1, 0), "user": user},
+        )
+        cols[5].button(
+            "Supprimer le récit",
+            key="pres_del",
+            on_click=_delete_story,
+            args=(story, user),
+        )
+        _story_history(story, user)
+
+
+def _vue_form(story: Recit, index: int, user) -> None:
+    vue = story.vues[index]
+    # Keys name the version and the vue: the fields of a form drawn for
+    # another state of the récit are other widgets.
+    tag = f"{story.id}_{story.version}_{index}"
+    with st.form(f"pres_vue_{tag}"):
+        st.markdown(f"**Vue {index + 1}**")
+        st.text_input("Titre", value=vue.titre, max_chars=200, key=f"pt_{tag}")
+        st.text_area("Texte", value=vue.texte, max_chars=2000, key=f"px_{tag}")
+        st.selectbox(
+            "Contenu",
+            list(GENRES),
+            index=list(GENRES).index(vue.genre),
+            format_func=GENRES.get,
+            key=f"pg_{tag}",
+        )
+        names = dict(
+            zip(get_frames().ptce["id"], get_frames().ptce["nom"], strict=True)
+        )
+        st.multiselect(
+            "PTCE mis en évidence",
+            list(names),
+            default=[i for i in vue.surligner if i in names],
+            format_func=names.get,
+            key=f"ps_{tag}",
+        )
+        st.form_submit_button(
+            "Enregistrer la vue", on_click=_save_vue, args=(story, index, tag, user)
+        )
+
+
+def _save_vue(story: Recit, index: int, tag: str, user) -> None:
+    state = st.session_state
+    changed = Vue.from_dict(
+        {
+            **story.vues[index].to_dict(),
+            "titre": state[f"pt_{tag}"],
+            "texte": state[f"px_{tag}"],
+            "genre": state[f"pg_{tag}"],
+            "surligner": state[f"ps_{tag}"],
+        }
+    )
+    _write(story.with_vue(changed, index), "Vue enregistrée.", user=user)
 
 
 def _explorer_vue() -> Vue:
@@ -410,32 +470,93 @@ def _explorer_vue() -> Vue:
     )
 
 
-def _copy(story: Recit, title: str, user) -> None:
-    if not title.strip():
-        st.error("Donnez un titre au nouveau récit.")
-        return
-    store = get_store()
-    copy = Recit(new_id(title, dict(list_recits(store))), title.strip(), story.vues)
-    try:
-        save_recit(store, copy, user)
-    except (ConflictError, ValueError, WriteRefused) as exc:
-        st.error(str(exc))
-        return
-    st.query_params["recit"] = copy.id
+def _open(recit_id: str) -> None:
+    st.query_params["recit"] = recit_id
     st.query_params["vue"] = "1"
-    st.rerun()
 
 
-def _save(story: Recit, message: str, index: int | None = None, *, user) -> None:
+def _copy(story: Recit, user) -> None:
+    try:
+        copy = copy_recit(get_store(), story, st.session_state["pres_new"], user)
+    except (ConflictError, ValueError, WriteRefused) as exc:
+        st.session_state[_FLASH] = ("erreur", str(exc))
+        return
+    _open(copy.id)
+
+
+def _write(story: Recit, message: str, *, index: int | None = None, user) -> None:
     try:
         save_recit(get_store(), story, user)
     except (ConflictError, ValueError, WriteRefused) as exc:
-        st.error(str(exc))
+        st.session_state[_FLASH] = ("erreur", str(exc))
         return
     if index is not None:
         st.session_state["pres_index"] = min(max(index, 0), len(story.vues) - 1)
-    st.toast(message)
-    st.rerun()
+    st.session_state[_FLASH] = ("ok", message)
+
+
+def _delete_story(story: Recit, user) -> None:
+    try:
+        delete_recit(get_store(), story.id, story.version, user)
+    except (WriteRefused, NotFoundError, ConflictError) as exc:
+        st.session_state[_FLASH] = ("erreur", str(exc))
+        return
+    st.session_state[_FLASH] = (
+        "ok",
+        f"Récit « {story.titre} » supprimé : son historique permet de le restaurer.",
+    )
+    _open(DEFAULT_ID)
+
+
+def _restore(recit_id: str, version: int, user) -> None:
+    try:
+        restored = restore_recit(get_store(), recit_id, version, user)
+    except (WriteRefused, NotFoundError, ConflictError, ValueError) as exc:
+        st.session_state[_FLASH] = ("erreur", str(exc))
+        return
+    st.session_state[_FLASH] = ("ok", f"Récit « {restored.titre} » restauré.")
+    _open(recit_id)
+
+
+def _story_history(story: Recit, user) -> None:
+    entries = recit_history(get_store(), story.id)
+    st.markdown("**Historique du récit**")
+    st.dataframe(history_rows(entries), hide_index=True, use_container_width=True)
+    versions = [e["version"] for e in entries if e["vues"] is not None]
+    choice = st.selectbox(
+        "Version à restaurer",
+        versions[::-1],
+        format_func=lambda v: f"version {v}",
+        key=f"pres_hist_{story.id}",
+    )
+    st.button(
+        "Restaurer cette version",
+        key="pres_hist_restore",
+        disabled=choice is None or choice == story.version,
+        on_click=_restore,
+        args=(story.id, choice, user),
+    )
+
+
+def _deleted(user) -> None:
+    gone = {
+        rid: (titre, version) for rid, titre, version in deleted_recits(get_store())
+    }
+    if not gone:
+        return
+    cols = st.columns([3, 1])
+    choice = cols[0].selectbox(
+        "Récits supprimés",
+        list(gone),
+        format_func=lambda rid: gone[rid][0],
+        key="pres_deleted",
+    )
+    cols[1].button(
+        "Restaurer ce récit",
+        key="pres_deleted_restore",
+        on_click=_restore,
+        args=(choice, gone[choice][1], user),
+    )
 
 
 if __name__ == "__main__":
