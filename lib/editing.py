@@ -246,6 +246,7 @@ def import_upload(
     from pathlib import PurePath
 
     from lib.backup import BackupUnsupported, backup
+    from lib.database import require_writable
 
     user = require_editor(user)
     named = [
@@ -256,6 +257,8 @@ def import_upload(
         plan = import_files(named, store, user.label, dry_run=True)
         if not plan.ok:
             return plan
+        # Said before the backup: a read-only base must not cost a backup.
+        require_writable(store)
         try:
             backup(
                 str(store.engine.url.render_as_string(hide_password=False)),

@@ -23,6 +23,7 @@ from lib.editing import (
     restore_version,
     save_form,
 )
+from lib.fr import date_time, time_of_day
 from lib.importer import MAX_BYTES
 from lib.model import Problem
 from lib.store import ConflictError, NotFoundError
@@ -32,6 +33,7 @@ from pages import (
     forget_session,
     get_store,
     oidc_configured,
+    read_only,
     remember_session,
     run_app,
     write_session_cookie,
@@ -42,6 +44,15 @@ _UPLOAD_TYPES = ["csv", "xlsx", "geojson", "json"]
 
 def render() -> None:
     st.title("Données")
+    if read_only():
+        # Signing in records attempts and sessions: nothing here can work.
+        st.info(
+            "Modifier, ajouter, importer ou restaurer des PTCE sera possible dès "
+            "que la base sera de nouveau accessible en écriture ; la carte, les "
+            "tableaux et les exports restent consultables.",
+            icon=":material/lock:",
+        )
+        return
     write_session_cookie()
     user = current_user()
     if user is None or not user.can_edit:
@@ -112,10 +123,12 @@ def _sign_out() -> None:
 
 def _signed_in(user) -> None:
     cols = st.columns([4, 1])
-    cols[0].caption(
-        f"Connecté : {user.nom} ({ROLE_LABELS[user.role]}) — session valable "
-        f"jusqu'à {user.expires:%H:%M} UTC."
+    until = (
+        f" — session valable jusqu'à {time_of_day(user.expires)}"
+        if user.expires
+        else ""
     )
+    cols[0].caption(f"Connecté : {user.nom} ({ROLE_LABELS[user.role]}){until}.")
     cols[1].button("Se déconnecter", on_click=_sign_out, key="deconnexion")
 
 
@@ -174,23 +187,32 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return frame.to_dict("records")
 
 
-def _save(form: FormData, user) -> None:
+def _save(form: FormData, user):
+    """Save a form; return the stored PTCE, or None when nothing was written."""
     try:
         plan = save_form(form, get_store(), user)
-    except WriteRefused as exc:
+    except (WriteRefused, ConflictError) as exc:
         st.error(str(exc))
-        return
-    except ConflictError as exc:
-        st.error(str(exc))
-        return
+        return None
     if not plan.ok:
         _problems(plan.problems)
-        return
+        return None
     (record,) = plan.created + plan.updated + plan.unchanged
     if plan.unchanged:
         st.info("Aucune modification à enregistrer.")
     else:
         st.success(f"« {record.nom} » enregistré.")
+    return get_store().get(record.id)
+
+
+def _seen_key(ptce_id: str) -> str:
+    return f"donnees_vu_{ptce_id}"
+
+
+def _forget_seen() -> None:
+    # Opening a fiche (again) starts from its latest version.
+    for key in [k for k in st.session_state if str(k).startswith("donnees_vu_")]:
+        del st.session_state[key]
 
 
 def _edit(user) -> None:
@@ -199,30 +221,61 @@ def _edit(user) -> None:
         st.caption("Aucun PTCE dans la base.")
         return
     ptce_id = st.selectbox(
-        "PTCE", list(names), format_func=names.get, key="donnees_ptce", index=None
+        "PTCE",
+        list(names),
+        format_func=names.get,
+        key="donnees_ptce",
+        index=None,
+        on_change=_forget_seen,
+        placeholder="Choisir un PTCE",
     )
     if not ptce_id:
         return
-    record = get_store().get(ptce_id)
-    if record is None:
+    # The form shows the PTCE as it was when the editor opened it, and every
+    # write states that version: a change made meanwhile by someone else is
+    # refused with a message, never overwritten nor silently shown instead.
+    live = get_store().get(ptce_id)
+    seen = st.session_state.get(_seen_key(ptce_id)) or live
+    if seen is None:
         st.warning("Ce PTCE n'existe plus.")
         return
-    with st.form(f"modifier_{ptce_id}_{record.version}"):
-        form = _form(form_data(record), f"m_{ptce_id}_{record.version}")
+    st.session_state[_seen_key(ptce_id)] = seen
+    if live is None or live.version != seen.version:
+        st.warning(
+            "Ce PTCE a été supprimé par quelqu'un d'autre depuis que vous l'avez "
+            "ouvert : rien de ce que vous enregistrerez ne l'écrasera."
+            if live is None
+            else f"Ce PTCE a été modifié par quelqu'un d'autre (version "
+            f"{live.version}) depuis que vous l'avez ouvert (version "
+            f"{seen.version}) : vos changements seraient refusés. Rechargez la "
+            "fiche pour partir de sa dernière version.",
+            icon=":material/sync_problem:",
+        )
+        st.button(
+            "Recharger la fiche",
+            key=f"recharger_{ptce_id}",
+            on_click=st.session_state.pop,
+            args=(_seen_key(ptce_id), None),
+        )
+    with st.form(f"modifier_{ptce_id}_{seen.version}"):
+        form = _form(form_data(seen), f"m_{ptce_id}_{seen.version}")
         if st.form_submit_button("Enregistrer", type="primary"):
-            _save(form, user)
+            stored = _save(form, user)
+            if stored is not None:
+                st.session_state[_seen_key(ptce_id)] = stored
     with st.expander("Supprimer ce PTCE", icon=":material/delete:"):
         sure = st.checkbox(
-            f"Je confirme la suppression de « {record.nom} » (l'historique est "
+            f"Je confirme la suppression de « {seen.nom} » (l'historique est "
             "conservé et permet de le restaurer).",
             key=f"sur_{ptce_id}",
         )
         if st.button("Supprimer", disabled=not sure, key=f"suppr_{ptce_id}"):
             try:
-                delete_ptce(get_store(), ptce_id, record.version, user)
+                delete_ptce(get_store(), ptce_id, seen.version, user)
             except (WriteRefused, ConflictError, NotFoundError) as exc:
                 st.error(str(exc))
             else:
+                st.session_state.pop(_seen_key(ptce_id), None)
                 st.success("PTCE supprimé.")
 
 
@@ -319,7 +372,7 @@ def _history(user) -> None:
                 {
                     "Version": e["version"],
                     "Action": e["action"],
-                    "Le": e["le"],
+                    "Le": date_time(e["le"]),
                     "Par": e["par"],
                     "Nom après": (e["apres"] or {}).get("nom", "—"),
                 }
