@@ -64,11 +64,18 @@ def live(template, tmp_path, monkeypatch) -> tuple[str, Path]:
 
 
 def _state(folder: Path) -> dict[str, str]:
-    """Every file under a folder and the hash of its bytes."""
+    """Every file under a folder and the hash of its bytes.
+
+    A ``-shm`` (the readers' shared index) and an empty ``-wal`` hold no data:
+    whether a read-only reader leaves them behind, or the last writer removes
+    them, depends on which connection closes last.
+    """
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
         if p.is_file()
+        and not p.name.endswith("-shm")
+        and not (p.name.endswith("-wal") and not p.stat().st_size)
     }
 
 

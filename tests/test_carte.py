@@ -309,7 +309,7 @@ def test_carte_offers_exports(built_cache, database):
     assert not at.exception, at.exception
     (download,) = at.get("download_button")
     assert download.proto.label == "Télécharger : SVG"
-    signature, data = at.session_state["carte_export_svg"]
+    _signature, data = at.session_state["carte_export_svg"]
     assert data.lstrip().startswith(b"<?xml") and b"<svg" in data
     # Another view: the file made for the previous one is dropped.
     at.selectbox(key="carte_maille").set_value("epci").run()

@@ -445,6 +445,33 @@ def test_app_on_a_read_only_database_shows_the_data(
     assert _fingerprint(path) == before
 
 
+def test_editing_pages_on_a_read_only_database_offer_no_write(
+    built_cache, template, tmp_path, monkeypatch
+):
+    path = _copy_db(template, tmp_path)
+    before = _fingerprint(path)
+    url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    at = _app(monkeypatch, url, "from pages import donnees\ndonnees.render()\n")
+    text = _assert_clean(at, tmp_path)
+    assert "accessible en écriture" in text
+    assert not at.text_input and not at.button  # no sign-in form to fail
+    at = _app(
+        monkeypatch,
+        url,
+        "from pages import USER_KEY, presentation\n"
+        "from lib.auth import User\n"
+        "import streamlit as st\n"
+        "st.session_state[USER_KEY] = User('alice', 'Alice', 'éditeur')\n"
+        "presentation.render()\n",
+    )
+    text = _assert_clean(at, tmp_path)
+    assert "lecture seule" in text
+    editing = {"pres_add", "pres_take", "pres_up", "pres_down", "pres_del"}
+    assert not [b for b in at.button if b.key in editing]
+    assert not [f for f in at.text_input if f.key == "pres_new"]
+    assert _fingerprint(path) == before
+
+
 @pytest.mark.parametrize("damage", ["pages", "entête"])
 def test_app_on_a_damaged_database_explains_how_to_restore(
     built_cache, template, tmp_path, monkeypatch, damage
@@ -498,3 +525,26 @@ def test_app_on_a_locked_database_says_to_retry(
     _assert_clean(at, tmp_path)
     (error,) = at.error
     assert "occupée" in error.value and "réessayez" in error.value
+
+
+def test_app_import_on_a_read_only_database_takes_no_backup(template, tmp_path):
+    from lib.auth import User
+    from lib.database import open_store
+    from lib.editing import import_upload
+    from lib.errors import DatabaseReadOnly
+
+    path = _copy_db(template, tmp_path)
+    before = _fingerprint(path)
+    store = open_store(f"sqlite:///file:{path}?mode=ro&uri=true")
+    content = b"nom;commune\r\nPTCE nouveau;44109\r\n"
+    with pytest.raises(DatabaseReadOnly):
+        import_upload(
+            [("nouveau.csv", content)],
+            store,
+            User("alice", "Alice", "éditeur"),
+            dry_run=False,
+        )
+    assert not (tmp_path / "backups").exists() or not any(
+        (tmp_path / "backups").iterdir()
+    )
+    assert _fingerprint(path) == before
