@@ -749,12 +749,23 @@ def plan_import(
         if _missing_columns(table, matched, plan.problems):
             continue
         cleaned: dict[int, list[str]] = {}
+        unnamed = [i for i, h in enumerate(table.headers) if not (h or "").strip()]
         for line, cells in table.rows:
             columns: list[str] = []
             row = _as_dict(matched, cells, columns)
             if columns:
                 cleaned[line] = columns
             err = _RowErrors(table, line, plan.problems)
+            lost = [i for i in unnamed if i < len(cells) and cells[i].strip()]
+            if lost:
+                # A value under an empty header would be dropped silently.
+                err.add(
+                    f"n° {lost[0] + 1}",
+                    cells[lost[0]],
+                    "valeur dans une colonne sans en-tête : donnez un nom à "
+                    "cette colonne (ou effacez la valeur)",
+                )
+                continue
             if table.sheet == "PTCE":
                 record = _ptce_from_row(err, row, places)
                 if record is not None:

@@ -614,13 +614,17 @@ def _sheet_parser():
     # rows present in the XML and nothing else, whereas a read-only
     # worksheet pads every row up to the declared dimension (a 5 Ko file
     # declaring A1:XFD1048576 would cost forty minutes).
-    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+    from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 
     class Parser(WorkSheetParser):
         def parse_cell(self, element):
             cell = super().parse_cell(element)
             if cell["value"] is None and element.find(FORMULA_TAG) is not None:
-                cell["value"] = _NO_VALUE
+                # A text formula may compute "" (<v></v>, type str); a
+                # number formula without <v> text was never computed.
+                value = element.find(VALUE_TAG)
+                if value is None or element.get("t", "n") == "n":
+                    cell["value"] = _NO_VALUE
             return cell
 
     return Parser

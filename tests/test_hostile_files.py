@@ -256,6 +256,11 @@ def test_malformed_csv_refused_with_line(db, tmp_path, content, expected):
     _refused(db, _write(tmp_path, "f.csv", content), *expected)
 
 
+def test_value_under_an_empty_header_refused(db, tmp_path):
+    content = "nom;;commune\r\nPTCE;perdue ?;44109\r\n"
+    _refused(db, _write(tmp_path, "trou.csv", content), "colonne sans en-tête")
+
+
 def test_header_only_file_refused(db, tmp_path):
     _refused(db, _write(tmp_path, "entete.csv", "nom;commune\r\n"), "aucune ligne")
     book = openpyxl.Workbook()
@@ -581,6 +586,18 @@ def test_formula_with_cached_value_is_read(db, tmp_path):
     proc = _cli(db, tmp_path, "import", str(path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert Store(db).get("calc").nom == "PTCE calcul"
+
+
+def test_formula_computing_an_empty_text_is_read(db, tmp_path):
+    data = _xlsx([["identifiant", "nom", "description"], ["vide", "PTCE vide", "x"]])
+    sheet = _part(data, SHEET).replace(
+        b'<c r="C2" t="inlineStr"><is><t>x</t></is></c>',
+        b'<c r="C2" t="str"><f>""</f><v></v></c>',
+    )
+    path = _write(tmp_path, "vide.xlsx", _patched(data, {SHEET: sheet}))
+    proc = _cli(db, tmp_path, "import", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert Store(db).get("vide").description is None
 
 
 def test_damaged_xlsx_refused(db, tmp_path):
