@@ -193,14 +193,23 @@ def check_file(path: Path, full: bool = False) -> None:
     lib.errors.DatabaseDamaged
     """
     name = shown(path)
-    with path.open("rb") as f:
-        head = f.read(len(SQLITE_HEADER))
-    if not head:
+    if not path.stat().st_size:
         return
-    if head != SQLITE_HEADER:
-        raise _damaged(name, "n'est pas une base SQLite (fichier endommagé ou autre)")
+    # Read through SQLite only, never with open(): closing any descriptor of
+    # the file drops every POSIX lock this process holds on it, those of its
+    # live connections included, and another process would then take itself
+    # for the last one and delete the -wal and -shm in use here. SQLite
+    # itself checks the header ("file is not a database").
     conn = open_readonly(path)
     try:
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.DatabaseError as exc:
+            if failure_kind(exc) != "endommagee":
+                raise
+            raise _damaged(
+                name, "n'est pas une base SQLite (fichier endommagé ou autre)"
+            ) from None
         problem = integrity_problem(conn, full)
     finally:
         conn.close()
