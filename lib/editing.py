@@ -267,3 +267,40 @@ def import_upload(
         except BackupUnsupported:
             pass  # PostgreSQL: the server's own backups
     return import_files(named, store, user.label, dry_run=dry_run)
+
+
+#: The columns of :func:`problem_rows`, in French.
+PROBLEM_COLUMNS = ("Fichier ou feuille", "Ligne", "Colonne", "Valeur", "Problème")
+
+
+def problem_rows(problems: Sequence[Problem]) -> list[dict[str, str]]:
+    """Return validation problems as rows of a French table.
+
+    Parameters
+    ----------
+    problems : sequence of Problem
+
+    Returns
+    -------
+    list of dict
+        Keyed by :data:`PROBLEM_COLUMNS`; text only, "" where a problem has
+        no such place (never None).
+    """
+    from lib.fr import number
+
+    return [
+        dict(
+            zip(
+                PROBLEM_COLUMNS,
+                (
+                    p.feuille or "",
+                    number(p.ligne) if p.ligne is not None else "",
+                    p.colonne or "",
+                    p.valeur or "",
+                    p.message,
+                ),
+                strict=True,
+            )
+        )
+        for p in problems
+    ]

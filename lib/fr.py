@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 
 from babel.dates import format_datetime, get_timezone
+from babel.numbers import format_decimal
 
-__all__ = ["LOCALE", "MISSING", "date_time", "time_of_day"]
+__all__ = ["LOCALE", "MISSING", "count", "date_time", "number", "time_of_day"]
 
 #: The locale of the interface.
 LOCALE = "fr_FR"
@@ -70,3 +71,38 @@ def date_time(value: str | dt.datetime | None) -> str:
     if moment is None:
         return MISSING
     return format_datetime(moment, "d MMM y 'à' HH:mm", tzinfo=_PARIS, locale=LOCALE)
+
+
+def number(value: float | int) -> str:
+    """Return a number written the French way: « 1 234,5 ».
+
+    Parameters
+    ----------
+    value : int or float
+
+    Returns
+    -------
+    str
+        Digits grouped by a narrow no-break space, decimal comma.
+    """
+    return format_decimal(value, locale=LOCALE)
+
+
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """Return « 1 problème », « 2 problèmes », « 0 problème ».
+
+    Parameters
+    ----------
+    n : int
+    singular : str
+        The noun (with its adjectives) for one.
+    plural : str, optional
+        For two or more; ``singular + "s"`` by default. French takes the
+        singular for 0 and 1.
+
+    Returns
+    -------
+    str
+    """
+    word = singular if abs(n) < 2 else (plural or f"{singular}s")
+    return f"{number(n)}\u00a0{word}"

@@ -81,7 +81,11 @@ def _map_section(selection) -> None:
     filters = current_filters()
     cols = st.columns([3, 1.2, 2, 1.4, 1])
     couches = cols[0].multiselect(
-        "Couches", list(LAYERS), key="carte_couches", format_func=LAYERS.get
+        "Couches",
+        list(LAYERS),
+        key="carte_couches",
+        format_func=LAYERS.get,
+        placeholder="Aucune",
     )
     maille = cols[1].selectbox(
         "Maille", list(MAILLES), key="carte_maille", format_func=MAILLES.get

@@ -16,14 +16,16 @@ from lib.auth import (
     user_for_identity,
 )
 from lib.editing import (
+    PROBLEM_COLUMNS,
     FormData,
     delete_ptce,
     form_data,
     import_upload,
+    problem_rows,
     restore_version,
     save_form,
 )
-from lib.fr import date_time, time_of_day
+from lib.fr import count, date_time, time_of_day
 from lib.importer import MAX_BYTES
 from lib.model import Problem
 from lib.store import ConflictError, NotFoundError
@@ -133,11 +135,16 @@ def _signed_in(user) -> None:
 
 
 def _problems(problems: list[Problem]) -> None:
-    st.error(f"Rien n'a été enregistré : {len(problems)} problème(s).")
+    if len(problems) == 1 and problems[0].ligne is None:
+        # A problem of the whole form (say, a change made meanwhile): said
+        # in full rather than in a one-row table.
+        st.error(f"Rien n'a été enregistré : {problems[0].message}")
+        return
+    st.error(f"Rien n'a été enregistré : {count(len(problems), 'problème')}.")
     st.dataframe(
-        pd.DataFrame([p.as_dict() for p in problems]),
+        pd.DataFrame(problem_rows(problems), columns=PROBLEM_COLUMNS),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 
 
@@ -345,8 +352,8 @@ def _import(user) -> None:
             return
         if done.ok:
             st.success(
-                f"Import appliqué : {len(done.created)} créé(s), "
-                f"{len(done.updated)} modifié(s)."
+                f"Import appliqué : {count(len(done.created), 'PTCE créé')}, "
+                f"{count(len(done.updated), 'PTCE modifié')}."
             )
         else:
             _problems(done.problems)

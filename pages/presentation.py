@@ -328,7 +328,11 @@ _FLASH = "pres_flash"
 
 
 def _editor(story: Recit, index: int) -> None:
-    with st.expander("Créer ou modifier un récit", icon=":material/edit:"):
+    # After an action of the editor, it stays open on its message.
+    flash = st.session_state.pop(_FLASH, None)
+    with st.expander(
+        "Créer ou modifier un récit", icon=":material/edit:", expanded=bool(flash)
+    ):
         st.caption(
             "Le récit par défaut n'est construit que sur des faits sourcés ; "
             "copiez-le pour en faire le vôtre. Les récits sont enregistrés dans "
@@ -349,7 +353,6 @@ def _editor(story: Recit, index: int) -> None:
                 icon=":material/lock:",
             )
             return
-        flash = st.session_state.pop(_FLASH, None)
         if flash:
             (st.success if flash[0] == "ok" else st.error)(flash[1])
         with st.form("pres_copy", clear_on_submit=True):
@@ -362,15 +365,16 @@ def _editor(story: Recit, index: int) -> None:
             return
         _vue_form(story, index, user)
         vue = story.vues[index]
-        cols = st.columns(6)
-        cols[0].button(
+        # A row that wraps: labels are never cut, whatever the width.
+        row = st.container(horizontal=True)
+        row.button(
             "Ajouter la vue de l'explorateur",
             key="pres_add",
             on_click=_write,
             args=(story.with_vue(_explorer_vue()), "Vue ajoutée en fin de récit."),
             kwargs={"index": len(story.vues), "user": user},
         )
-        cols[1].button(
+        row.button(
             "Prendre les filtres de l'explorateur",
             key="pres_take",
             on_click=_write,
@@ -380,7 +384,7 @@ def _editor(story: Recit, index: int) -> None:
             ),
             kwargs={"user": user},
         )
-        cols[2].button(
+        row.button(
             "Monter",
             key="pres_up",
             disabled=index == 0,
@@ -388,7 +392,7 @@ def _editor(story: Recit, index: int) -> None:
             args=(story.moved(index, -1), "Vue déplacée."),
             kwargs={"index": index - 1, "user": user},
         )
-        cols[3].button(
+        row.button(
             "Descendre",
             key="pres_down",
             disabled=index == len(story.vues) - 1,
@@ -396,7 +400,7 @@ def _editor(story: Recit, index: int) -> None:
             args=(story.moved(index, 1), "Vue déplacée."),
             kwargs={"index": index + 1, "user": user},
         )
-        cols[4].button(
+        row.button(
             "Supprimer la vue",
             key="pres_del_vue",
             disabled=len(story.vues) == 1,
@@ -405,7 +409,7 @@ def _editor(story: Recit, index: int) -> None:
             args=(story.without(index), f"Vue « {vue.titre} » supprimée."),
             kwargs={"index": max(index - 1, 0), "user": user},
         )
-        cols[5].button(
+        row.button(
             "Supprimer le récit",
             key="pres_del",
             on_click=_delete_story,
@@ -439,6 +443,7 @@ def _vue_form(story: Recit, index: int, user) -> None:
             default=[i for i in vue.surligner if i in names],
             format_func=names.get,
             key=f"ps_{tag}",
+            placeholder="Aucun",
         )
         st.form_submit_button(
             "Enregistrer la vue", on_click=_save_vue, args=(story, index, tag, user)
@@ -482,6 +487,10 @@ def _copy(story: Recit, user) -> None:
         st.session_state[_FLASH] = ("erreur", str(exc))
         return
     _open(copy.id)
+    st.session_state[_FLASH] = (
+        "ok",
+        f"Récit « {copy.titre} » créé : il est modifiable ci-dessous.",
+    )
 
 
 def _write(story: Recit, message: str, *, index: int | None = None, user) -> None:

@@ -141,3 +141,21 @@ def test_page_asks_to_sign_in_and_opens_for_an_editor(store):
     assert [t.label for t in at.tabs] == [
         "Modifier", "Ajouter", "Importer", "Historique", "Comptes",
     ]  # fmt: skip
+
+
+def test_problem_rows_are_french_text_without_none():
+    from lib.editing import PROBLEM_COLUMNS, problem_rows
+    from lib.model import Problem
+
+    rows = problem_rows(
+        [
+            Problem("nom obligatoire", colonne="nom", ligne=1234, feuille="PTCE"),
+            Problem("Le formulaire est vide."),
+        ]
+    )
+    assert [tuple(r) for r in rows] == [PROBLEM_COLUMNS] * 2
+    assert rows[0]["Ligne"] == "1\u202f234" and rows[0]["Colonne"] == "nom"
+    assert all(v is not None and v != "None" for r in rows for v in r.values())
+    assert rows[1] == dict.fromkeys(PROBLEM_COLUMNS[:-1], "") | {
+        "Problème": "Le formulaire est vide."
+    }

@@ -255,6 +255,9 @@ def test_donnees_refuses_a_stale_save_with_a_message(demo_store):
     assert not at.exception, at.exception
     message = " ".join(e.value for e in [*at.error, *at.warning])
     assert "modifié" in message and "rechargez" in message.lower()
+    # The refusal itself says why, in full (not a one-row table of None).
+    assert any("modifié entre-temps" in e.value for e in at.error)
+    assert not [d for d in at.dataframe if d.key is None]  # no problem table
     assert demo_store.get(seen.id).description == "Par Bob"
     # The form still holds Alice's text, not Bob's (nothing silently swapped).
     field = next(t for t in at.text_input if t.label == "description")
