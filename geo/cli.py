@@ -19,6 +19,8 @@ import json
 import sys
 from pathlib import Path
 
+from lib.fr import ArgumentParser
+
 
 def _build(args: argparse.Namespace) -> int:
     from geo.build import SourceError, build, locate_source
@@ -78,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     int
         The process exit code.
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m geo", description=__doc__.split("\n")[0]
-    )
+    parser = ArgumentParser(prog="python -m geo", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("build", help="construire le cache des contours")
     p.add_argument(

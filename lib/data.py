@@ -37,6 +37,8 @@ import os
 import sys
 from pathlib import Path
 
+from lib.fr import ArgumentParser
+
 
 def _who(args: argparse.Namespace) -> str:
     if args.par:
@@ -295,16 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     int
         Process exit code.
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m lib.data", description="Données des PTCE"
-    )
+    parser = ArgumentParser(prog="python -m lib.data", description="Données des PTCE")
     sub = parser.add_subparsers(dest="command", required=True)
     feuilles = ["PTCE", "Membres", "Soutiens"]
 
     p = sub.add_parser("template", help="modèle d'import")
     p.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     p.add_argument("--feuille", choices=feuilles, default="PTCE")
-    p.add_argument("-o", "--output")
+    p.add_argument(
+        "-o", "--output", metavar="FICHIER", help="sinon : la sortie standard"
+    )
     p.set_defaults(func=_template)
 
     p = sub.add_parser("import", help="importer des fichiers CSV, XLSX ou GeoJSON")
@@ -319,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--origine", action="append", help="saisie, démonstration, synthétique"
     )
-    p.add_argument("-o", "--output")
+    p.add_argument(
+        "-o", "--output", metavar="FICHIER", help="sinon : la sortie standard"
+    )
     p.set_defaults(func=_export)
 
     p = sub.add_parser("history", help="historique d'un PTCE")

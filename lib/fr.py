@@ -7,12 +7,23 @@ in UTC (ISO 8601) and shown in the time of mainland France.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import re
+import sys
 
 from babel.dates import format_datetime, get_timezone
 from babel.numbers import format_decimal
 
-__all__ = ["LOCALE", "MISSING", "count", "date_time", "number", "time_of_day"]
+__all__ = [
+    "LOCALE",
+    "MISSING",
+    "ArgumentParser",
+    "count",
+    "date_time",
+    "number",
+    "time_of_day",
+]
 
 #: The locale of the interface.
 LOCALE = "fr_FR"
@@ -106,3 +117,70 @@ def count(n: int, singular: str, plural: str | None = None) -> str:
     """
     word = singular if abs(n) < 2 else (plural or f"{singular}s")
     return f"{number(n)}\u00a0{word}"
+
+
+# -- command lines ------------------------------------------------------------------
+
+#: argparse's English messages (Python 3.11) and their French.
+_ARGPARSE = [
+    (r"the following arguments are required: (.*)", r"arguments obligatoires : \1"),
+    (r"unrecognized arguments: (.*)", r"arguments inconnus : \1"),
+    (
+        r"invalid choice: (.*) \(choose from (.*)\)",
+        r"choix impossible : \1 (possibles : \2)",
+    ),
+    (r"expected one argument", "une valeur est attendue"),
+    (r"expected at least one argument", "au moins une valeur est attendue"),
+    (r"expected (\d+) arguments?", r"\1 valeur(s) attendue(s)"),
+    (r"invalid (\w+) value: (.*)", r"valeur incorrecte : \2"),
+    (r"ambiguous option: (\S+) could match (.*)", r"option ambiguë : \1 (\2)"),
+    (r"not allowed with argument (.*)", r"incompatible avec \1"),
+    (r"one of the arguments (.*) is required", r"l'un des arguments \1 est requis"),
+    (r"ignored explicit argument (.*)", r"valeur inattendue : \1"),
+    (r"^argument (\S+): ", r"argument \1 : "),
+]
+
+
+def _argparse_french(message: str) -> str:
+    for english, french in _ARGPARSE:
+        message = re.sub(english, french, message)
+    return message
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def _format_usage(self, usage, actions, groups, prefix):
+        # argparse passes prefix="" when it builds a sub-command's name.
+        if prefix is None:
+            prefix = "utilisation : "
+        return super()._format_usage(usage, actions, groups, prefix)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` that speaks French.
+
+    Usage, help headings and errors are in French; an error ends in one
+    line « Erreur : … » after the usage, and exit code 2, as argparse does.
+    Sub-commands made by ``add_subparsers().add_parser`` are French too.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "arguments"
+        self._optionals.title = "options"
+        self.add_argument(
+            "-h", "--help", action="help", help="afficher cette aide et quitter"
+        )
+
+    def add_subparsers(self, **kwargs):
+        """Add French sub-commands (see :mod:`argparse`)."""
+        kwargs.setdefault("parser_class", ArgumentParser)
+        kwargs.setdefault("title", "commandes")
+        kwargs.setdefault("metavar", "COMMANDE")
+        return super().add_subparsers(**kwargs)
+
+    def error(self, message: str):
+        """Print the usage and the error in French; exit with code 2."""
+        self.print_usage(sys.stderr)
+        self.exit(2, f"Erreur : {_argparse_french(message)}\n")

@@ -548,3 +548,42 @@ def test_app_import_on_a_read_only_database_takes_no_backup(template, tmp_path):
         (tmp_path / "backups").iterdir()
     )
     assert _fingerprint(path) == before
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "words"),
+    [
+        ("lib.data", ["frobnicate"], "argument COMMANDE : choix impossible"),
+        ("lib.data", ["import"], "arguments obligatoires : FICHIER"),
+        ("lib.data", ["export", "--format", "pdf"], "argument --format : choix"),
+        ("lib.data", ["export", "--bogus"], "arguments inconnus : --bogus"),
+        ("geo", ["lookup"], "arguments obligatoires : CODE"),
+    ],
+)
+def test_cli_usage_errors_are_french(module, args, words):
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("utilisation : ")
+    assert f"Erreur : {words}" in proc.stderr
+    for english in ("usage:", "error:", "the following", "invalid", "choose"):
+        assert english not in proc.stderr
+
+
+def test_cli_help_is_french():
+    proc = subprocess.run(
+        [sys.executable, "-m", "lib.data", "export", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0
+    assert "afficher cette aide" in proc.stdout and "-o FICHIER" in proc.stdout
+    for english in ("usage:", "show this help", "positional arguments", "OUTPUT"):
+        assert english not in proc.stdout
