@@ -1,39 +1,372 @@
-"""French formatting of what a person reads: dates and times, counts.
+"""French formatting of what a person reads: numbers, money, dates, plurals, order.
 
-One module for every screen and export, built on Babel's CLDR data
-(locale ``fr_FR``) rather than hand-written replacements. Times are stored
-in UTC (ISO 8601) and shown in the time of mainland France.
+One module for every screen, chart and export, built on Babel's CLDR data
+(locale ``fr_FR``) rather than hand-written replacements: digits are grouped
+by a narrow no-break space, the decimal mark is a comma, « % » and « € » follow
+a no-break space. Times are stored in UTC (ISO 8601) and shown in the time of
+mainland France.
+
+Every function takes missing values (None, NaN, NaT, ``pd.NA``, empty text) and
+returns :data:`MISSING` for them (or the ``missing`` text given): a person never
+reads « None » or « nan ».
+
+Sorting for people uses :func:`sort_key`. Babel has no collation and PyICU needs
+the ICU headers and a C++ build, so the key is a three-level comparison in
+the manner of the Unicode Collation Algorithm, built on :mod:`unicodedata`: the
+letters without accents and case first (« Île » among the I, « Écossolies »
+among the E), then the accents, then the case. It is exact for the French
+alphabet; it does not try to order other scripts the way ICU would.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import re
 import sys
+import unicodedata
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-from babel.dates import format_datetime, get_timezone
-from babel.numbers import format_decimal
+from babel import Locale
+from babel.dates import format_date, format_datetime, get_timezone
+from babel.numbers import (
+    format_compact_currency,
+    format_currency,
+    format_decimal,
+    format_percent,
+)
 
 __all__ = [
     "LOCALE",
     "MISSING",
+    "NOT_GIVEN",
+    "VEGA_LOCALE",
     "ArgumentParser",
     "count",
+    "date",
     "date_time",
+    "euros",
+    "euros_compact",
+    "integer",
+    "is_missing",
     "number",
+    "percent",
+    "plural",
+    "sort_key",
+    "sorted_fr",
+    "text",
     "time_of_day",
+    "year",
 ]
 
 #: The locale of the interface.
 LOCALE = "fr_FR"
-#: What stands for a value that is not known.
+#: What stands for a value that is not known (a number, a date, a name).
 MISSING = "—"
+#: What stands for a category nobody filled in (a filière, a phase…).
+NOT_GIVEN = "non renseigné"
 _PARIS = get_timezone("Europe/Paris")
+_FR = Locale.parse(LOCALE)
+_NNBSP = "\u202f"  # narrow no-break space: French digit grouping
+_NBSP = "\u00a0"  # no-break space: before « € » and « % »
+
+#: The d3-format / d3-time-format locale of Vega (``config.locale``), so that
+#: Altair's axes, legends and tooltips write numbers as this module does.
+VEGA_LOCALE: dict[str, Any] = {
+    "number": {
+        "decimal": ",",
+        "thousands": _NNBSP,
+        "grouping": [3],
+        "currency": ["", f"{_NBSP}€"],
+        "percent": f"{_NBSP}%",
+        "minus": "\u2212",
+        "nan": MISSING,
+    },
+    "time": {
+        "dateTime": "%A %e %B %Y à %X",
+        "date": "%d/%m/%Y",
+        "time": "%H:%M:%S",
+        "periods": ["", ""],
+        # CLDR's names; d3 starts the week on Sunday, CLDR's index 6.
+        "days": [_FR.days["format"]["wide"][(i + 6) % 7] for i in range(7)],
+        "shortDays": [_FR.days["format"]["abbreviated"][(i + 6) % 7] for i in range(7)],
+        "months": [_FR.months["format"]["wide"][i] for i in range(1, 13)],
+        "shortMonths": [_FR.months["format"]["abbreviated"][i] for i in range(1, 13)],
+    },
+}
+
+T = TypeVar("T")
+
+
+# -- missing values -------------------------------------------------------------------
+
+
+def is_missing(value: object) -> bool:
+    """Tell whether a value stands for nothing known.
+
+    Parameters
+    ----------
+    value : object
+        Anything a table cell may hold.
+
+    Returns
+    -------
+    bool
+        True for None, NaN (float or numpy), NaT, ``pd.NA`` and text that is
+        empty or only spaces.
+    """
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, float):
+        return math.isnan(value)
+    # pandas' NA and NaT, numpy scalars: without importing pandas here.
+    name = type(value).__name__
+    if name in ("NAType", "NaTType"):
+        return True
+    if hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:
+        try:
+            return bool(value != value)  # NaN and NaT differ from themselves
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def text(value: object, missing: str = MISSING) -> str:
+    """Return a value as text, or ``missing`` when it is not known.
+
+    Parameters
+    ----------
+    value : object
+    missing : str, optional
+        :data:`MISSING` by default; :data:`NOT_GIVEN` for a category.
+
+    Returns
+    -------
+    str
+    """
+    if is_missing(value) or (isinstance(value, float) and math.isinf(value)):
+        return missing
+    return str(value).strip()
+
+
+# -- numbers -------------------------------------------------------------------------
+
+
+def _pattern(decimals: int | None, suffix: str = "") -> str | None:
+    if decimals is None:
+        return None
+    return "#,##0" + ("." + "0" * decimals if decimals > 0 else "") + suffix
+
+
+def number(
+    value: float | int | None, decimals: int | None = None, missing: str = MISSING
+) -> str:
+    """Return a number written the French way: « 1 234,5 ».
+
+    Parameters
+    ----------
+    value : int or float or None
+    decimals : int, optional
+        Exactly this many digits after the comma (rounded half to even);
+        by default as many as needed, at most three.
+    missing : str, optional
+        Returned for a missing value (:data:`MISSING`).
+
+    Returns
+    -------
+    str
+        Digits grouped by a narrow no-break space, decimal comma.
+    """
+    if is_missing(value):
+        return missing
+    if isinstance(value, float) and math.isinf(value):
+        return missing
+    text = format_decimal(value, format=_pattern(decimals), locale=LOCALE)
+    return "0" if text in ("-0", "-0,0") and decimals == 0 else text
+
+
+def integer(value: float | int | None, missing: str = MISSING) -> str:
+    """Return a whole number: « 12 345 » (rounded), or ``missing``.
+
+    Parameters
+    ----------
+    value : int or float or None
+    missing : str, optional
+
+    Returns
+    -------
+    str
+    """
+    return number(value, 0, missing)
+
+
+def euros(value: float | int | None, decimals: int = 0, missing: str = MISSING) -> str:
+    """Return an amount in euros: « 1 235 € » (whole euros by default).
+
+    Amounts of support are known to the euro at best, often rounded to the
+    thousand: cents would suggest a precision the sources do not have.
+
+    Parameters
+    ----------
+    value : int or float or None
+    decimals : int, optional
+        Digits after the comma (0: whole euros; 2: « 1 234,50 € »).
+    missing : str, optional
+
+    Returns
+    -------
+    str
+    """
+    if is_missing(value) or (isinstance(value, float) and math.isinf(value)):
+        return missing
+    return format_currency(
+        value,
+        "EUR",
+        format=_pattern(decimals, f"{_NBSP}¤"),
+        currency_digits=False,
+        locale=LOCALE,
+    )
+
+
+def euros_compact(value: float | int | None, missing: str = MISSING) -> str:
+    """Return an amount in a few characters: « 850 € », « 12 k€ », « 1,3 M€ ».
+
+    Parameters
+    ----------
+    value : int or float or None
+    missing : str, optional
+
+    Returns
+    -------
+    str
+        CLDR's short French form, the space inside « k € » dropped to keep
+        the unit in one piece in a heatmap cell.
+    """
+    if is_missing(value) or (isinstance(value, float) and math.isinf(value)):
+        return missing
+    if abs(value) < 1000:
+        return euros(value, 0, missing)
+    short = format_compact_currency(value, "EUR", locale=LOCALE, fraction_digits=1)
+    return short.replace(f"{_NBSP}€", "€")
+
+
+def percent(share: float | None, decimals: int = 0, missing: str = MISSING) -> str:
+    """Return a share as a percentage: ``percent(0.123, 1)`` → « 12,3 % ».
+
+    Parameters
+    ----------
+    share : float or None
+        A fraction of one (0.5 is half).
+    decimals : int, optional
+        Digits after the comma.
+    missing : str, optional
+
+    Returns
+    -------
+    str
+    """
+    if is_missing(share) or (isinstance(share, float) and math.isinf(share)):
+        return missing
+    return format_percent(share, format=_pattern(decimals, f"{_NBSP}%"), locale=LOCALE)
+
+
+def plural(n: int, singular: str, plural: str | None = None) -> str:
+    """Return the form of a noun for ``n``: singular for 0 and 1, as in French.
+
+    Parameters
+    ----------
+    n : int
+    singular : str
+    plural : str, optional
+        ``singular + "s"`` by default.
+
+    Returns
+    -------
+    str
+    """
+    return singular if abs(n) < 2 else (plural or f"{singular}s")
+
+
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """Return « 1 problème », « 2 problèmes », « 0 problème ».
+
+    Parameters
+    ----------
+    n : int
+    singular : str
+        The noun (with its adjectives) for one.
+    plural : str, optional
+        For two or more; ``singular + "s"`` by default. French takes the
+        singular for 0 and 1.
+
+    Returns
+    -------
+    str
+    """
+    word = globals()["plural"](n, singular, plural)
+    return f"{integer(n)}{_NBSP}{word}"
+
+
+# -- dates ---------------------------------------------------------------------------
+
+
+def year(value: object, missing: str = MISSING) -> str:
+    """Return a year as four digits, never grouped: « 2019 ».
+
+    Parameters
+    ----------
+    value : int, float, str, date or None
+        A year (2019, 2019.0, "2019") or a date.
+    missing : str, optional
+
+    Returns
+    -------
+    str
+    """
+    if is_missing(value):
+        return missing
+    if isinstance(value, dt.date):
+        return str(value.year)
+    try:
+        return str(int(float(value)))
+    except (TypeError, ValueError, OverflowError):
+        return missing
+
+
+def date(value: str | dt.date | None, missing: str = MISSING) -> str:
+    """Return a day as French text: « 12 mars 2021 ».
+
+    Parameters
+    ----------
+    value : str, date, datetime or None
+        An ISO 8601 date (« 2021-03-12 ») or a date; a datetime is taken as
+        it is (no change of time zone).
+    missing : str, optional
+
+    Returns
+    -------
+    str
+    """
+    if is_missing(value):
+        return missing
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return missing
+    if hasattr(value, "to_pydatetime"):  # a pandas Timestamp
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return format_date(value, "d MMMM y", locale=LOCALE)
 
 
 def _moment(value: str | dt.datetime | None) -> dt.datetime | None:
-    if value is None or value == "":
+    if is_missing(value):
         return None
     if isinstance(value, str):
         try:
@@ -84,39 +417,63 @@ def date_time(value: str | dt.datetime | None) -> str:
     return format_datetime(moment, "d MMM y 'à' HH:mm", tzinfo=_PARIS, locale=LOCALE)
 
 
-def number(value: float | int) -> str:
-    """Return a number written the French way: « 1 234,5 ».
+# -- order ---------------------------------------------------------------------------
+
+#: Letters that Unicode does not decompose but French sorts as two.
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE"})
+
+
+def sort_key(value: object) -> tuple:
+    """Return a key that sorts text in French dictionary order.
+
+    Three levels, as the Unicode Collation Algorithm: the base letters
+    (case and accents ignored, ligatures spelt out), then the accents, then
+    the case; the text itself breaks the last ties. « Île-de-France » sorts
+    among the I, « Les Écossolies » before « Les Grandlieu'Zarts », « cote »
+    < « côte » < « Côte ». Missing values go last.
 
     Parameters
     ----------
-    value : int or float
+    value : object
+        Usually a str; anything else is sorted by its text.
 
     Returns
     -------
-    str
-        Digits grouped by a narrow no-break space, decimal comma.
+    tuple
     """
-    return format_decimal(value, locale=LOCALE)
+    if is_missing(value):
+        return (1, "", "", "", "")
+    raw = str(value).translate(_LIGATURES)
+    decomposed = unicodedata.normalize("NFD", raw)
+    base = "".join(c for c in decomposed if not unicodedata.combining(c))
+    accents = "".join(
+        # One mark (or none) per base letter, compared letter by letter.
+        "".join(
+            c for c in unicodedata.normalize("NFD", letter) if unicodedata.combining(c)
+        )
+        or " "
+        for letter in unicodedata.normalize("NFC", raw)
+    )
+    case = "".join("1" if c.isupper() else "0" for c in base)
+    return (0, base.casefold(), accents, case, str(value))
 
 
-def count(n: int, singular: str, plural: str | None = None) -> str:
-    """Return « 1 problème », « 2 problèmes », « 0 problème ».
+def sorted_fr(items: Iterable[T], key: Callable[[T], object] | None = None) -> list[T]:
+    """Sort for people: French dictionary order (see :func:`sort_key`).
 
     Parameters
     ----------
-    n : int
-    singular : str
-        The noun (with its adjectives) for one.
-    plural : str, optional
-        For two or more; ``singular + "s"`` by default. French takes the
-        singular for 0 and 1.
+    items : iterable
+    key : callable, optional
+        The text of an item (the item itself by default).
 
     Returns
     -------
-    str
+    list
     """
-    word = singular if abs(n) < 2 else (plural or f"{singular}s")
-    return f"{number(n)}\u00a0{word}"
+    if key is None:
+        return sorted(items, key=sort_key)
+    return sorted(items, key=lambda item: sort_key(key(item)))
 
 
 # -- command lines ------------------------------------------------------------------
