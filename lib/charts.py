@@ -6,19 +6,21 @@ Okabe–Ito palette, which stays readable with the common colour-vision
 deficiencies. Data are embedded in the specification (Altair's inline
 datasets, never a URL), so the charts render offline.
 
-Vega formats numbers the English way (``12,000``); numbers shown to users
-are therefore formatted here, in text columns for tooltips and with an axis
-label expression for axes (narrow no-break space between thousands).
+Numbers shown to users are written by :mod:`lib.fr`: in text columns for
+tooltips, and through Vega's ``config.locale`` (:func:`with_locale`) for the
+formats of axes and legends; counts have whole-number ticks only.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import textwrap
 
 import altair as alt
 import pandas as pd
 
-from lib import stats
+from lib import fr, stats
 from lib.model import NIVEAU_LABELS, NIVEAUX, ROLES_MEMBRE
 
 #: Default source line, shown under every title.
@@ -59,12 +61,12 @@ _LABEL_LIMIT = 320  # pixels: long filière and support-type names
 
 
 def fr_number(value: float | int | None, decimals: int = 0) -> str:
-    """Write a number the French way.
+    """Write a number the French way (see :func:`lib.fr.number`).
 
     Parameters
     ----------
     value : float or int or None
-        The number; None or NaN gives an empty string.
+        The number; None or NaN gives an empty string (an empty cell).
     decimals : int, optional
         Digits after the decimal comma.
 
@@ -74,25 +76,73 @@ def fr_number(value: float | int | None, decimals: int = 0) -> str:
         E.g. ``fr_number(1234567.5, 1)`` → ``"1 234 567,5"`` (narrow no-break
         spaces).
     """
-    if value is None or pd.isna(value):
-        return ""
-    text = f"{float(value):,.{decimals}f}"
-    return text.replace(",", _NBSP).replace(".", ",")
+    return fr.number(value, decimals, missing="")
 
 
 def _euros(value: float | None) -> str:
     """Write an amount in euros, or "inconnu" when it is missing."""
-    return "inconnu" if value is None or pd.isna(value) else f"{fr_number(value)} €"
+    return fr.euros(value, missing="inconnu")
 
 
 def _percent(value: float | None) -> str:
-    """Write a share in percent with a decimal comma."""
-    return "" if value is None or pd.isna(value) else f"{fr_number(value, 1)} %"
+    """Write a share given in percent (12.5) with a decimal comma: « 12,5 % »."""
+    if fr.is_missing(value):
+        return ""
+    return fr.percent(float(value) / 100, 1, missing="")
 
 
 def _plural(n: int, singular: str, plural: str) -> str:
     """Choose the singular (0 or 1, as in French) or the plural form."""
-    return singular if n <= 1 else plural
+    return fr.plural(n, singular, plural)
+
+
+def with_locale(chart: alt.TopLevelMixin) -> dict:
+    """Return the Vega-Lite specification of a chart, numbers written in French.
+
+    Vega's ``config.locale`` makes every ``format`` (axes, legends, tooltips)
+    group thousands by a narrow no-break space and use a decimal comma.
+
+    Parameters
+    ----------
+    chart : altair chart
+
+    Returns
+    -------
+    dict
+        The specification (not validated against the schema: the tests do).
+    """
+    spec = chart.to_dict(validate=False)
+    spec.setdefault("config", {})["locale"] = fr.VEGA_LOCALE
+    return spec
+
+
+def count_values(high: float, most: int = 6) -> list[int]:
+    """Return whole-number ticks from 0 to at least ``high``, at most ``most``.
+
+    For colour legends and axes of counts: Vega's own ticks of a small
+    domain are 0, 0.5, 1… which read « 0, 1, 1, 2, 2 » once rounded.
+
+    Parameters
+    ----------
+    high : float
+        The largest count shown.
+    most : int, optional
+        Most ticks.
+
+    Returns
+    -------
+    list of int
+        E.g. ``count_values(2)`` → ``[0, 1, 2]``, ``count_values(40)`` →
+        ``[0, 10, 20, 30, 40]``.
+    """
+    top = max(math.ceil(high), 1)
+    step = 1
+    for factor in itertools.cycle((2, 2.5, 2)):
+        if top // step + 1 <= most:
+            break
+        step = int(step * factor)
+    last = -(-top // step) * step
+    return list(range(0, last + 1, step))
 
 
 def _title(text: str, *lines: str, source: str) -> alt.Title:
@@ -117,7 +167,7 @@ def _title(text: str, *lines: str, source: str) -> alt.Title:
 
 def _count_axis(title: str) -> alt.Axis:
     """Build an axis of counts (whole numbers, French thousands)."""
-    return alt.Axis(title=title, tickMinStep=1, labelExpr=_FR_AXIS, format="d")
+    return alt.Axis(title=title, tickMinStep=1, labelExpr=_FR_AXIS, format=",d")
 
 
 def _known_colour(labels: pd.Series, missing: str) -> tuple[pd.Series, alt.Color]:
@@ -199,7 +249,7 @@ def par_filiere(table: pd.DataFrame, source: str = SOURCE) -> alt.Chart:
         title,
         [
             alt.Tooltip("Filière:N"),
-            alt.Tooltip(f"{stats.PTCE}:Q", title="PTCE", format="d"),
+            alt.Tooltip(f"{stats.PTCE}:Q", title="PTCE", format=",d"),
             alt.Tooltip("Part (texte):N", title="Part des PTCE"),
         ],
     )
@@ -234,7 +284,7 @@ def par_stade(table: pd.DataFrame, source: str = SOURCE) -> alt.Chart:
         title,
         [
             alt.Tooltip("Stade:N"),
-            alt.Tooltip(f"{stats.PTCE}:Q", title="PTCE", format="d"),
+            alt.Tooltip(f"{stats.PTCE}:Q", title="PTCE", format=",d"),
             alt.Tooltip("Part (texte):N", title="Part des PTCE"),
         ],
     )
@@ -284,7 +334,7 @@ def par_departement(
         _title("PTCE par département", *lines, source=source),
         [
             alt.Tooltip("Libellé:N", title="Département"),
-            alt.Tooltip(f"{stats.PTCE}:Q", title="PTCE", format="d"),
+            alt.Tooltip(f"{stats.PTCE}:Q", title="PTCE", format=",d"),
             alt.Tooltip("Part (texte):N", title="Part des PTCE"),
         ],
     )
@@ -316,6 +366,7 @@ def soutiens_type_niveau(table: pd.DataFrame, source: str = SOURCE) -> alt.Layer
         }
     )
     high = max(int(data[stats.SOUTIENS].max()) if len(data) else 0, 1)
+    ticks = count_values(high)
     data["Texte clair"] = (data[stats.SOUTIENS] > high / 2).map(
         {True: "oui", False: "non"}
     )
@@ -345,21 +396,21 @@ def soutiens_type_niveau(table: pd.DataFrame, source: str = SOURCE) -> alt.Layer
         tooltip=[
             alt.Tooltip("Type de soutien:N"),
             alt.Tooltip("Niveau:N", title="Niveau"),
-            alt.Tooltip(f"{stats.SOUTIENS}:Q", title="Soutiens", format="d"),
-            alt.Tooltip("PTCE soutenus:Q", format="d"),
+            alt.Tooltip(f"{stats.SOUTIENS}:Q", title="Soutiens", format=",d"),
+            alt.Tooltip("PTCE soutenus:Q", format=",d"),
             alt.Tooltip("Montant (texte):N", title="Montant connu"),
-            alt.Tooltip(f"{stats.INCONNUS}:Q", format="d"),
+            alt.Tooltip(f"{stats.INCONNUS}:Q", format=",d"),
         ],
     )
     cells = base.mark_rect(stroke="white").encode(
         color=alt.Color(
             f"{stats.SOUTIENS}:Q",
-            scale=alt.Scale(scheme="blues", domainMin=0),
-            legend=alt.Legend(title="Soutiens", format="d"),
+            scale=alt.Scale(scheme="blues", domain=[0, ticks[-1]]),
+            legend=alt.Legend(title="Soutiens", format=",d", values=ticks),
         )
     )
     labels = base.mark_text(fontSize=13).encode(
-        text=alt.Text(f"{stats.SOUTIENS}:Q", format="d"),
+        text=alt.Text(f"{stats.SOUTIENS}:Q", format=",d"),
         color=alt.Color(
             "Texte clair:N",
             scale=alt.Scale(domain=["oui", "non"], range=["white", "black"]),
@@ -422,7 +473,7 @@ def creations_par_annee(table: pd.DataFrame, source: str = SOURCE) -> alt.Chart:
             y=alt.Y("PTCE créés:Q", axis=_count_axis("PTCE créés")),
             tooltip=[
                 alt.Tooltip("Année:N", title="Année"),
-                alt.Tooltip("PTCE créés:Q", format="d"),
+                alt.Tooltip("PTCE créés:Q", format=",d"),
             ],
         )
         .properties(height=280, autosize=_AUTOSIZE)
@@ -493,12 +544,40 @@ def montants_par_annee(table: pd.DataFrame, source: str = SOURCE) -> alt.Chart:
             tooltip=[
                 alt.Tooltip(f"{column}:N", title="Année de début"),
                 alt.Tooltip("Montant (texte):N", title="Montant connu"),
-                alt.Tooltip(f"{stats.SOUTIENS}:Q", title="Soutiens", format="d"),
-                alt.Tooltip(f"{stats.CONNUS}:Q", format="d"),
-                alt.Tooltip(f"{stats.INCONNUS}:Q", format="d"),
+                alt.Tooltip(f"{stats.SOUTIENS}:Q", title="Soutiens", format=",d"),
+                alt.Tooltip(f"{stats.CONNUS}:Q", format=",d"),
+                alt.Tooltip(f"{stats.INCONNUS}:Q", format=",d"),
             ],
         )
         .properties(height=280, autosize=_AUTOSIZE)
+    )
+
+
+def montants_absents(table: pd.DataFrame) -> str | None:
+    """Say why there is no chart of amounts, when no amount is known.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`lib.stats.montants_par_annee`.
+
+    Returns
+    -------
+    str or None
+        A French sentence when no support of the table has a known amount
+        (an empty axis would say less), else None.
+    """
+    if int(table[stats.CONNUS].sum()) > 0:
+        return None
+    total = int(table[stats.SOUTIENS].sum())
+    if not total:
+        return "Aucun soutien de collectivité n'est enregistré pour ces PTCE."
+    return (
+        f"Aucun montant n'est connu pour les {fr.count(total, 'soutien')} de ces "
+        "PTCE : il n'y a pas de montants à représenter par année."
+        if total > 1
+        else "Le seul soutien de ces PTCE n'a pas de montant connu : il n'y a "
+        "pas de montants à représenter par année."
     )
 
 
@@ -559,8 +638,8 @@ def composition_membres(table: pd.DataFrame, source: str = SOURCE) -> alt.Chart:
             tooltip=[
                 alt.Tooltip("Catégorie:N"),
                 alt.Tooltip("Rôle:N"),
-                alt.Tooltip("Membres:Q", format="d"),
-                alt.Tooltip("PTCE concernés:Q", format="d"),
+                alt.Tooltip("Membres:Q", format=",d"),
+                alt.Tooltip("PTCE concernés:Q", format=",d"),
             ],
         )
         .properties(height=alt.Step(24), autosize=_AUTOSIZE)

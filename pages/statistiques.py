@@ -23,17 +23,19 @@ from pages import (
 )
 
 #: (widget key and file name, table builder, chart builder), in page order;
-#: pairs of consecutive entries share a row, except the heatmap.
+#: pairs of consecutive entries share a row. The level × kind of support
+#: matrix is on the Collectivités page only.
 _CHARTS: list[tuple[str, Callable[[Frames], pd.DataFrame], Callable]] = [
     ("ptce-par-filiere", stats.par_filiere, charts.par_filiere),
     ("ptce-par-stade", stats.par_stade, charts.par_stade),
     ("ptce-par-departement", stats.par_departement, charts.par_departement),
     ("creations-par-annee", stats.creations_par_annee, charts.creations_par_annee),
-    ("soutiens-type-niveau", stats.soutiens_type_niveau, charts.soutiens_type_niveau),
     ("montants-par-annee", stats.montants_par_annee, charts.montants_par_annee),
     ("composition-membres", stats.composition_membres, charts.composition_membres),
 ]
-_WIDE = {"soutiens-type-niveau"}
+_WIDE: set[str] = set()
+#: Charts that may have nothing to draw: the function saying so instead.
+_EMPTY = {"montants-par-annee": charts.montants_absents}
 _BUILDERS = {name: (table_of, chart_of) for name, table_of, chart_of in _CHARTS}
 
 
@@ -81,9 +83,13 @@ def _row(names: list[str]) -> None:
 
 
 def _chart(name: str) -> None:
-    spec, csv = _chart_parts(data_key(), current_filters(), name)
-    # width="stretch" is the Streamlit 1.67 spelling of use_container_width=True.
-    st.vega_lite_chart(spec, width="stretch")
+    spec, csv, empty = _chart_parts(data_key(), current_filters(), name)
+    if empty:
+        st.subheader(spec["title"]["text"], divider=False)
+        st.info(empty, icon=":material/info:")
+    else:
+        # width="stretch" is the Streamlit 1.67 spelling of use_container_width=True.
+        st.vega_lite_chart(spec, width="stretch")
     st.download_button(
         "Télécharger les données (CSV)",
         data=csv,
@@ -101,13 +107,14 @@ def _chart(name: str) -> None:
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _chart_parts(
     key: tuple[str, str, str], filters: Filters, name: str
-) -> tuple[dict, bytes]:
+) -> tuple[dict, bytes, str | None]:
     selection: Frames = selection_of(key, filters)
     table_of, chart_of = _BUILDERS[name]
     table: pd.DataFrame = table_of(selection)
     chart = chart_of(table, source=stats.source_line(selection))
+    empty = _EMPTY[name](table) if name in _EMPTY else None
     # Schema validation is the tests' job (tests/test_stats.py): not per view.
-    return chart.to_dict(validate=False), stats.to_csv(table)
+    return charts.with_locale(chart), stats.to_csv(table), empty
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ SCRIPT = (
 )
 #: Element type of st.altair_chart in the AppTest tree (Streamlit 1.67).
 CHART = "vega_lite_chart"
-N_CHARTS = 7
+N_CHARTS = 6
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +145,27 @@ def test_whole_country_source_line_mentions_synthetic_data():
         "Source : base Atlas des PTCE (données de démonstration : faits sourcés ; "
         "données synthétiques de test)"
     )
+
+
+def test_no_level_by_kind_heatmap_here_and_numbers_in_french():
+    # The level × kind of support matrix is the Collectivités page's.
+    at = _app()
+    assert not at.exception
+    for chart in at.get(CHART):
+        spec = json.loads(chart.proto.spec)
+        assert "Soutiens des collectivités par type" not in spec["title"]["text"]
+        assert spec["config"]["locale"]["number"]["thousands"] == "\u202f"
+
+
+def test_no_known_amount_is_said_not_drawn_as_an_empty_axis():
+    # The demo's supports have no amount: a sentence replaces the chart.
+    at = _app(q="Solilab")
+    assert not at.exception
+    assert _counter(at)[0] == 1
+    assert len(at.get(CHART)) == N_CHARTS - 1
+    (info,) = at.info
+    assert "n'a pas de montant connu" in info.value
+    titles = [json.loads(c.proto.spec)["title"]["text"] for c in at.get(CHART)]
+    assert "Montants des soutiens par année" not in titles
+    # Its data can still be downloaded.
+    assert len(at.download_button) == N_CHARTS

@@ -405,3 +405,38 @@ def test_fr_number():
     assert charts.fr_number(1234567.5, 1) == "1\u202f234\u202f567,5"
     assert charts.fr_number(None) == ""
     assert charts.fr_number(float("nan")) == ""
+
+
+def test_count_ticks_are_whole_numbers():
+    assert charts.count_values(2) == [0, 1, 2]
+    assert charts.count_values(0) == [0, 1]
+    for high in (1, 3, 7, 12, 99, 1234, 19343):
+        ticks = charts.count_values(high)
+        assert all(isinstance(t, int) for t in ticks)
+        assert len(set(ticks)) == len(ticks) <= 6
+        assert ticks[-1] >= high
+
+
+def test_heatmap_legend_of_counts_has_integer_values(small):
+    spec = _chart(small, "soutiens_type_niveau")
+    legend = spec["layer"][0]["encoding"]["color"]["legend"]
+    assert legend["values"] == charts.count_values(
+        stats.soutiens_type_niveau(small)[stats.SOUTIENS].max()
+    )
+    assert all(isinstance(v, int) for v in legend["values"])
+
+
+def test_chart_specs_carry_the_french_locale(small):
+    spec = charts.with_locale(charts.par_filiere(stats.par_filiere(small)))
+    assert spec["config"]["locale"]["number"]["decimal"] == ","
+
+
+def test_no_known_amount_gives_a_sentence(small):
+    table = stats.montants_par_annee(small)
+    assert charts.montants_absents(table) is None or table[stats.CONNUS].sum() == 0
+    none_known = table.assign(**{stats.CONNUS: 0})
+    message = charts.montants_absents(none_known)
+    assert message and "Aucun montant n'est connu" in message
+    assert charts.montants_absents(none_known.head(0)) == (
+        "Aucun soutien de collectivité n'est enregistré pour ces PTCE."
+    )
