@@ -24,6 +24,7 @@ import pandas as pd
 from geo.boundaries import load_boundaries
 from geo.lookup import UnknownCode, territory_name
 from geo.reference import Reference, load_reference
+from lib import fr
 from lib.maps import (
     FRANCE_BOUNDS,
     LayerStyle,
@@ -194,34 +195,28 @@ def figures(record: Ptce) -> dict[str, str]:
     Unknown values show as ``"—"``; amounts are the sum of the known amounts.
     """
     montants = [s.montant for s in record.soutiens if s.montant is not None]
-    charte = {True: "oui", False: "non", None: "—"}[record.charte_signee]
+    charte = {True: "oui", False: "non", None: fr.MISSING}[record.charte_signee]
     return {
-        "Création": _text(record.annee_creation),
-        "Membres": _text(record.nb_membres),
-        "Emplois": _text(record.emplois),
+        "Création": fr.year(record.annee_creation),
+        "Membres": fr.integer(record.nb_membres),
+        "Emplois": fr.integer(record.emplois),
         "Charte signée": charte,
-        "Soutiens": str(len(record.soutiens)),
-        "Collectivités": str(len({(s.niveau, s.code) for s in record.soutiens})),
-        "Montants connus": format_euros(sum(montants)) if montants else "—",
+        "Soutiens": fr.integer(len(record.soutiens)),
+        "Collectivités": fr.integer(len({(s.niveau, s.code) for s in record.soutiens})),
+        "Montants connus": format_euros(sum(montants)) if montants else fr.MISSING,
     }
-
-
-def _text(value) -> str:
-    return "—" if value is None else str(value)
 
 
 def format_euros(value: float | None) -> str:
     """Format an amount in euros the French way: ``1 234 567 €`` (or ``—``)."""
-    if value is None or pd.isna(value):
-        return "—"
-    return f"{value:,.0f}".replace(",", "\u202f") + "\u00a0€"
+    return fr.euros(value)
 
 
 def membres_table(record: Ptce) -> pd.DataFrame:
     """Return the members as a table: Nom, Catégorie, Rôle."""
     return pd.DataFrame(
         [
-            {"Nom": m.nom, "Catégorie": m.categorie or "—", "Rôle": m.role}
+            {"Nom": m.nom, "Catégorie": fr.text(m.categorie), "Rôle": fr.text(m.role)}
             for m in record.membres
         ],
         columns=["Nom", "Catégorie", "Rôle"],
@@ -340,7 +335,11 @@ def timeline_chart(timeline: pd.DataFrame) -> alt.Chart:
         Bars from the start year to the end of the end year, coloured by the
         collectivité's level; supports with an unknown end are paler.
     """
-    data = timeline.assign(fin_barre=timeline["fin"] + 1)
+    data = timeline.assign(
+        fin_barre=timeline["fin"] + 1,
+        # Text from lib.fr: Vega would write « 1,234 » or « null ».
+        montant_texte=timeline["montant"].map(fr.euros),
+    )
     lo = int(data["debut"].min()) if len(data) else 2014
     hi = int(data["fin_barre"].max()) if len(data) else 2026
     return (
@@ -370,7 +369,7 @@ def timeline_chart(timeline: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("collectivite:N", title="Collectivité"),
                 alt.Tooltip("type:N", title="Type de soutien"),
                 alt.Tooltip("periode:N", title="Période"),
-                alt.Tooltip("montant:Q", title="Montant (€)", format=",.0f"),
+                alt.Tooltip("montant_texte:N", title="Montant"),
             ],
         )
         # A height per row: a fixed total height would be shared with the
@@ -669,30 +668,33 @@ def directory_table(ptce: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Sorted by name (accents and case ignored by ``casefold``).
+        Sorted by name in French order (:func:`lib.fr.sort_key`); text and
+        amounts written by :mod:`lib.fr`, numbers left empty when unknown.
     """
     departement = [
-        f"{nom} ({code})" if nom else (code or "—")
+        # A PTCE without a seat has neither (NaN under France entière).
+        f"{nom} ({code})" if not fr.is_missing(nom) else fr.text(code)
         for nom, code in zip(ptce["departement_nom"], ptce["departement"], strict=True)
     ]
     table = pd.DataFrame(
         {
             "Nom": ptce["nom"],
-            "Commune": ptce["commune_nom"].fillna("—"),
+            "Commune": ptce["commune_nom"].map(fr.text),
             "Département": departement,
-            "Filières": ptce["filieres"].map(", ".join),
-            "Stade": ptce["stade"].fillna("—"),
-            "Forme juridique": ptce["forme_juridique"].fillna("—"),
+            "Filières": ptce["filieres"].map(lambda f: ", ".join(f) or fr.NOT_GIVEN),
+            "Stade": ptce["stade"].map(fr.text),
+            "Forme juridique": ptce["forme_juridique"].map(fr.text),
             "Création": ptce["annee_creation"].astype("Int64"),
             "Membres": ptce["nb_membres"].astype("Int64"),
             "Emplois": ptce["emplois"].astype("Int64"),
             "Soutiens": ptce["nb_soutiens"].astype("Int64"),
             "Collectivités": ptce["nb_collectivites"].astype("Int64"),
-            "Montant connu (€)": ptce["montant_total"].astype("Float64"),
-            "AMI": ptce["ami"].map(", ".join),
-            "Origine": ptce["origine"],
+            # Text: st.dataframe cannot write euros the French way by itself.
+            "Montant connu": ptce["montant_total"].map(fr.euros),
+            "AMI": ptce["ami"].map(lambda a: ", ".join(a) or fr.MISSING),
+            "Origine": ptce["origine"].map(fr.text),
         },
         index=ptce.index,
     )
-    order = table["Nom"].str.casefold().sort_values(kind="stable").index
+    order = sorted(table.index, key=lambda i: fr.sort_key(table.at[i, "Nom"]))
     return table.loc[order]

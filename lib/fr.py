@@ -56,6 +56,7 @@ __all__ = [
     "plural",
     "sort_key",
     "sorted_fr",
+    "table",
     "text",
     "time_of_day",
     "year",
@@ -541,3 +542,48 @@ class ArgumentParser(argparse.ArgumentParser):
         """Print the usage and the error in French; exit with code 2."""
         self.print_usage(sys.stderr)
         self.exit(2, f"Erreur : {_argparse_french(message)}\n")
+
+
+# -- tables --------------------------------------------------------------------------
+
+
+def table(
+    frame, money: Iterable[str] = (), keep: Iterable[str] = (), missing: str = MISSING
+):
+    """Return a copy of a table ready to be read: no raw missing value in text.
+
+    For ``st.dataframe``, which draws on a canvas: amounts become French text
+    (« 12 000 € », the « (€) » of their header dropped: the unit is in each
+    cell), text columns get ``missing`` for their empty cells. Numbers and
+    years stay numbers, so that they sort; give ``st.dataframe`` the
+    ``placeholder=MISSING`` for their empty cells.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    money : iterable of str, optional
+        Columns of amounts in euros.
+    keep : iterable of str, optional
+        Columns left as they are (links: an empty link stays empty).
+    missing : str, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    out = frame.copy()
+    money = [c for c in money if c in out.columns]
+    kept = set(keep)
+    for column in out.columns:
+        if column in kept:
+            continue
+        if column in money:
+            out[column] = [euros(v, missing=missing) for v in out[column]]
+        elif out[column].dtype == object or str(out[column].dtype).startswith(
+            ("string", "str")
+        ):
+            out[column] = [
+                v if isinstance(v, list | tuple) else text(v, missing)
+                for v in out[column]
+            ]
+    return out.rename(columns={c: c.replace(" (€)", "") for c in money})

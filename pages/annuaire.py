@@ -15,6 +15,7 @@ from streamlit_folium import st_folium
 
 from geo.boundaries import ATTRIBUTION, CacheMissing
 from geo.lookup import commune_points
+from lib import fr
 from lib.fiche import (
     Fiche,
     build_fiche,
@@ -46,7 +47,8 @@ def render() -> None:
     frames = filtered()
     total = len(get_frames().ptce)
     st.markdown(
-        f"**{len(frames.ptce)} PTCE sur {total}** correspondent aux filtres "
+        f"**{fr.integer(len(frames.ptce))} PTCE sur {fr.integer(total)}** "
+        f"{fr.plural(len(frames.ptce), 'correspond', 'correspondent')} aux filtres "
         "(barre latérale). Sélectionnez une ligne (case à gauche, ou au "
         "clavier : flèches puis Maj + Espace) pour ouvrir la fiche du PTCE ; "
         "cliquez sur un titre de colonne pour trier."
@@ -75,11 +77,15 @@ def _table(table: pd.DataFrame, ids: list[str]) -> str | None:
         width="stretch",
         height=min(38 + 35 * max(len(table), 1), 460),
         alt="Annuaire des PTCE correspondant aux filtres",
+        # Unknown numbers: a dash, never Streamlit's « None ».
+        placeholder=fr.MISSING,
         column_config={
-            "Nom": st.column_config.TextColumn(pinned=True, width="medium"),
+            # Not pinned: Streamlit greys pinned columns, names looked disabled.
+            "Nom": st.column_config.TextColumn(width="medium"),
             "Création": st.column_config.NumberColumn(format="%d"),
-            "Montant connu (€)": st.column_config.NumberColumn(
-                format="localized",
+            "Membres": st.column_config.NumberColumn(format="%d"),
+            "Emplois": st.column_config.NumberColumn(format="%d"),
+            "Montant connu": st.column_config.TextColumn(
                 help="Somme des montants de soutien connus (les autres sont "
                 "inconnus, pas nuls)",
             ),
@@ -219,9 +225,10 @@ def _membres(fiche: Fiche) -> None:
         st.caption("Aucun membre renseigné.")
         return
     st.dataframe(
-        fiche.membres,
+        fr.table(fiche.membres),
         hide_index=True,
         width="stretch",
+        placeholder=fr.MISSING,
         alt="Membres du PTCE",
     )
 
@@ -232,12 +239,14 @@ def _soutiens(fiche: Fiche) -> None:
         st.caption("Aucun soutien de collectivité renseigné.")
         return
     st.dataframe(
-        fiche.soutiens.drop(columns=["Code"]),
+        fr.table(
+            fiche.soutiens.drop(columns=["Code"]), money=["Montant (€)"], keep=["Lien"]
+        ),
         hide_index=True,
         width="stretch",
+        placeholder=fr.MISSING,
         alt="Soutiens des collectivités au PTCE",
         column_config={
-            "Montant (€)": st.column_config.NumberColumn(format="localized"),
             "Début": st.column_config.NumberColumn(format="%d"),
             "Fin": st.column_config.NumberColumn(format="%d"),
             "Lien": st.column_config.LinkColumn(display_text="source"),
@@ -252,7 +261,7 @@ def _soutiens(fiche: Fiche) -> None:
         )
     if unknown:
         st.caption(
-            f"{unknown} soutien{'s' if unknown > 1 else ''} sans année connue : "
+            f"{fr.count(unknown, 'soutien')} sans année connue : "
             "dans le tableau, pas sur la chronologie."
         )
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib import fr
 from lib.demo import load_demo_file
 from lib.fiche import escape_markdown
 from lib.model import Ptce, Soutien
@@ -32,23 +34,30 @@ HOSTILE = Ptce(
     soutiens=(Soutien("epci", "244400404", "investissement", annee_debut=2020),),
 )
 
+#: A PTCE without a seat and whose every optional field is empty.
+EMPTY = Ptce(
+    id="vide",
+    nom="Écrin sans siège",
+    soutiens=(Soutien("region", "52", "investissement"),),
+)
+
 
 @pytest.fixture(scope="module")
 def records(ref):
     demo, _ = load_demo_file()
-    return [*demo, *generate(300, seed=1, ref=ref), HOSTILE]
+    return [*demo, *generate(300, seed=1, ref=ref), HOSTILE, EMPTY]
 
 
 @pytest.fixture(autouse=True)
 def database(tmp_path, monkeypatch, records):
-    """A database with the demo data, 300 synthetic PTCE and one hostile name."""
+    """The demo data, 300 synthetic PTCE, one hostile name and one empty PTCE."""
     from lib.demo import install_demo
     from lib.store import Store
 
     url = f"sqlite:///{tmp_path / 'annuaire.sqlite'}"
     store = Store(url)
     install_demo(store)
-    store.create_many(records[-301:], "test")
+    store.create_many(records[-302:], "test")
     monkeypatch.setenv("DATABASE_URL", url)
     return url
 
@@ -84,9 +93,10 @@ def test_counter_and_table(built_cache, records):
     frame = table.value
     assert len(frame) == len(in_region)
     assert list(frame.columns[:4]) == ["Nom", "Commune", "Département", "Filières"]
-    assert "Montant connu (€)" in frame.columns
+    assert "Montant connu" in frame.columns
     names = list(frame["Nom"])
-    assert names == sorted(names, key=str.casefold)
+    assert names == fr.sorted_fr(names)  # accents do not send a name last
+    _no_raw_value(table)
     assert not _headers(at)  # no fiche open
     assert "ptce" not in at.query_params
 
@@ -142,7 +152,8 @@ def test_ptce_param_opens_the_fiche(built_cache):
         "CA Terres de Montaigu",
     ]
     assert "(https://www.cress-pdl.org/grains-de-creation/)" in text  # sources
-    assert "1 soutien sans année connue" in " ".join(c.value for c in at.caption)
+    captions = " ".join(c.value for c in at.caption)
+    assert "1\u00a0soutien sans année connue" in captions
     # The row of the PTCE is selected in the table, and the URL kept.
     table = _table(at)
     row = list(table.value["Nom"]).index("Le Moulin Créatif")
@@ -217,3 +228,47 @@ def test_hostile_text_is_escaped(built_cache):
         # No live link: every "]" before "(" is escaped.
         assert not re.search(r"(?<!\\)\]\(javascript", element.value)
     assert not at.get("link_button")  # the javascript: site web is dropped
+
+
+RAW = ("None", "nan", "NaN", "NaT", "<NA>", "null")
+
+
+def _no_raw_value(table) -> None:
+    """Fail on a raw value a person would read in a st.dataframe.
+
+    The grid draws on a canvas: what it shows is the frame (text cells as
+    they are) and, for empty cells of numbers, the placeholder.
+    """
+    assert table.proto.placeholder == fr.MISSING
+    frame = table.value
+    for column in frame.columns:
+        values = frame[column]
+        for value in values:
+            if fr.is_missing(value):
+                continue  # an empty cell shows the placeholder, a dash
+            assert str(value).strip() not in RAW, (column, value)
+            for raw in ("None", "nan (nan)"):
+                assert raw not in str(value), (column, value)
+
+
+def test_no_raw_value_in_the_table_or_the_fiche_france_entiere(built_cache, records):
+    # France entière includes PTCE without a seat (no département).
+    at = _app()
+    at.query_params["region"] = "france"
+    at.run()
+    assert not at.exception
+    _no_raw_value(_table(at))
+    spec = json.loads(_table(at).proto.columns) if _table(at).proto.columns else {}
+    assert not spec.get("Nom", {}).get("pinned")  # a pinned column is greyed
+    frame = _table(at).value
+    (row,) = frame[frame["Nom"] == EMPTY.nom].to_dict("records")
+    assert row["Département"] == fr.MISSING
+    assert row["Montant connu"] == fr.MISSING
+    # Its fiche: no raw value either, in the figures or the supports table.
+    at.query_params["ptce"] = EMPTY.id
+    at.run()
+    assert not at.exception
+    for frame in at.main.dataframe[1:]:
+        _no_raw_value(frame)
+    for metric in at.main.metric:
+        assert metric.value not in RAW and "None" not in metric.value
