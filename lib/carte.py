@@ -6,6 +6,7 @@ draws exactly what the Carte draws.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import folium
@@ -22,8 +23,10 @@ from geo.reference import load_reference
 from lib import layers
 from lib.choropleth import INDICATORS, Legend, classify, indicator
 from lib.explore import Frames
+from lib.framing import COMPOSITE_BOUNDS, display_bounds
 from lib.maps import (
     MARKERS_LIMIT,
+    FitView,
     TextTooltip,
     aggregate_layer,
     aggregate_rows,
@@ -188,6 +191,9 @@ def base_for(
 ) -> folium.Map:
     """Return the explorer's base map fitted to a région (or France).
 
+    Under France entière the overseas départements are drawn in insets
+    (:mod:`lib.framing`) and the map fits metropolitan France and the insets.
+
     Parameters
     ----------
     region : str or None
@@ -200,21 +206,137 @@ def base_for(
     -------
     folium.Map
     """
-    kwargs = {}
-    if departements:
-        deps = load_boundaries("departement", "national")
-        deps = deps[deps["code"].isin(departements)]
-        if len(deps):
-            kwargs["bounds"] = fit_bounds_of(deps)
-    if region and "bounds" not in kwargs:
-        regions = in_region(load_boundaries("region", "national"), "region", region)
-        kwargs["bounds"] = fit_bounds_of(regions)
+    bounds = view_bounds(region, tuple(departements))[1]
     return explorer_base(
         static_geojson("region", "national"),
         tiles=tiles,
         attribution=ATTRIBUTION,
-        **kwargs,
+        bounds=bounds,
+        insets=region is None,
     )
+
+
+Bounds = tuple[tuple[float, float], tuple[float, float]]
+
+#: Levels a clicked territory may be of, and the detail holding them.
+_DETAILS = {
+    "region": "national",
+    "departement": "national",
+    "epci": "national",
+    "commune": "regional",
+}
+
+
+def _bounds_of(level: str, codes: tuple[str, ...], insets: bool) -> Bounds | None:
+    gdf = load_boundaries(level, _DETAILS[level])
+    rows = gdf[gdf["code"].isin(codes)]
+    if rows.empty:
+        return None
+    if not insets:
+        return fit_bounds_of(rows)
+    # Each territory where it is drawn (an overseas one in its inset).
+    drawn = [
+        display_bounds(((miny, minx), (maxy, maxx)))
+        for minx, miny, maxx, maxy in rows.bounds.itertuples(index=False)
+    ]
+    return (
+        (min(b[0][0] for b in drawn), min(b[0][1] for b in drawn)),
+        (max(b[1][0] for b in drawn), max(b[1][1] for b in drawn)),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def view_bounds(
+    region: str | None,
+    departements: tuple[str, ...] = (),
+    epci: tuple[str, ...] = (),
+) -> tuple[str, Bounds]:
+    """Return what a selection's map fits: a key and bounds, as drawn.
+
+    The most precise territories chosen are framed: the EPCI, else the
+    départements, else the région, else metropolitan France with the
+    overseas insets.
+
+    Parameters
+    ----------
+    region : str or None
+        Région code, None for France entière (insets).
+    departements, epci : tuple of str
+        Codes chosen in the filters.
+
+    Returns
+    -------
+    tuple
+        ``(key, ((south, west), (north, east)))``; the key names what is
+        framed, so the map is fitted again only when it changes.
+    """
+    insets = region is None
+    for level, codes in (("epci", epci), ("departement", departements)):
+        bounds = _bounds_of(level, tuple(sorted(codes)), insets) if codes else None
+        if bounds is not None:
+            return f"{region or 'france'}|{level}:{','.join(sorted(codes))}", bounds
+    if region:
+        bounds = _bounds_of("region", (region,), False)
+        if bounds is not None:
+            return f"{region}|region", bounds
+    return "france|france", COMPOSITE_BOUNDS
+
+
+@functools.lru_cache(maxsize=256)
+def territory_bounds(territoire: str, region: str | None) -> Bounds | None:
+    """Return the bounds (as drawn) of a clicked territory ``"niveau:code"``.
+
+    Parameters
+    ----------
+    territoire : str
+        E.g. ``"departement:44"`` (the Carte's ``territoire`` parameter).
+    region : str or None
+        Région of the view (None: France entière, with insets).
+
+    Returns
+    -------
+    tuple or None
+        None when the territory is unknown.
+    """
+    level, _, code = territoire.partition(":")
+    if level not in _DETAILS or not code:
+        return None
+    return _bounds_of(level, (code,), region is None)
+
+
+def framing_layer(
+    region: str | None,
+    departements: tuple[str, ...] = (),
+    epci: tuple[str, ...] = (),
+    territoire: str | None = None,
+) -> folium.FeatureGroup:
+    """Return the group that fits the map to the selection or clicked territory.
+
+    Passed with the other feature groups: the map is fitted when what is
+    framed changes (see :class:`lib.maps.FitView`), and otherwise left where
+    the user moved it.
+
+    Parameters
+    ----------
+    region, departements, epci
+        As for :func:`view_bounds`.
+    territoire : str, optional
+        The clicked territory, ``"niveau:code"``.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        Named "Cadrage", holding one :class:`lib.maps.FitView`.
+    """
+    key, bounds = view_bounds(region, tuple(departements), tuple(epci))
+    clicked = None
+    if territoire:
+        found = territory_bounds(territoire, region)
+        if found is not None:
+            clicked = (territoire, found)
+    group = folium.FeatureGroup(name="Cadrage")
+    FitView(key, bounds, clicked).add_to(group)
+    return group
 
 
 def view_title(region: str | None) -> str:
@@ -245,6 +367,9 @@ def offline_map(
     region: str | None,
     couches: tuple[str, ...] | list[str],
     title: str,
+    departements: tuple[str, ...] = (),
+    epci: tuple[str, ...] = (),
+    territoire: str | None = None,
 ) -> bytes:
     """Return the Carte view as one self-contained HTML file (works offline).
 
@@ -255,6 +380,8 @@ def offline_map(
         As for :func:`map_layers`.
     title : str
         Title of the page.
+    departements, epci, territoire
+        What the view frames, as for :func:`framing_layer`.
 
     Returns
     -------
@@ -271,5 +398,6 @@ def offline_map(
         region=region,
         couches=tuple(couches),
     )
-    m = standalone_map(built.groups, base_for(region))
+    framing = framing_layer(region, departements, epci, territoire)
+    m = standalone_map([*built.groups, framing], base_for(region))
     return standalone_bytes(m, title)

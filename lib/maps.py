@@ -21,6 +21,7 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from geo.boundaries import write_atomic
+from lib.framing import inset_spec
 from lib.map_assets import VENDOR_URL, use_local_assets
 
 #: Bounds of metropolitan France and Corsica, (south, west), (north, east).
@@ -186,6 +187,227 @@ class Attribution(SafeMacroElement):
         self.text = text
 
 
+class MetricScale(MacroElement):
+    """Leaflet's scale bar in metres and kilometres only (never miles)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "MetricScale"
+
+
+# The composite projection of France entière (see lib.framing): spherical
+# Mercator, except inside each overseas box, moved and scaled into its inset
+# frame. Every layer goes through the map's projection, so boundaries,
+# markers, clusters and lines are drawn in the insets with no change to the
+# data, and clicks come back with true coordinates.
+COMPOSITE_CRS_JS = """
+L.CRS.AtlasFrance = L.CRS.AtlasFrance || (function (insets) {
+    const merc = L.Projection.SphericalMercator;
+    const inBox = (ll, b) =>
+        ll.lat >= b[0] && ll.lat <= b[2] && ll.lng >= b[1] && ll.lng <= b[3];
+    const inRect = (p, r) => p.x >= r[0] && p.x <= r[2] && p.y >= r[1] && p.y <= r[3];
+    const projection = {
+        bounds: merc.bounds,
+        project: function (latlng) {
+            const p = merc.project(latlng);
+            for (const i of insets) {
+                if (inBox(latlng, i.box)) {
+                    return L.point((p.x - i.c[0]) * i.k + i.t[0],
+                                   (p.y - i.c[1]) * i.k + i.t[1]);
+                }
+            }
+            return p;
+        },
+        unproject: function (point) {
+            for (const i of insets) {
+                if (inRect(point, i.rect)) {
+                    return merc.unproject(L.point((point.x - i.t[0]) / i.k + i.c[0],
+                                                  (point.y - i.t[1]) / i.k + i.c[1]));
+                }
+            }
+            return merc.unproject(point);
+        }
+    };
+    return L.extend({}, L.CRS.EPSG3857,
+                    {code: "AtlasFrance", projection: projection, insets: insets});
+})(%s);
+"""
+
+# Visible bounds of a composite map: the view's own, extended by the true box
+# of each inset in sight. Layers that skip what is out of view (marker
+# clusters) then keep the overseas markers drawn in the insets.
+_COMPOSITE_BOUNDS_JS = """
+(function (map) {
+    const plain = map.getBounds;
+    map.getBounds = function () {
+        const bounds = plain.call(this);
+        const crs = this.options.crs, view = this.getPixelBounds();
+        const scale = crs.scale(this.getZoom());
+        const pixel = (x, y) => crs.transformation.transform(L.point(x, y), scale);
+        for (const i of crs.insets) {
+            const [x0, y0, x1, y1] = i.rect;
+            if (L.bounds(pixel(x0, y0), pixel(x1, y1)).intersects(view)) {
+                bounds.extend([[i.box[0], i.box[1]], [i.box[2], i.box[3]]]);
+            }
+        }
+        return bounds;
+    };
+})(%s);
+"""
+
+
+class AtlasMap(folium.Map):
+    """A folium map that can use the composite projection of France entière.
+
+    Parameters
+    ----------
+    insets : bool
+        Draw the overseas départements in insets (:mod:`lib.framing`).
+    **kwargs
+        Passed to :class:`folium.Map`.
+    """
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}{{ this._folium("header", kwargs) }}
+        {% endmacro %}
+        {% macro html(this, kwargs) %}{{ this._folium("html", kwargs) }}{% endmacro %}
+        {% macro script(this, kwargs) %}
+        {%- if this.insets %}{{ this.crs_js() }}{% endif %}
+        {{ this._folium('script', kwargs) }}
+        {%- if this.insets %}{{ this.bounds_js() }}{% endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, insets: bool = False, **kwargs):
+        if insets:
+            kwargs["crs"] = "AtlasFrance"
+        super().__init__(**kwargs)
+        self.insets = insets
+
+    def crs_js(self) -> str:
+        """Script defining the composite projection (before the map is made)."""
+        return COMPOSITE_CRS_JS % json.dumps(inset_spec())
+
+    def bounds_js(self) -> str:
+        """Script widening the map's visible bounds to the insets in sight."""
+        return _COMPOSITE_BOUNDS_JS % self.get_name()
+
+    def _folium(self, part: str, kwargs: dict) -> str:
+        # folium's own macros, so that the map is created as folium does.
+        return getattr(folium.Map._template.module, part)(self, kwargs)
+
+
+class InsetFrames(SafeMacroElement):
+    """Frames and names of the overseas insets (under France entière).
+
+    The frames are filled with the sea colour: with OpenStreetMap tiles on,
+    they hide what lies under them in metropolitan coordinates. Names are
+    set as text, never as markup.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            const pane = map.createPane("insets");
+            pane.style.zIndex = 250;
+            pane.style.pointerEvents = "none";
+            for (const i of {{ this.spec|tojson }}) {
+                L.rectangle(i.corners, {
+                    pane: "insets", interactive: false, color: "#6b7b88",
+                    weight: 1, fillColor: {{ this.fill|tojson }}, fillOpacity: 1,
+                    className: "atlas-inset-frame"
+                }).addTo(map);
+                const label = document.createElement("span");
+                label.textContent = i.nom;
+                L.marker(i.label, {
+                    pane: "insets", interactive: false, keyboard: false,
+                    icon: L.divIcon({className: "atlas-inset-label", html: label,
+                                     iconSize: null, iconAnchor: [0, 16]})
+                }).addTo(map);
+            }
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, fill: str):
+        super().__init__()
+        self._name = "InsetFrames"
+        self.spec = inset_spec()
+        self.fill = fill
+
+
+class FitView(SafeMacroElement):
+    """Fit the map to a view when that view changes (the user's view is kept).
+
+    Sent with the feature groups on each rerun: the map is fitted when the
+    selection's territories (``key``) or the clicked territory change, and
+    left where the user put it otherwise (a filière changed, say).
+
+    Parameters
+    ----------
+    key : str
+        What is framed (e.g. ``"region:52|dep:44"``).
+    bounds : tuple
+        ``((south, west), (north, east))`` as drawn (insets applied).
+    clicked : tuple, optional
+        ``(key, bounds)`` of the clicked territory, framed when it changes.
+    padding : int
+        Pixels kept free around the bounds (controls, attribution).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            const view = {{ this.view|tojson }}, clicked = {{ this.clicked|tojson }};
+            const last = map._atlasFit;
+            let target = null;
+            if (!last) {
+                target = clicked || view;
+            } else if (last.view !== view.key) {
+                target = view;
+            } else if (clicked && last.clicked !== clicked.key) {
+                target = clicked;
+            }
+            map._atlasFit = {view: view.key, clicked: clicked ? clicked.key : null};
+            if (target) {
+                map.fitBounds(target.bounds, {
+                    paddingTopLeft: {{ this.top_left|tojson }},
+                    paddingBottomRight: {{ this.bottom_right|tojson }},
+                    animate: false
+                });
+            }
+        })({{ this._parent._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, key: str, bounds, clicked=None, padding: int = 16):
+        super().__init__()
+        self._name = "FitView"
+        self.view = {"key": key, "bounds": [list(bounds[0]), list(bounds[1])]}
+        self.clicked = (
+            {"key": clicked[0], "bounds": [list(clicked[1][0]), list(clicked[1][1])]}
+            if clicked
+            else None
+        )
+        # Left: the zoom buttons; bottom: the scale bar and the sources line.
+        self.top_left = [padding + 36, padding]
+        self.bottom_right = [padding, padding + 20]
+
+
 #: Names of folium's default assets that no map of the atlas needs.
 _UNUSED_ASSETS = frozenset(
     {
@@ -202,7 +424,10 @@ _UNUSED_ASSETS = frozenset(
 
 
 def base_map(
-    tiles: bool = False, bounds=FRANCE_BOUNDS, attribution: str | None = None
+    tiles: bool = False,
+    bounds=FRANCE_BOUNDS,
+    attribution: str | None = None,
+    insets: bool = False,
 ) -> folium.Map:
     """Create an empty map using the vendored Leaflet assets.
 
@@ -212,17 +437,22 @@ def base_map(
         Add OpenStreetMap tiles (needs a network); off by default, the
         boundaries drawn from our own data are the base.
     bounds : tuple
-        ``((south, west), (north, east))`` to fit at start.
+        ``((south, west), (north, east))`` to fit at start, as drawn.
     attribution : str, optional
         Sources line shown in the map's attribution control.
+    insets : bool
+        Draw the overseas départements in insets west of metropolitan France
+        (France entière, see :mod:`lib.framing`).
 
     Returns
     -------
     folium.Map
-        A map with no tile layer unless asked, fitted to ``bounds``.
+        A map with no tile layer unless asked, fitted to ``bounds``, with a
+        metric scale bar.
     """
     use_local_assets()
-    m = folium.Map(
+    m = AtlasMap(
+        insets=insets,
         tiles=OSM_TILES if tiles else None,
         attr=OSM_ATTRIBUTION if tiles else None,
         zoom_snap=0.25,
@@ -231,18 +461,25 @@ def base_map(
         min_zoom=4,
         maxZoom=18,
         prefer_canvas=False,
-        control_scale=True,
+        # folium's scale bar shows miles too: ours is metric only.
+        control_scale=False,
     )
+    MetricScale().add_to(m)
     # The atlas draws no folium.Icon, no Bootstrap widget: jQuery, Bootstrap
     # and the awesome-markers files would be four more scripts and style
     # sheets that streamlit-folium loads one after the other in the iframe.
     m.default_js = [p for p in m.default_js if p[0] not in _UNUSED_ASSETS]
     m.default_css = [p for p in m.default_css if p[0] not in _UNUSED_ASSETS]
-    m.fit_bounds(list(bounds))
+    # Room for the zoom buttons (left) and the scale and sources (bottom).
+    m.fit_bounds(list(bounds), padding_top_left=(52, 16), padding_bottom_right=(16, 36))
+    if insets:
+        InsetFrames(BACKGROUND).add_to(m)
     m.get_root().header.add_child(
         Element(
             f"<style>.leaflet-container{{background:{BACKGROUND}}}"
-            ".leaflet-control-attribution{font-size:11px;line-height:1.3}</style>"
+            ".leaflet-control-attribution{font-size:11px;line-height:1.3}"
+            ".atlas-inset-label{font:600 12px/1.2 sans-serif;color:#333;"
+            "white-space:nowrap}</style>"
         )
     )
     if attribution:
@@ -409,6 +646,7 @@ def explorer_base(
     bounds=FRANCE_BOUNDS,
     tiles: bool = False,
     attribution: str | None = None,
+    insets: bool = False,
 ) -> folium.Map:
     """Build the explorer's base map: région outlines and the layers' panes.
 
@@ -427,6 +665,8 @@ def explorer_base(
         Add OpenStreetMap tiles (needs a network).
     attribution : str, optional
         Sources line of the map.
+    insets : bool
+        Overseas départements in insets (France entière, see :func:`base_map`).
 
     Returns
     -------
@@ -434,7 +674,7 @@ def explorer_base(
         With panes ``departement`` (outlines, above the choropleth), ``ptce``
         (markers) and ``region`` (outlines, on top).
     """
-    m = base_map(tiles=tiles, bounds=bounds, attribution=attribution)
+    m = base_map(tiles=tiles, bounds=bounds, attribution=attribution, insets=insets)
     for name, z_index in (("departement", 410), ("ptce", 450), ("region", 460)):
         folium.map.CustomPane(name, z_index=z_index).add_to(m)
     style = OUTLINE_STYLES["region"]

@@ -18,6 +18,8 @@ import altair as alt
 import pandas as pd
 
 from geo.reference import Reference, load_reference
+from lib import fr
+from lib.charts import count_values
 from lib.explore import Frames
 from lib.model import NIVEAU_LABELS, NIVEAUX, TYPES_SOUTIEN
 
@@ -184,9 +186,7 @@ def per_100k(count: int, pop: int | None) -> float | None:
 
 def format_rate(value: float | None) -> str:
     """Format a rate the French way with two decimals: ``"1,25"`` (or ``"—"``)."""
-    if value is None or pd.isna(value):
-        return "—"
-    return f"{value:.2f}".replace(".", ",")
+    return fr.number(value, 2)
 
 
 # --------------------------------------------------------------------------
@@ -296,7 +296,7 @@ class FicheTerritoire:
         ref = self.reference
         own = (
             f"{format_rate(self.pour_100k)} PTCE pour 100 000 habitants "
-            f"({len(self.ptce)} PTCE, {_int(self.population)} habitants)"
+            f"({fr.integer(len(self.ptce))} PTCE, {_int(self.population)} habitants)"
         )
         if ref.pour_100k is None:
             return f"{own} ; population de {ref.libelle} inconnue."
@@ -311,12 +311,13 @@ class FicheTerritoire:
             position = ", soit à peu près autant"
         return (
             f"{own}, contre {format_rate(ref.pour_100k)} en moyenne pour {ref.libelle} "
-            f"({ref.ptce} PTCE, {_int(ref.population)} habitants){position}."
+            f"({fr.integer(ref.ptce)} PTCE, {_int(ref.population)} habitants)"
+            f"{position}."
         )
 
 
 def _int(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}".replace(",", "\u202f")
+    return fr.integer(value)
 
 
 def _comparaison(titre: str, libelle: str, count: int, pop: int | None) -> Comparaison:
@@ -492,7 +493,7 @@ def collectivites(soutiens: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=COLLECTIVITE_COLUMNS)
     rows = []
     for (niveau, code), part in soutiens.groupby(["niveau", "code"], sort=False):
-        noms = sorted(set(part["ptce_nom"]), key=str.casefold)
+        noms = fr.sorted_fr(set(part["ptce_nom"]))
         rows.append(
             {
                 "niveau": niveau,
@@ -502,14 +503,14 @@ def collectivites(soutiens: pd.DataFrame) -> pd.DataFrame:
                 "PTCE soutenus": part["ptce_id"].nunique(),
                 "Soutiens": len(part),
                 "Montant connu (€)": part["montant"].sum(min_count=1),
-                "Types de soutien": " ; ".join(sorted(set(part["type"]))),
+                "Types de soutien": " ; ".join(fr.sorted_fr(set(part["type"]))),
                 "PTCE": " ; ".join(noms),
             }
         )
     table = pd.DataFrame(rows, columns=COLLECTIVITE_COLUMNS)
     order = {n: i for i, n in enumerate(NIVEAUX)}
     table["_rang"] = table["niveau"].map(order).fillna(len(order))
-    table["_nom"] = table["Collectivité"].str.casefold()
+    table["_nom"] = table["Collectivité"].map(fr.sort_key)
     table = table.sort_values(
         ["PTCE soutenus", "_rang", "_nom"], ascending=[False, True, True]
     )
@@ -554,7 +555,7 @@ def territory_choices(
         if niveau == "departement":
             codes.sort(key=lambda c: c.zfill(3))
         else:
-            codes.sort(key=lambda c: (table[c].nom.casefold(), c))
+            codes.sort(key=lambda c: (fr.sort_key(table[c].nom), c))
         out[niveau] = codes
     return out
 
@@ -564,13 +565,9 @@ MESURES = {"nombre": "Nombre de soutiens", "montant": "Montants (€)"}
 
 def format_amount(value: float) -> str:
     """Format an amount compactly in French: ``"850 €"``, ``"12 k€"``, ``"1,3 M€"``."""
-    if value is None or pd.isna(value) or value == 0:
+    if fr.is_missing(value) or value == 0:
         return ""
-    if value >= 1_000_000:
-        return f"{value / 1_000_000:.1f}".replace(".", ",") + "\u00a0M€"
-    if value >= 1_000:
-        return f"{value / 1_000:.0f}\u00a0k€"
-    return f"{value:.0f}\u00a0€"
+    return fr.euros_compact(value)
 
 
 def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChart:
@@ -593,24 +590,42 @@ def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChar
     data = matrix.assign(
         valeur=matrix[column].astype(float),
         texte=(
-            matrix[column].map(lambda v: str(int(v)) if v else "")
+            matrix[column].map(lambda v: fr.integer(v) if v else "")
             if mesure == "nombre"
             else matrix[column].map(format_amount)
         ),
+        # Tooltip text from lib.fr: no « 0 » for an amount nobody knows.
+        montant_texte=[
+            fr.euros(v) if n else "aucun montant connu"
+            for v, n in zip(
+                matrix["Montant (€)"], matrix["Montants connus"], strict=True
+            )
+        ],
     )
     top = float(data["valeur"].max()) if len(data) else 0.0
     data["fonce"] = data["valeur"] > top * 0.55
-    x = alt.X(
+    # Kinds of support down the side, written flat: slanted labels under
+    # the cells were cut at the chart's edge.
+    y = alt.Y(
         "Type de soutien:N",
         sort=list(TYPES_SOUTIEN),
         title="Type de soutien",
-        axis=alt.Axis(labelAngle=-30, labelLimit=220, labelOverlap=False),
+        axis=alt.Axis(labelLimit=320),
     )
-    y = alt.Y(
+    x = alt.X(
         "Niveau:N",
         sort=[NIVEAU_LABELS[n] for n in NIVEAUX],
         title="Collectivité",
+        axis=alt.Axis(labelAngle=0, orient="top"),
     )
+    if mesure == "nombre":
+        # Whole numbers only: Vega's ticks of 0–2 are 0, 0.5, 1…
+        ticks = count_values(top)
+        scale = alt.Scale(scheme="blues", domain=[0, ticks[-1]])
+        legend = alt.Legend(title=MESURES[mesure], format=",d", values=ticks)
+    else:
+        scale = alt.Scale(scheme="blues", domainMin=0, nice=True)
+        legend = alt.Legend(title="Montants connus (€)", format=",.0f", tickCount=4)
     title = (
         "Soutiens par niveau de collectivité et type (nombre)"
         if mesure == "nombre"
@@ -622,19 +637,17 @@ def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChar
         y=y,
         color=alt.condition(
             alt.datum.valeur > 0,
-            alt.Color(
-                "valeur:Q",
-                title=MESURES[mesure],
-                scale=alt.Scale(scheme="blues"),
-            ),
+            alt.Color("valeur:Q", scale=scale, legend=legend),
             alt.value("#f1f1ef"),
         ),
         tooltip=[
             alt.Tooltip("Niveau:N"),
             alt.Tooltip("Type de soutien:N"),
-            alt.Tooltip("Soutiens:Q", title="Nombre de soutiens"),
-            alt.Tooltip("Montant (€):Q", title="Montants connus (€)", format=",.0f"),
-            alt.Tooltip("Montants connus:Q", title="Soutiens au montant connu"),
+            alt.Tooltip("Soutiens:Q", title="Nombre de soutiens", format=",d"),
+            alt.Tooltip("montant_texte:N", title="Montants connus"),
+            alt.Tooltip(
+                "Montants connus:Q", title="Soutiens au montant connu", format=",d"
+            ),
         ],
     )
     labels = base.mark_text(fontSize=12).encode(
@@ -647,7 +660,7 @@ def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChar
     )
     # A height per row (not a total): Streamlit fits a fixed total height
     # including title and axes, which would crush the cells.
-    return (cells + labels).properties(height=alt.Step(44))
+    return (cells + labels).properties(height=alt.Step(36))
 
 
 def support_rows(

@@ -14,6 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from geo.reference import load_reference
+from lib import fr
+from lib.charts import with_locale
 from lib.fiche import escape_markdown
 from lib.static_map import export_filename, render_fiche_territoire
 from lib.territoires import (
@@ -57,10 +59,16 @@ def render() -> None:
     frames = filtered()
     soutiens = frames.soutiens
     n_collectivites = len(soutiens[["niveau", "code"]].drop_duplicates())
+    n_ptce = len(frames.ptce)
     st.markdown(
-        f"**{len(soutiens)} soutiens** de **{n_collectivites} collectivités** à "
-        f"**{soutiens['ptce_id'].nunique()} PTCE**, parmi les "
-        f"{len(frames.ptce)} PTCE qui correspondent aux filtres."
+        f"**{fr.count(len(soutiens), 'soutien')}** de "
+        f"**{fr.count(n_collectivites, 'collectivité')}** à "
+        f"**{fr.count(soutiens['ptce_id'].nunique(), 'PTCE', 'PTCE')}**, parmi "
+        + (
+            f"les {fr.count(n_ptce, 'PTCE', 'PTCE')} qui correspondent aux filtres."
+            if n_ptce > 1
+            else f"{fr.count(n_ptce, 'PTCE', 'PTCE')} qui correspond aux filtres."
+        )
     )
     _matrix(soutiens)
     _list()
@@ -85,16 +93,22 @@ def _matrix(soutiens: pd.DataFrame) -> None:
     )
     known = int(soutiens["montant"].notna().sum())
     st.caption(
-        f"Montants : somme des montants connus ({known} soutiens sur "
-        f"{len(soutiens)} ont un montant renseigné) ; un montant inconnu n'est "
-        "pas un montant nul."
+        f"Montants : somme des montants connus ({fr.count(known, 'soutien')} sur "
+        f"{fr.integer(len(soutiens))} "
+        f"{fr.plural(known, 'a', 'ont')} un montant renseigné) ; un montant "
+        "inconnu n'est pas un montant nul."
     )
     with st.expander("Valeurs du tableau croisé"):
         column = "Soutiens" if mesure != "montant" else "Montant (€)"
         pivot = table.pivot(index="Niveau", columns="Type de soutien", values=column)
+        pivot = pivot.reindex(table["Niveau"].unique())
+        if mesure == "montant":
+            # French text: the grid would write « 12000.0 » or « 12,000 ».
+            pivot = pivot.map(lambda v: fr.euros(v) if v else fr.MISSING)
         st.dataframe(
-            pivot.reindex(table["Niveau"].unique()),
+            pivot,
             width="stretch",
+            placeholder=fr.MISSING,
             alt="Valeurs du tableau croisé niveau par type de soutien",
         )
 
@@ -107,7 +121,7 @@ def _matrix_parts(
 ) -> tuple[pd.DataFrame, dict]:
     table = matrice(selection_of(key, filters).soutiens)
     # Schema validation is the tests' job (tests/test_territoires.py).
-    return table, heatmap_chart(table, mesure).to_dict(validate=False)
+    return table, with_locale(heatmap_chart(table, mesure))
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -129,15 +143,25 @@ def _list() -> None:
         st.info("Aucun soutien de collectivité parmi les PTCE filtrés.")
         return
     st.dataframe(
-        table.drop(columns=["niveau"]),
+        fr.table(table.drop(columns=["niveau"]), money=["Montant connu (€)"]),
         hide_index=True,
         width="stretch",
         height=min(38 + 35 * len(table), 420),
+        placeholder=fr.MISSING,
         alt="Collectivités et PTCE qu'elles soutiennent",
+        # Pixel widths that add up to less than the page at 1440 px: the
+        # last column, the PTCE, takes the rest instead of running off.
         column_config={
-            "Collectivité": st.column_config.TextColumn(pinned=True),
-            "Montant connu (€)": st.column_config.NumberColumn(format="localized"),
-            "PTCE": st.column_config.TextColumn(width="large"),
+            "Niveau": st.column_config.TextColumn(width=95),
+            "Code": st.column_config.TextColumn(width=80),
+            "Collectivité": st.column_config.TextColumn(width=190),
+            "PTCE soutenus": st.column_config.NumberColumn(width=105),
+            "Soutiens": st.column_config.NumberColumn(width=75),
+            "Montant connu": st.column_config.TextColumn(width=115),
+            "Types de soutien": st.column_config.TextColumn(width=210),
+            "PTCE": st.column_config.TextColumn(
+                help="Noms des PTCE soutenus (cliquez une cellule pour tout lire)"
+            ),
         },
     )
 
@@ -177,7 +201,10 @@ def _territory(frames) -> None:
             # None leaves the value to the session state (set from the URL).
             index=None,
             format_func=lambda c: territory_label(niveau, c, ref),
-            placeholder=f"{len(choices[niveau])} territoires liés aux PTCE filtrés",
+            placeholder=(
+                f"{fr.count(len(choices[niveau]), 'territoire')} "
+                f"{fr.plural(len(choices[niveau]), 'lié', 'liés')} aux PTCE filtrés"
+            ),
         )
     set_query_params(
         {PARAM: format_territoire(niveau, code) if niveau and code else None},
@@ -223,8 +250,8 @@ def _fiche(fiche: FicheTerritoire) -> None:
         st.subheader(f"{escape_markdown(fiche.nom)} — {fiche.type_label}")
         ref = fiche.reference
         with st.container(horizontal=True, gap="medium"):
-            st.metric("PTCE présents", len(fiche.ptce), width="content")
-            st.metric("Habitants", _int(fiche.population), width="content")
+            st.metric("PTCE présents", fr.integer(len(fiche.ptce)), width="content")
+            st.metric("Habitants", fr.integer(fiche.population), width="content")
             st.metric(
                 "PTCE pour 100 000 hab.", format_rate(fiche.pour_100k), width="content"
             )
@@ -246,10 +273,6 @@ def _fiche(fiche: FicheTerritoire) -> None:
         _received(fiche)
 
 
-def _int(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}".replace(",", "\u202f")
-
-
 def _present(fiche: FicheTerritoire) -> None:
     st.markdown("**PTCE présents**")
     if fiche.ptce.empty:
@@ -259,17 +282,18 @@ def _present(fiche: FicheTerritoire) -> None:
     table = pd.DataFrame(
         {
             "Nom": ptce["nom"],
-            "Commune": ptce["commune_nom"].fillna("—"),
+            "Commune": ptce["commune_nom"],
             "Filière": ptce["filiere"],
-            "Stade": ptce["stade"].fillna("—"),
+            "Stade": ptce["stade"],
             "Soutiens": ptce["nb_soutiens"],
             "Fiche": "./annuaire?ptce=" + ptce.index.to_series().map(_quote),
         }
-    ).sort_values("Nom", key=lambda s: s.str.casefold())
+    ).sort_values("Nom", key=lambda s: s.map(fr.sort_key))
     st.dataframe(
-        table,
+        fr.table(table, keep=["Fiche"]),
         hide_index=True,
         width="stretch",
+        placeholder=fr.MISSING,
         alt=f"PTCE présents : {fiche.nom}",
         column_config={
             "Fiche": st.column_config.LinkColumn(display_text="ouvrir la fiche"),
@@ -289,13 +313,15 @@ def _given(fiche: FicheTerritoire) -> None:
         return
     amount = given["montant"].sum(min_count=1)
     st.caption(
-        f"{len(given)} soutiens à {given['ptce_id'].nunique()} PTCE ; montants "
+        f"{fr.count(len(given), 'soutien')} à "
+        f"{fr.integer(given['ptce_id'].nunique())} PTCE ; montants "
         f"connus : {_euros(amount)}."
     )
     st.dataframe(
-        support_rows(given, with_ptce=True),
+        fr.table(support_rows(given, with_ptce=True), money=["Montant (€)"]),
         hide_index=True,
         width="stretch",
+        placeholder=fr.MISSING,
         alt=f"Soutiens donnés par {fiche.nom}",
         column_config=_SUPPORT_CONFIG,
     )
@@ -308,35 +334,39 @@ def _received(fiche: FicheTerritoire) -> None:
         st.caption("Aucun soutien recensé pour les PTCE de ce territoire.")
         return
     st.dataframe(
-        soutiens_par_niveau(received),
+        fr.table(soutiens_par_niveau(received), money=["Montant connu (€)"]),
         hide_index=True,
         width="stretch",
+        placeholder=fr.MISSING,
         alt="Soutiens reçus par niveau de collectivité",
-        column_config={
-            "Montant connu (€)": st.column_config.NumberColumn(format="localized")
-        },
     )
-    with st.expander(f"Détail des {len(received)} soutiens reçus"):
+    detail = (
+        f"Détail des {fr.integer(len(received))} soutiens reçus"
+        if len(received) > 1
+        else "Détail du soutien reçu"
+    )
+    with st.expander(detail):
         st.dataframe(
-            support_rows(received, with_ptce=True, with_collectivite=True),
+            fr.table(
+                support_rows(received, with_ptce=True, with_collectivite=True),
+                money=["Montant (€)"],
+            ),
             hide_index=True,
             width="stretch",
+            placeholder=fr.MISSING,
             alt="Détail des soutiens reçus",
             column_config=_SUPPORT_CONFIG,
         )
 
 
 _SUPPORT_CONFIG = {
-    "Montant (€)": st.column_config.NumberColumn(format="localized"),
     "Début": st.column_config.NumberColumn(format="%d"),
     "Fin": st.column_config.NumberColumn(format="%d"),
 }
 
 
 def _euros(value: float) -> str:
-    if pd.isna(value):
-        return "aucun"
-    return f"{value:,.0f}".replace(",", "\u202f") + "\u00a0€"
+    return fr.euros(value, missing="aucun")
 
 
 if __name__ == "__main__":

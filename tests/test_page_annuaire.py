@@ -13,6 +13,7 @@ from lib.demo import load_demo_file
 from lib.fiche import escape_markdown
 from lib.model import Ptce, Soutien
 from lib.synthetic import generate
+from tests.raw import assert_no_raw_frame, assert_no_raw_text
 
 TIMEOUT = 60
 SCRIPT = (
@@ -96,7 +97,7 @@ def test_counter_and_table(built_cache, records):
     assert "Montant connu" in frame.columns
     names = list(frame["Nom"])
     assert names == fr.sorted_fr(names)  # accents do not send a name last
-    _no_raw_value(table)
+    assert_no_raw_frame(table)
     assert not _headers(at)  # no fiche open
     assert "ptce" not in at.query_params
 
@@ -230,34 +231,13 @@ def test_hostile_text_is_escaped(built_cache):
     assert not at.get("link_button")  # the javascript: site web is dropped
 
 
-RAW = ("None", "nan", "NaN", "NaT", "<NA>", "null")
-
-
-def _no_raw_value(table) -> None:
-    """Fail on a raw value a person would read in a st.dataframe.
-
-    The grid draws on a canvas: what it shows is the frame (text cells as
-    they are) and, for empty cells of numbers, the placeholder.
-    """
-    assert table.proto.placeholder == fr.MISSING
-    frame = table.value
-    for column in frame.columns:
-        values = frame[column]
-        for value in values:
-            if fr.is_missing(value):
-                continue  # an empty cell shows the placeholder, a dash
-            assert str(value).strip() not in RAW, (column, value)
-            for raw in ("None", "nan (nan)"):
-                assert raw not in str(value), (column, value)
-
-
 def test_no_raw_value_in_the_table_or_the_fiche_france_entiere(built_cache, records):
     # France entière includes PTCE without a seat (no département).
     at = _app()
     at.query_params["region"] = "france"
     at.run()
     assert not at.exception
-    _no_raw_value(_table(at))
+    assert_no_raw_frame(_table(at))
     spec = json.loads(_table(at).proto.columns) if _table(at).proto.columns else {}
     assert not spec.get("Nom", {}).get("pinned")  # a pinned column is greyed
     frame = _table(at).value
@@ -269,6 +249,6 @@ def test_no_raw_value_in_the_table_or_the_fiche_france_entiere(built_cache, reco
     at.run()
     assert not at.exception
     for frame in at.main.dataframe[1:]:
-        _no_raw_value(frame)
+        assert_no_raw_frame(frame)
     for metric in at.main.metric:
-        assert metric.value not in RAW and "None" not in metric.value
+        assert_no_raw_text(metric.value)

@@ -8,8 +8,10 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib import fr
 from lib.demo import load_demo_file
 from lib.synthetic import generate
+from tests.raw import assert_no_raw_frame, assert_no_raw_text
 
 TIMEOUT = 60
 SCRIPT = (
@@ -48,8 +50,9 @@ def _app() -> AppTest:
 def _counter(at: AppTest) -> tuple[int, int, int, int]:
     for m in at.markdown:
         found = re.search(
-            r"\*\*(\d+) soutiens\*\* de \*\*(\d+) collectivités\*\* à "
-            r"\*\*(\d+) PTCE\*\*, parmi les (\d+) PTCE",
+            # French plurals: « 1 soutien », « 0 collectivité », « 1 PTCE ».
+            r"\*\*(\d+)\u00a0soutiens?\*\* de \*\*(\d+)\u00a0collectivités?\*\* "
+            r"à \*\*(\d+)\u00a0PTCE\*\*, parmi (?:les )?(\d+)\u00a0PTCE",
             m.value,
         )
         if found:
@@ -205,3 +208,42 @@ def test_invalid_territoire_param_is_dropped(built_cache):
     assert at.selectbox(key="territoire-niveau").value is None
     assert "territoire" not in at.query_params
     assert not at.metric
+
+
+def _heatmap(at: AppTest) -> dict:
+    (chart,) = at.get("vega_lite_chart")
+    return json.loads(chart.proto.spec)
+
+
+def test_no_raw_value_french_numbers_and_a_fitting_layout(built_cache):
+    at = _app()
+    at.query_params["territoire"] = "departement:44"
+    at.run()
+    assert not at.exception
+    for table in at.dataframe:
+        assert_no_raw_frame(table)
+    for text in [*(m.value for m in at.markdown), *(c.value for c in at.caption)]:
+        assert_no_raw_text(text)
+    for metric in at.metric:
+        assert_no_raw_text(metric.value)
+    # The collectivités' list: amounts in French, widths that leave the PTCE
+    # column room at 1440 px (about 1 100 px of table beside the sidebar).
+    (listing,) = [t for t in at.dataframe if "Types de soutien" in t.value.columns]
+    amounts = [a for a in listing.value["Montant connu"] if a != fr.MISSING]
+    assert all(a.endswith("\u00a0€") for a in amounts)
+    config = json.loads(listing.proto.columns)
+    fixed = sum(c["width"] for c in config.values() if isinstance(c.get("width"), int))
+    assert "width" not in config["PTCE"] and fixed <= 900
+    assert not any(c.get("pinned") for c in config.values())
+    # Heatmap of counts: whole-number legend, flat labels (never cut).
+    spec = _heatmap(at)
+    cells = spec["layer"][0]["encoding"]
+    legend = cells["color"]["condition"]["legend"]
+    assert all(isinstance(v, int) for v in legend["values"])
+    assert cells["x"]["axis"]["labelAngle"] == 0
+    assert cells["y"]["field"] == "Type de soutien"
+    assert spec["config"]["locale"]["number"]["decimal"] == ","
+    at.button_group(key="collectivites-mesure").set_value("montant").run()
+    assert not at.exception
+    legend = _heatmap(at)["layer"][0]["encoding"]["color"]["condition"]["legend"]
+    assert legend["format"] == ",.0f"  # French through config.locale

@@ -7,6 +7,7 @@ import math
 import pandas as pd
 import pytest
 
+from lib import fr
 from lib.explore import Filters, build_frames
 from lib.model import NIVEAUX, TYPES_SOUTIEN, Ptce, Soutien
 from lib.synthetic import generate
@@ -272,7 +273,7 @@ def test_territory_choices(hand_made, ref):
     # Seat EPCI, EPCI of the territory of action, supporting EPCI.
     assert set(choices["epci"]) == {PAYS_D_ANCENIS, NANTES_METROPOLE, "244900015"}
     names = [ref.epci[c].nom for c in choices["epci"]]
-    assert names == sorted(names, key=str.casefold)
+    assert names == fr.sorted_fr(names)  # French order: accents ignored
     everywhere = territory_choices(hand_made, ref)
     assert everywhere["region"] == ["76", "52"]  # Occitanie, Pays de la Loire
     assert "32" in everywhere["departement"]
@@ -298,3 +299,27 @@ def test_heatmap_chart(hand_made):
     assert format_amount(1_260_000) == "1,3\u00a0M€"
     assert format_amount(850) == "850\u00a0€"
     assert format_amount(0) == ""
+
+
+def test_heatmap_writes_french_and_whole_counts(hand_made):
+    from tests.raw import assert_no_raw_text
+
+    table = matrice(hand_made.soutiens)
+    for mesure in ("nombre", "montant"):
+        spec = heatmap_chart(table, mesure).to_dict()
+        for row in next(iter(spec["datasets"].values())):
+            assert_no_raw_text(row["texte"])
+            assert_no_raw_text(row["montant_texte"])
+            if not row["Montants connus"]:
+                assert row["montant_texte"] == "aucun montant connu"
+        color = spec["layer"][0]["encoding"]["color"]["condition"]
+        if mesure == "nombre":
+            assert all(isinstance(v, int) for v in color["legend"]["values"])
+            assert color["scale"]["domain"][0] == 0
+    assert format_amount(12_000) == "12\u00a0k€"
+
+
+def test_supported_ptce_listed_in_french_order(hand_made):
+    for cell in collectivites(hand_made.soutiens)["PTCE"]:
+        parts = cell.split(" ; ")
+        assert parts == fr.sorted_fr(parts)
