@@ -8,7 +8,15 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo.reference import load_reference
-from lib.carte import LAYERS, MAILLES, base_for, map_layers, offline_map, view_title
+from lib.carte import (
+    LAYERS,
+    MAILLES,
+    base_for,
+    framing_layer,
+    map_layers,
+    offline_map,
+    view_title,
+)
 from lib.choropleth import INDICATORS, METHODS, summary
 from lib.maps import FILIERE_COLORS, LEVEL_COLORS
 from lib.model import NIVEAU_LABELS
@@ -27,6 +35,8 @@ from pages import (
 )
 
 _PARAMS = ("couches", "maille", "indicateur", "classes", "fond", "territoire")
+#: Key of the map component (its last returned value is kept under it).
+_MAP_KEY = "carte-explorateur"
 
 
 #: Widget keys of the map options. Streamlit forgets a widget's state when
@@ -130,14 +140,21 @@ def _map_section(selection) -> None:
         )
 
     # Rebuilt on each rerun but identical (stable ids): st_folium then only
-    # swaps the feature groups, and the user's pan and zoom are kept.
+    # swaps the feature groups, and the user's pan and zoom are kept. The
+    # framing group fits the map when the chosen territories or the clicked
+    # one change; a click is read before drawing (the component's value is
+    # already in the session state), so its territory is framed at once.
     base = base_for(region, tiles)
+    territoire = _clicked(st.session_state.get(_MAP_KEY)) or st.session_state.get(
+        "carte_territoire"
+    )
+    framing = framing_layer(region, filters.departements, filters.epci, territoire)
     output = st_folium(
         base,
-        key="carte-explorateur",
+        key=_MAP_KEY,
         height=640,
         use_container_width=True,
-        feature_group_to_add=groups,
+        feature_group_to_add=[*groups, framing],
         returned_objects=["last_active_drawing"],
     )
     set_query_params(
@@ -163,7 +180,8 @@ def _exports(selection, filters, maille, name, method, couches) -> None:
     title = view_title(region)
     subtitle = filters_subtitle(filters)
     view = {"maille": maille, "methode": method, "region": region}
-    signature = repr((filters, maille, name, method, list(couches)))
+    territoire = st.session_state.get("carte_territoire") or None
+    signature = repr((filters, maille, name, method, list(couches), territoire))
 
     def static(fmt: str):
         return lambda: render_map(
@@ -178,7 +196,14 @@ def _exports(selection, filters, maille, name, method, couches) -> None:
 
     def interactive() -> bytes:
         return offline_map(
-            selection, indicateur=name, couches=couches, title=title, **view
+            selection,
+            indicateur=name,
+            couches=couches,
+            title=title,
+            departements=filters.departements,
+            epci=filters.epci,
+            territoire=territoire,
+            **view,
         )
 
     with st.expander("Exporter cette carte", icon=":material/download:"):
