@@ -49,6 +49,7 @@ __all__ = [
     "date_time",
     "euros",
     "euros_compact",
+    "file_size",
     "integer",
     "is_missing",
     "number",
@@ -253,6 +254,27 @@ def euros_compact(value: float | int | None, missing: str = MISSING) -> str:
         return euros(value, 0, missing)
     short = format_compact_currency(value, "EUR", locale=LOCALE, fraction_digits=1)
     return short.replace(f"{_NBSP}€", "€")
+
+
+def file_size(n_bytes: float | int | None, missing: str = MISSING) -> str:
+    """Return a size in French units: « 704 ko », « 19,3 Mo », « 1,2 Go ».
+
+    Parameters
+    ----------
+    n_bytes : int or float or None
+        A size in bytes (powers of 1,000, as the SI prefixes say).
+    missing : str, optional
+
+    Returns
+    -------
+    str
+    """
+    if is_missing(n_bytes) or (isinstance(n_bytes, float) and math.isinf(n_bytes)):
+        return missing
+    for factor, unit, decimals in ((1e9, "Go", 1), (1e6, "Mo", 1), (1e3, "ko", 0)):
+        if abs(n_bytes) >= factor:
+            return f"{number(n_bytes / factor, decimals)}{_NBSP}{unit}"
+    return f"{integer(n_bytes)}{_NBSP}{plural(int(n_bytes), 'octet')}"
 
 
 def percent(share: float | None, decimals: int = 0, missing: str = MISSING) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from geo.boundaries import ATTRIBUTION, CacheMissing, shown_path, status
+from geo.boundaries import ATTRIBUTION, CacheMissing, status
 from geo.lookup import find_places
 from geo.reference import load_reference
+from lib import fr
 from pages import run_app
 
 _QUERY_PARAM = "commune"
@@ -36,21 +37,27 @@ def _search() -> None:
     if not rows:
         st.warning(f"Aucune commune trouvée pour « {query} ».")
         return
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+    st.dataframe(
+        fr.table(pd.DataFrame(rows)),
+        hide_index=True,
+        width="stretch",
+        placeholder=fr.MISSING,
+    )
 
 
 def _sources() -> None:
     st.subheader("Sources et licences")
     ref = load_reference()
+    # Only the numbers are written by lib.fr: the text keeps its commas.
     st.markdown(
         f"""
 - **Référentiel** : Code officiel géographique 2026 (INSEE) et EPCI 2026 (DGCL),
   paquet npm `@etalab/decoupage-administratif@6.0.0`, Licence Ouverte —
-  {len(ref.communes):,} communes, {len(ref.epci):,} EPCI.
+  {fr.count(len(ref.communes), "commune")}, {fr.integer(len(ref.epci))} EPCI.
 - **Contours** : IGN Admin Express COG 2018 via france-geojson, Licence Ouverte,
   rattachés au COG 2026 (communes fusionnées depuis 2018 regroupées).
 - **Carte** : Leaflet et ses extensions, servis par l'application (aucun CDN).
-""".replace(",", "\u202f")
+"""
     )
     st.caption(ATTRIBUTION)
 
@@ -65,41 +72,73 @@ def _cache() -> None:
     levels = pd.DataFrame(
         [
             {
-                "Niveau": level,
-                "Territoires": info["features"],
-                "GeoJSON France (Ko)": _kb(info["geojson_bytes"]["france"]),
-                "GeoJSON Pays de la Loire (Ko)": _kb(
-                    info["geojson_bytes"]["pays_de_la_loire"]
-                ),
+                "Niveau": _LEVELS.get(level, level),
+                "Territoires": fr.integer(info["features"]),
+                **{
+                    f"{zone_label}, {detail_label}": fr.file_size(
+                        info["geojson_bytes"].get(zone, {}).get(detail)
+                    )
+                    for zone, zone_label in _ZONES.items()
+                    for detail, detail_label in _DETAILS.items()
+                },
             }
             for level, info in report["levels"].items()
         ]
     )
-    st.dataframe(levels, hide_index=True, use_container_width=True)
+    st.dataframe(
+        levels,
+        hide_index=True,
+        width="stretch",
+        placeholder=fr.MISSING,
+        alt="Taille des contours par niveau",
+    )
+    st.caption(
+        "Contours simplifiés : vue de la France entière ; détaillés : vue "
+        "d'une région ou d'un département (les communes n'ont que ceux-là)."
+    )
     missing = report["communes_sans_contour"]
     ref = load_reference()
+    n = missing["count"]
     with st.expander(
-        f"{missing['count']} communes actuelles sans contour dans la source"
+        f"{fr.count(n, 'commune actuelle', 'communes actuelles')} sans contour "
+        "dans la source"
     ):
         st.dataframe(
             pd.DataFrame(
-                [{"Code": c, "Commune": ref.communes[c].nom} for c in missing["codes"]]
+                fr.sorted_fr(
+                    [
+                        {"Code": c, "Commune": ref.communes[c].nom}
+                        for c in missing["codes"]
+                    ],
+                    key=lambda row: row["Commune"],
+                ),
+                columns=["Code", "Commune"],
             ),
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
+            placeholder=fr.MISSING,
         )
-    # Never the server's own path: the page is public.
-    source = shown_path(
-        report["source"]["path"], "le dossier des contours (PTCE_GEO_SOURCE)"
-    )
+    # Never the server's path (the page is public), nor an ISO timestamp.
+    source = report["source"]
+    files = source.get("files")
     st.caption(
-        f"Construit le {report['built_at']} en {report['duration_s']} s depuis "
-        f"{source}."
+        f"Construit le {fr.date_time(report['built_at'])} en "
+        f"{fr.number(report['duration_s'], 1)}{_NBSP}s à partir des contours "
+        "france-geojson" + (f" ({fr.count(files, 'fichier')})" if files else "") + "."
     )
 
 
-def _kb(sizes: dict[str, int]) -> str:
-    return " / ".join(f"{detail} {n / 1000:.0f}" for detail, n in sizes.items())
+#: The levels of the cache, as a person says them.
+_LEVELS = {
+    "commune": "Communes",
+    "epci": "EPCI",
+    "departement": "Départements",
+    "region": "Régions",
+}
+#: Zones and levels of detail of the GeoJSON files.
+_ZONES = {"france": "France", "pays_de_la_loire": "Pays de la Loire"}
+_DETAILS = {"national": "contours simplifiés", "regional": "contours détaillés"}
+_NBSP = "\u00a0"
 
 
 if __name__ == "__main__":

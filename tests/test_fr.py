@@ -149,3 +149,10 @@ def test_vega_locale_writes_numbers_as_this_module():
     assert locale["number"]["thousands"] == NNBSP
     assert locale["time"]["months"][2] == "mars"
     assert locale["time"]["days"][0] == "dimanche"
+
+
+def test_file_sizes():
+    assert fr.file_size(19_342_676) == f"19,3{NBSP}Mo"
+    assert fr.file_size(703_803) == f"704{NBSP}ko"
+    assert fr.file_size(1) == f"1{NBSP}octet"
+    assert fr.file_size(None) == fr.MISSING

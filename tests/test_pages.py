@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -96,8 +98,25 @@ def test_sources_search_unknown_warns(built_cache):
 def test_sources_shows_cache_status(built_cache):
     at = _page("sources").run()
     levels = at.dataframe[0].value
-    assert set(levels["Niveau"]) == {"commune", "epci", "departement", "region"}
-    assert levels.set_index("Niveau")["Territoires"]["departement"] == 101
+    assert set(levels["Niveau"]) == {"Communes", "EPCI", "Départements", "Régions"}
+    assert levels.set_index("Niveau")["Territoires"]["Départements"] == "101"
+    # Sizes in French units; no raw level of detail (« regional 19343 »).
+    shown = levels.to_string()
+    assert "regional" not in shown and "national" not in shown
+    assert re.search(r"\d+,\d\u00a0Mo", shown)
+
+
+def test_sources_keep_their_commas_and_hide_server_details(built_cache):
+    at = _page("sources").run()
+    text = " ".join(m.value for m in at.markdown)
+    # Commas of the text stay commas; numbers are grouped by lib.fr.
+    assert "Code officiel géographique 2026 (INSEE) et EPCI 2026 (DGCL)," in text
+    assert "IGN Admin Express COG 2018 via france-geojson, Licence Ouverte," in text
+    assert re.search(r"\d{2}\u202f\d{3}\u00a0communes", text)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T", _captions(at))  # no ISO timestamp
+    (built,) = [c.value for c in at.caption if c.value.startswith("Construit le")]
+    assert "/" not in built  # no server path
+    assert re.search(r"Construit le \d{1,2} \w+\.? \d{4} à \d{2}:\d{2}", built)
 
 
 def test_unexpected_errors_are_shown_in_french_without_details(built_cache):
