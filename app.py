@@ -17,6 +17,7 @@ from geo.lookup import epci_in
 from geo.reference import load_reference
 from lib.errors import explain
 from lib.explore import FRANCE, Filters
+from lib.fr import integer, sort_key
 from lib.model import (
     FILIERES,
     FORMES_JURIDIQUES,
@@ -90,7 +91,7 @@ def filters_sidebar() -> Filters:
         FRANCE,
         *sorted(
             (r.code for r in ref.regions.values() if r.zone != "com"),
-            key=lambda c: ref.regions[c].nom,
+            key=lambda c: sort_key(ref.regions[c].nom),  # Île-de-France among the I
         ),
     ]
     region = sb.selectbox(
@@ -187,8 +188,8 @@ def _counter(filters: Filters, slot) -> None:
     everything = get_frames()
     kept = len(filtered(filters).ptce)
     slot.markdown(
-        f'<p data-testid="sidebar-counter"><strong>{kept} PTCE</strong> sur '
-        f"{len(everything.ptce)}</p>",
+        f'<p data-testid="sidebar-counter"><strong>{integer(kept)} PTCE</strong> sur '
+        f"{integer(len(everything.ptce))}</p>",
         unsafe_allow_html=True,
     )
 

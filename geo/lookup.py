@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geo.reference import Reference, load_reference, normalise_code
+from lib.fr import sort_key
 
 
 class UnknownCode(LookupError):
@@ -338,7 +339,7 @@ def epci_in(departements: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(
         sorted(
             (code for code, deps in _epci_departements().items() if deps & scope),
-            key=lambda c: ref.epci[c].nom,
+            key=lambda c: sort_key(ref.epci[c].nom),  # « Évron » among the E
         )
     )
 

@@ -37,7 +37,7 @@ import os
 import sys
 from pathlib import Path
 
-from lib.fr import ArgumentParser
+from lib.fr import ArgumentParser, count
 
 
 def _who(args: argparse.Namespace) -> str:
@@ -126,11 +126,15 @@ def _import(args: argparse.Namespace) -> int:
     if plan.ok:
         print(
             f"Import {'simulé' if args.dry_run else 'appliqué'} : "
-            f"{len(plan.created)} créé(s), {len(plan.updated)} modifié(s), "
-            f"{len(plan.unchanged)} inchangé(s)."
+            f"{count(len(plan.created), 'créé')}, "
+            f"{count(len(plan.updated), 'modifié')}, "
+            f"{count(len(plan.unchanged), 'inchangé')}."
         )
     else:
-        print(f"Import refusé : rien n'{verb} écrit ({len(plan.problems)} erreur(s)).")
+        print(
+            f"Import refusé : rien n'{verb} écrit "
+            f"({count(len(plan.problems), 'erreur')})."
+        )
     print(json.dumps(plan.summary(), ensure_ascii=False))
     return 0 if plan.ok else 1
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from geo.lookup import search
 from geo.reference import Reference, load_reference, normalise_code
 from lib.columns import LIST_SEP, SHEETS, match_columns
+from lib.fr import plural, sorted_fr
 from lib.model import (
     CATEGORIES_MEMBRE,
     FILIERES,
@@ -491,11 +492,13 @@ def _cleaned_warning(table: Table, lines: dict[int, list[str]]) -> str:
     numbers = sorted(lines)
     shown = ", ".join(str(n) for n in numbers[:10])
     if len(numbers) > 10:
-        shown += f" et {len(numbers) - 10} autre(s)"
-    columns = sorted({c for cols in lines.values() for c in cols})
+        more = len(numbers) - 10
+        shown += f" et {more} {plural(more, 'autre')}"
+    columns = sorted_fr({c for cols in lines.values() for c in cols})
     return (
         f"{table.source} / {table.sheet} : caractères de contrôle (invisibles) "
-        f"retirés, ligne(s) {shown}, colonne(s) {', '.join(columns)}"
+        f"retirés, {plural(len(numbers), 'ligne')} {shown}, "
+        f"{plural(len(columns), 'colonne')} {', '.join(columns)}"
     )
 
 

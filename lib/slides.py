@@ -25,6 +25,7 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from lib import fr
 from lib.choropleth import INDICATORS
 from lib.explore import Frames
 from lib.model import NIVEAU_LABELS, NIVEAUX, TYPES_SOUTIEN, Fait, fold, slugify
@@ -123,7 +124,7 @@ def _block(page: _Page, x, y, text, width, size, most, **kw) -> float:
 
 
 def _count(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f") + " PTCE"
+    return f"{fr.integer(n)} PTCE"
 
 
 def _source_line(vue: Vue) -> str:

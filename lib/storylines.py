@@ -21,7 +21,7 @@ from lib.auth import User, require_editor
 from lib.carte import LAYERS
 from lib.carte import MAILLES as CARTE_MAILLES
 from lib.explore import Filters
-from lib.fr import MISSING, date_time
+from lib.fr import MISSING, date_time, integer
 from lib.model import TYPES_SOUTIEN, Fait, fold, slugify
 from lib.store import ConflictError, NotFoundError, Store, recit, recit_historique
 
@@ -412,8 +412,7 @@ def figure_rows(faits: Sequence[Fait]) -> list[dict]:
         if f.valeur is None:
             value = "—"
         else:
-            number = f"{f.valeur:,.0f}".replace(",", "\u202f")
-            value = f"{number} {f.unite or ''}".strip()
+            value = f"{integer(f.valeur)} {f.unite or ''}".strip()
         url = f.source.url or ""
         rows.append(
             {

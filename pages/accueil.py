@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo.boundaries import ATTRIBUTION, PAYS_DE_LA_LOIRE
+from lib.fr import integer, plural
 from lib.maps import STYLES, home_map
 from pages import (
     attribution,
@@ -67,11 +68,11 @@ def _data_line() -> None:
     if not total:
         st.info("La base ne contient encore aucun PTCE.")
         return
-    parts = [f"**{total} PTCE** dans la base"]
+    parts = [f"**{integer(total)} PTCE** dans la base"]
     if demo:
         parts.append(
-            f"dont {demo} issus des **données de démonstration** (faits sourcés "
-            "uniquement : chaque fiche cite sa source)"
+            f"dont {integer(demo)} {plural(demo, 'issu')} des **données de "
+            "démonstration** (faits sourcés uniquement : chaque fiche cite sa source)"
         )
     st.markdown(", ".join(parts) + ".")
 

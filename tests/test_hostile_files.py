@@ -614,7 +614,7 @@ def test_control_characters_removed_with_a_warning(db, tmp_path):
     content = "identifiant;nom;description\r\nctl;PTCE\x01 \x1bcontrôle;ligne\x0bA\r\n"
     proc = _cli(db, tmp_path, "import", str(_write(tmp_path, "ctl.csv", content)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "caractères de contrôle" in proc.stdout and "ligne(s) 2" in proc.stdout
+    assert "caractères de contrôle" in proc.stdout and "ligne 2" in proc.stdout
     stored = Store(db).get("ctl")
     assert stored.nom == "PTCE contrôle" and stored.description == "ligneA"
     out = tmp_path / "export.xlsx"
