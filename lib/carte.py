@@ -21,7 +21,7 @@ from geo.boundaries import (
 )
 from geo.reference import load_reference
 from lib import layers
-from lib.choropleth import INDICATORS, Legend, classify, indicator
+from lib.choropleth import INDICATORS, Legend, classify, indicator, outside_selection
 from lib.explore import Frames
 from lib.framing import COMPOSITE_BOUNDS, display_bounds
 from lib.maps import (
@@ -83,6 +83,8 @@ def map_layers(
     couches: tuple[str, ...] | list[str] = ("ptce", "choro"),
     markers: tuple[list[list], str | None] | None = None,
     surligner: tuple[str, ...] = (),
+    departements: tuple[str, ...] = (),
+    epci: tuple[str, ...] = (),
 ) -> MapLayers:
     """Build the layers of a Carte view (geometry is read from the caches).
 
@@ -100,6 +102,9 @@ def map_layers(
         Marker rows and their static file URL, as cached by the caller.
     surligner : tuple of str
         PTCE ids to ring (presentation mode).
+    departements, epci : tuple of str
+        The territorial filters: the choropleth's territories they leave out
+        are drawn « hors sélection », apart from those without PTCE.
 
     Returns
     -------
@@ -112,15 +117,24 @@ def map_layers(
         if region:
             territories = in_region(territories, maille, region)
         population = territories.set_index("code")["population"].astype(float)
-        title, unit = INDICATORS[indicateur]
+        title = INDICATORS[indicateur][0]
         result.values = indicator(selection, maille, indicateur, population)
-        colors, result.legend = classify(result.values, methode, 5, title, unit)
+        outside = outside_selection(territories, maille, selection, departements, epci)
+        colors, result.legend = classify(
+            result.values,
+            methode,
+            indicateur=indicateur,
+            maille=maille,
+            outside=outside,
+        )
         result.groups.append(
             choropleth_layer(
                 static_geojson(maille, detail, region),
                 colors.to_dict(),
                 result.values.to_dict(),
                 title,
+                legend=result.legend,
+                outside=outside,
             )
         )
     # Département outlines, unless the choropleth draws them already; not over
@@ -397,6 +411,8 @@ def offline_map(
         methode=methode,
         region=region,
         couches=tuple(couches),
+        departements=tuple(departements),
+        epci=tuple(epci),
     )
     framing = framing_layer(region, departements, epci, territoire)
     m = standalone_map([*built.groups, framing], base_for(region))

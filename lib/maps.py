@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -21,6 +22,7 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from geo.boundaries import write_atomic
+from lib.choropleth import OUTSIDE, OUTSIDE_COLOR, OUTSIDE_HATCH, Legend
 from lib.framing import inset_spec
 from lib.map_assets import VENDOR_URL, use_local_assets
 
@@ -883,7 +885,12 @@ def ptce_markers(
 
 
 def choropleth_layer(
-    url: str, colors: dict[str, str], values: dict[str, float], label: str
+    url: str,
+    colors: dict[str, str],
+    values: dict[str, float],
+    label: str,
+    legend: Legend | None = None,
+    outside: Iterable[str] = (),
 ) -> folium.FeatureGroup:
     """Territories filled by class colour, with their value in the tooltip.
 
@@ -897,30 +904,189 @@ def choropleth_layer(
         Indicator value per code, shown in the tooltip.
     label : str
         Name of the indicator.
+    legend : Legend, optional
+        The classes: drawn on the map (:class:`ChoroplethLegend`), and they
+        write the tooltips' values (unit, label of 0).
+    outside : iterable of str
+        Codes of the territories outside the selection: hatched, their
+        tooltip says « hors sélection ».
 
     Returns
     -------
     folium.FeatureGroup
         Named "Choroplèthe"; territories are clickable (their properties
-        come back to the app). Only colours and values travel on a rerun.
+        come back to the app). Only colours, values and the legend travel
+        on a rerun.
     """
+    outside = set(outside)
+    # Without a legend, values are written as counts of PTCE.
+    write = (legend or Legend("", "", (), (), (), 0)).value_text
+    texts = {
+        code: OUTSIDE if code in outside else write(v) for code, v in values.items()
+    }
+    fills = dict(colors)
     group = folium.FeatureGroup(name="Choroplèthe")
+    if outside:
+        HatchPattern().add_to(group)
+        for code in outside:
+            fills[code] = f"url(#{HatchPattern.ID})"
     RemoteGeoJson(
         url,
         {"fillOpacity": 0.8, "color": "#555555", "weight": 0.6, "fillColor": "#e6e6e6"},
-        colors=colors,
-        values={code: _value_text(v) for code, v in values.items()},
+        colors=fills,
+        values=texts,
         label=label,
     ).add_to(group)
+    if legend is not None:
+        ChoroplethLegend(legend).add_to(group)
     return group
 
 
-def _value_text(value: float) -> str:
-    if value == 0:
-        return "aucun PTCE"
-    if float(value).is_integer():
-        return f"{value:,.0f}".replace(",", "\u202f")
-    return f"{value:.1f}".replace(".", ",")
+class HatchPattern(SafeMacroElement):
+    """The SVG hatch that fills territories outside the selection.
+
+    Leaflet draws paths in SVG: a fill ``url(#atlas-hors-selection)`` finds
+    this pattern, defined once in a hidden SVG of the page.
+    """
+
+    ID = "atlas-hors-selection"
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            const id = {{ this.ID|tojson }};
+            if (document.getElementById(id)) { return; }
+            const ns = "http://www.w3.org/2000/svg";
+            const svg = document.createElementNS(ns, "svg");
+            svg.setAttribute("width", "0");
+            svg.setAttribute("height", "0");
+            svg.setAttribute("aria-hidden", "true");
+            svg.style.position = "absolute";
+            const pattern = document.createElementNS(ns, "pattern");
+            pattern.setAttribute("id", id);
+            pattern.setAttribute("patternUnits", "userSpaceOnUse");
+            pattern.setAttribute("width", "7");
+            pattern.setAttribute("height", "7");
+            pattern.setAttribute("patternTransform", "rotate(45)");
+            const back = document.createElementNS(ns, "rect");
+            back.setAttribute("width", "7");
+            back.setAttribute("height", "7");
+            back.setAttribute("fill", {{ this.background|tojson }});
+            const line = document.createElementNS(ns, "line");
+            line.setAttribute("x1", "0");
+            line.setAttribute("y1", "0");
+            line.setAttribute("x2", "0");
+            line.setAttribute("y2", "7");
+            line.setAttribute("stroke", {{ this.hatch|tojson }});
+            line.setAttribute("stroke-width", "2");
+            pattern.appendChild(back);
+            pattern.appendChild(line);
+            const defs = document.createElementNS(ns, "defs");
+            defs.appendChild(pattern);
+            svg.appendChild(defs);
+            document.body.appendChild(svg);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "HatchPattern"
+        self.background = OUTSIDE_COLOR
+        self.hatch = OUTSIDE_HATCH
+
+
+class ChoroplethLegend(SafeMacroElement):
+    """The legend of the choropleth, drawn in the map's bottom-right corner.
+
+    A Leaflet layer of the choropleth's feature group: it comes and goes
+    with the group (``st_folium`` swaps groups on a rerun), so the legend
+    always matches the colours drawn. Every line is set as text, never as
+    markup. The lines are :meth:`lib.choropleth.Legend.entries`, as in the
+    static exports.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            const spec = {{ this.spec|tojson }};
+            const Legend = L.Layer.extend({
+                onAdd: function (map) {
+                    this._control = L.control({position: "bottomright"});
+                    this._control.onAdd = function () {
+                        const box = L.DomUtil.create("div", "atlas-legend");
+                        box.setAttribute("role", "group");
+                        box.setAttribute("aria-label", "Légende : " + spec.title);
+                        box.style.cssText = "background:rgba(255,255,255,.93);" +
+                            "padding:6px 9px;border-radius:4px;font:12px/1.45 " +
+                            "system-ui,sans-serif;color:#222;max-width:19em;" +
+                            "box-shadow:0 1px 4px rgba(0,0,0,.3)";
+                        const title = document.createElement("strong");
+                        title.textContent = spec.title;
+                        box.appendChild(title);
+                        if (spec.note) {
+                            const note = document.createElement("div");
+                            note.textContent = spec.note;
+                            note.style.color = "#555";
+                            box.appendChild(note);
+                        }
+                        for (const entry of spec.entries) {
+                            const row = document.createElement("div");
+                            row.className = "atlas-legend-entry";
+                            row.style.cssText = "display:flex;align-items:center";
+                            const swatch = document.createElement("span");
+                            swatch.style.cssText = "flex:none;width:1.6em;" +
+                                "height:1em;margin-right:.45em;" +
+                                "border:1px solid #777;background:" +
+                                (entry.hatched ? spec.hatch : entry.color);
+                            const text = document.createElement("span");
+                            text.textContent = entry.text;
+                            row.appendChild(swatch);
+                            row.appendChild(text);
+                            box.appendChild(row);
+                        }
+                        L.DomEvent.disableClickPropagation(box);
+                        L.DomEvent.disableScrollPropagation(box);
+                        return box;
+                    };
+                    this._control.addTo(map);
+                    return this;
+                },
+                onRemove: function (map) {
+                    map.removeControl(this._control);
+                    return this;
+                }
+            });
+            return new Legend();
+        })();
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, legend: Legend):
+        super().__init__()
+        self._name = "ChoroplethLegend"
+        self.spec = {
+            "title": legend.title,
+            "note": legend.note(),
+            "entries": [
+                {"color": e.color, "text": e.text, "hatched": e.hatched}
+                for e in legend.entries()
+            ],
+            "hatch": (
+                f"repeating-linear-gradient(45deg,{OUTSIDE_HATCH} 0 1.5px,"
+                f"{OUTSIDE_COLOR} 1.5px 5px)"
+            ),
+        }
+
+    @property
+    def texts(self) -> list[str]:
+        """Return the lines of the legend, as drawn (title, note, entries)."""
+        lines = [self.spec["title"], self.spec["note"]]
+        return [s for s in lines if s] + [e["text"] for e in self.spec["entries"]]
 
 
 def outline_layer(

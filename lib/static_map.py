@@ -34,7 +34,16 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from geo.boundaries import ATTRIBUTION, in_region, load_boundaries
-from lib.choropleth import EMPTY_COLOR, INDICATORS, METHODS, Legend, classify
+from lib.choropleth import (
+    EMPTY_COLOR,
+    INDICATORS,
+    METHODS,
+    OUTSIDE_COLOR,
+    OUTSIDE_HATCH,
+    Legend,
+    classify,
+    outside_selection,
+)
 from lib.choropleth import indicator as compute_indicator
 from lib.explore import Frames
 from lib.maps import FILIERE_COLORS
@@ -65,6 +74,8 @@ _INK = "#222222"
 _GREY = "#666666"
 _OUTLINE = "#4d4d4d"
 _CONTEXT = "#f3f3f3"
+#: Hatch of the territories outside the selection (as on the Carte).
+_HATCH = "////"
 # rc_context changes matplotlib's global parameters: savefig calls hold this
 # lock so that two sessions exporting at once do not see each other's values.
 _RC_LOCK = threading.Lock()
@@ -181,7 +192,8 @@ def _projected(level: str, detail: str, region: str | None) -> gpd.GeoDataFrame:
     gdf = load_boundaries(level, detail)
     if region:
         gdf = in_region(gdf, level, region)
-    keep = [c for c in ("code", "nom", "population", "epci") if c in gdf.columns]
+    keep = ("code", "nom", "population", "epci", "departements")
+    keep = [c for c in keep if c in gdf.columns]
     out = gdf[[*keep, "geometry"]].to_crs(LAMBERT93)
     return out.reset_index(drop=True)
 
@@ -336,11 +348,13 @@ class _Column:
             self._label(self.x, note, color=_GREY, fontsize=self.size * 0.85)
             self.y -= self.step
 
-    def patch(self, color: str, s: str) -> None:
+    def patch(self, color: str, s: str, hatched: bool = False) -> None:
         box = self.step * 0.62
+        hatch = {"hatch": _HATCH, "hatchcolor": OUTSIDE_HATCH} if hatched else {}
         self.fig.add_artist(
             Rectangle((self.x, self.y - box / 2), box * 1.4, box, facecolor=color,
-                      edgecolor="#999999", linewidth=0.5, transform=self.transform)
+                      edgecolor="#999999", linewidth=0.5, transform=self.transform,
+                      **hatch)
         )  # fmt: skip
         self._label(self.x + box * 1.4 + 0.1, s)
         self.y -= self.step
@@ -422,6 +436,8 @@ def render_map(
     size: tuple[float, float] = SLIDE,
     dpi: int = 300,
     when: date | None = None,
+    departements: tuple[str, ...] = (),
+    epci: tuple[str, ...] = (),
 ) -> bytes:
     """Render the current Carte view as a static map.
 
@@ -433,8 +449,8 @@ def render_map(
         Territories of the choropleth.
     indicateur : str or None
         A key of :data:`lib.choropleth.INDICATORS`; None draws no choropleth.
-    methode : {"quantiles", "jenks"}
-        How classes are chosen (:func:`lib.choropleth.classify`).
+    methode : str
+        How classes are chosen: a key of :data:`lib.choropleth.METHODS`.
     region : str or None
         A région code (regional detail), or None for France entière (national
         detail, metropolitan France framed).
@@ -452,6 +468,9 @@ def render_map(
         Resolution of the PNG (and of the rasterised parts of other formats).
     when : datetime.date, optional
         Date printed on the map (today by default).
+    departements, epci : tuple of str
+        The territorial filters: territories they leave out are hatched and
+        counted apart (« hors sélection »), as on the Carte.
 
     Returns
     -------
@@ -479,10 +498,14 @@ def render_map(
     territories = _projected(maille, detail, region)
     population = territories.set_index("code")["population"].astype(float)
     colors = pd.Series(EMPTY_COLOR, index=population.index)
+    outside = territories["code"][:0]
     legend: Legend | None = None
     if indicateur is not None:
         values = compute_indicator(selection, maille, indicateur, population)
-        colors, legend = classify(values, methode, 5, *INDICATORS[indicateur])
+        outside = outside_selection(territories, maille, selection, departements, epci)
+        colors, legend = classify(
+            values, methode, indicateur=indicateur, maille=maille, outside=outside
+        )
     departements = _projected("departement", detail, region)
     if region is None:
         territories = _metropole(territories, maille)
@@ -518,13 +541,27 @@ def render_map(
         context.plot(ax=ax, color=_CONTEXT, edgecolor="#d4d4d4", linewidth=0.4 * k,
                      zorder=1)  # fmt: skip
     edge = 0.25 if maille == "epci" else 0.4
-    territories.plot(
-        ax=ax,
-        color=colors.reindex(territories["code"]).fillna(EMPTY_COLOR).tolist(),
-        edgecolor="white",
-        linewidth=edge * k,
-        zorder=2,
-    )
+    hatched = territories["code"].isin(outside)
+    inside = territories[~hatched]
+    if len(inside):
+        inside.plot(
+            ax=ax,
+            color=colors.reindex(inside["code"]).fillna(EMPTY_COLOR).tolist(),
+            edgecolor="white",
+            linewidth=edge * k,
+            zorder=2,
+        )
+    if hatched.any():
+        # Outside the selection: hatched as on the Carte, grey borders.
+        territories[hatched].plot(
+            ax=ax,
+            facecolor=OUTSIDE_COLOR,
+            edgecolor="#c8c8c8",
+            hatch=_HATCH,
+            hatchcolor=OUTSIDE_HATCH,
+            linewidth=edge * k,
+            zorder=2,
+        )
     departements.boundary.plot(ax=ax, color=_OUTLINE, linewidth=0.8 * k, zorder=3)
 
     shown: list[str] = []
@@ -559,7 +596,8 @@ def render_map(
               va="bottom")  # fmt: skip
 
     # Legend.
-    entries = 2 + (len(legend.colors) + 3 if legend else 0) + 1
+    lines = legend.entries() if legend is not None else []
+    entries = 2 + (len(lines) + 3 if legend else 0) + 1
     entries += (len(shown) + 1.4) if shown else 0
     available = map_box[3] - 0.1
     step = min(0.27 * k, available / max(entries, 1))
@@ -567,23 +605,15 @@ def render_map(
     column = _Column(fig, width - margin - legend_width + 0.15 * k, top - 0.15,
                      step, size_pt)  # fmt: skip
     if legend is not None:
-        note = f"par {MAILLE_LABELS[maille]}, classes : {METHODS[methode]}"
-        column.header(legend.title, note)
-        for color, label, count in zip(
-            legend.colors, legend.labels(), legend.counts, strict=True
-        ):
-            column.patch(color, f"{label}  ({count})")
-        column.patch(EMPTY_COLOR, f"aucun PTCE  ({legend.empty})")
+        column.header(legend.title, legend.note())
+        for entry in lines:
+            column.patch(entry.color, entry.text, hatched=entry.hatched)
     if shown:
         column.header("PTCE (filière principale)")
         for filiere in shown:
             column.point(FILIERE_COLORS[filiere], filiere)
     column.y -= step * 0.4
     column.line(_OUTLINE, "Limite de département", 0.8 * k)
-    if legend is not None:
-        _text(fig, column.x, column.y, "(n) : nombre de territoires",
-              fontsize=size_pt * 0.8, color=_GREY, va="center",
-              transform=fig.dpi_scale_trans)  # fmt: skip
     return _save(fig, fmt, dpi, title)
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.choropleth import classify, indicator, jenks_bounds, summary
+from lib.choropleth import class_bins, classify, indicator, summary
 from lib.explore import Filters, build_frames
 from lib.layers import supports
 from lib.maps import explorer_base, ptce_markers
@@ -65,7 +65,7 @@ def test_classes_mark_territories_without_ptce():
 
 def test_jenks_finds_natural_groups():
     values = np.array([1, 2, 3, 10, 11, 12, 30, 31])
-    assert jenks_bounds(values, 3) == [1.0, 3.0, 12.0, 31.0]
+    assert class_bins(values, "jenks", 3).tolist() == [3.0, 12.0, 31.0]
 
 
 def test_summary_of_a_territory(frames):

@@ -11,7 +11,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from geo.boundaries import in_region, load_boundaries
-from lib.choropleth import INDICATORS, classify, indicator
+from lib.choropleth import classify, indicator
 from lib.explore import build_frames
 from lib.model import Ptce, Soutien
 from lib.static_map import (
@@ -69,7 +69,7 @@ def app_legend(frames, maille: str, name: str = "nombre", method="quantiles"):
     territories = in_region(load_boundaries(maille, "regional"), maille, "52")
     population = territories.set_index("code")["population"].astype(float)
     values = indicator(frames, maille, name, population)
-    return classify(values, method, 5, *INDICATORS[name])[1]
+    return classify(values, method, indicateur=name, maille=maille)[1]
 
 
 # --------------------------------------------------------------------------
@@ -155,9 +155,12 @@ def test_pdf_text_has_title_legend_sources_date_and_scale(frames, maille):
     legend = app_legend(frames, maille)
     assert legend.labels(), "the fixture must give at least one class"
     assert legend.title in text
-    for label, count in zip(legend.labels(), legend.counts, strict=True):
-        assert f"{label} ({count})" in text
-    assert f"aucun PTCE ({legend.empty})" in text
+    # Every line of the legend, counts of territories in words.
+    for entry in legend.entries():
+        assert flat(entry.text) in text
+    word = "départements" if maille == "departement" else "EPCI"
+    assert f"aucun PTCE — {legend.empty} {word}" in text.replace("\xa0", " ")
+    assert "(n)" not in text
     assert flat(SOURCE) in text
     assert "27 novembre 2026" in text
     assert " km" in text
