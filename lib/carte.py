@@ -152,7 +152,8 @@ def map_layers(
         if len(polys):
             result.groups.append(
                 support_layer(
-                    to_geojson(polys, ("code", "nom", "niveau")), result.links
+                    to_geojson(polys, ("code", "nom", "niveau", "texte")),
+                    result.links,
                 )
             )
     if "ptce" in couches:

@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 
 from geo.boundaries import load_boundaries
+from lib import fr
 from lib.explore import Frames
 from lib.model import NIVEAU_LABELS
 
@@ -107,14 +108,22 @@ def supports(frames: Frames) -> tuple[gpd.GeoDataFrame, list[dict]]:
     Returns
     -------
     tuple
-        Polygons of the collectivités (``niveau`` set), and one link per
-        support from a point inside the collectivité to the PTCE marker:
-        ``{"from", "to", "niveau", "label"}`` (label as plain text).
+        Polygons of the collectivités (``niveau`` set, and ``texte``: their
+        level and how many PTCE they support, in French), and one link per
+        support of a placed PTCE, from a point inside the collectivité to
+        the PTCE's own coordinates: ``{"from", "to", "niveau", "ptce",
+        "label", "details"}``; ``label`` reads "collectivité (niveau) →
+        PTCE", ``details`` are lines of plain text: type of support, amount,
+        years and source, missing values said so.
     """
     soutiens = frames.soutiens
     codes: dict[str, set[str]] = {}
-    for niveau, code in zip(soutiens["niveau"], soutiens["code"], strict=True):
+    supported: dict[tuple[str, str], set[str]] = {}
+    for niveau, code, ptce in zip(
+        soutiens["niveau"], soutiens["code"], soutiens["ptce_id"], strict=True
+    ):
         codes.setdefault(niveau, set()).add(code)
+        supported.setdefault((niveau, code), set()).add(ptce)
     links = []
     placed = frames.ptce[frames.ptce["lat"].notna()]
     for s in soutiens.itertuples():
@@ -129,10 +138,41 @@ def supports(frames: Frames) -> tuple[gpd.GeoDataFrame, list[dict]]:
                 "from": start,
                 "to": (float(row["lat"]), float(row["lon"])),
                 "niveau": s.niveau,
+                "ptce": str(s.ptce_id),
                 "label": (
-                    f"{s.collectivite} ({NIVEAU_LABELS[s.niveau]}) → {s.ptce_nom} : "
-                    f"{s.type}"
+                    f"{s.collectivite} ({NIVEAU_LABELS[s.niveau]}) → {s.ptce_nom}"
                 ),
+                "details": _details(s),
             }
         )
-    return polygons(codes), links
+    polys = polygons(codes)
+    polys["texte"] = [
+        f"{NIVEAU_LABELS[n]} · soutient "
+        f"{fr.count(len(supported.get((n, c), ())), 'PTCE', 'PTCE')}"
+        for n, c in zip(polys["niveau"], polys["code"], strict=True)
+    ]
+    return polys, links
+
+
+def _details(s) -> list[str]:
+    """Type, amount, years and source of a support, one French line each."""
+    start, end = fr.year(s.annee_debut, ""), fr.year(s.annee_fin, "")
+    if start and end and start != end:
+        years = f"de {start} à {end}"
+    elif start and end:
+        years = start
+    elif start:
+        years = f"depuis {start}"
+    elif end:
+        years = f"jusqu'en {end}"
+    else:
+        years = "non renseignées"
+    kind = fr.text(s.type, fr.NOT_GIVEN)
+    if not fr.is_missing(s.dispositif):
+        kind = f"{kind} ({s.dispositif})"
+    return [
+        f"Soutien : {kind}",
+        f"Montant : {fr.euros(s.montant, missing=fr.NOT_GIVEN)}",
+        f"Années : {years}",
+        f"Source : {fr.text(s.source, 'non renseignée')}",
+    ]

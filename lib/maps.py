@@ -22,6 +22,7 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from geo.boundaries import write_atomic
+from lib import palette
 from lib.choropleth import OUTSIDE, OUTSIDE_COLOR, OUTSIDE_HATCH, Legend
 from lib.framing import inset_spec
 from lib.map_assets import VENDOR_URL, use_local_assets
@@ -164,7 +165,7 @@ class TextTooltip(SafeMacroElement):
 
 
 #: Colour of the map where no territory is drawn (sea, abroad).
-BACKGROUND = "#e6edf2"
+BACKGROUND = palette.BACKGROUND
 
 
 class Attribution(SafeMacroElement):
@@ -565,48 +566,49 @@ def home_map(
 # Explorer map
 # --------------------------------------------------------------------------
 
-#: Colour per main filière: Paul Tol's colour-blind-safe "muted" scheme, then
-#: "bright" for the extra ones; grey for "autre" and unknown.
-FILIERE_COLORS = {
-    "culture": "#CC6677",
-    "économie circulaire et déchets": "#117733",
-    "alimentation et agriculture": "#999933",
-    "sport et santé": "#332288",
-    "mobilité": "#88CCEE",
-    "énergie": "#DDCC77",
-    "habitat et bâtiment": "#882255",
-    "numérique": "#44AA99",
-    "tourisme": "#AA4499",
-    "insertion et emploi": "#4477AA",
-    "services à la personne": "#EE6677",
-    "textile": "#CCBB44",
-    "autre": "#777777",
-    "non renseignée": "#BBBBBB",
-}
-#: Colour per level of supporting collectivité (Okabe–Ito).
-LEVEL_COLORS = {
-    "region": "#0072B2",
-    "departement": "#E69F00",
-    "epci": "#009E73",
-    "commune": "#CC79A7",
-}
+# Colours live in lib.palette (one place for folium, matplotlib and legends);
+# re-exported here, where the map code and older imports look for them.
+FILIERE_COLORS = palette.FILIERE_COLORS
+LEVEL_COLORS = palette.LEVEL_COLORS
 
 # Markers are drawn in the browser from a JSON array (fast with 100,000 PTCE)
 # and every text goes through textContent: names typed by users can never
-# become markup in the map's same-origin iframe.
+# become markup in the map's same-origin iframe. Each marker is a disc in its
+# filière colour ringed white then dark (HTML, so two rings cost one element),
+# readable on every choropleth class; one icon per filière is shared by all
+# markers. The icons' markup holds only colours of lib.palette, no user text.
 _MARKER_JS = """
 (function () {
 const FILIERES = %(filieres)s;
 const COLORS = %(colors)s;
 const FICHE = %(fiche)s;
+const LIGHT = %(light)s, DARK = %(dark)s;
+const icons = {};
+const icon = (index, approx) => {
+    const key = index + (approx ? "~" : "");
+    if (!icons[key]) {
+        // Approximate position (chef-lieu): dashed dark ring, paler fill.
+        const ring = approx
+            ? "border:2px dashed " + DARK + ";box-shadow:0 0 0 1px " + LIGHT + ";"
+              + "background:" + COLORS[index] + "99"
+            : "border:2px solid " + LIGHT + ";box-shadow:0 0 0 1px " + DARK + ";"
+              + "background:" + COLORS[index];
+        icons[key] = L.divIcon({
+            className: "ptce-marker" + (approx ? " ptce-approx" : ""),
+            html: '<span style="display:block;box-sizing:border-box;width:16px;'
+                + 'height:16px;border-radius:50%%;' + ring + '"></span>',
+            iconSize: [16, 16], iconAnchor: [8, 8],
+            tooltipAnchor: [8, 0], popupAnchor: [0, -8]
+        });
+    }
+    return icons[key];
+};
 return function (row) {
     const [lat, lon, index, approx, nom, lieu, id] = row;
-    const color = COLORS[index], filiere = FILIERES[index];
+    const filiere = FILIERES[index];
     const href = FICHE + encodeURIComponent(id);
-    const marker = L.circleMarker(new L.LatLng(lat, lon), {
-        radius: 7, color: "#222", weight: 1, fillColor: color, pane: "ptce",
-        fillOpacity: approx ? 0.35 : 0.9, dashArray: approx ? "3 2" : null,
-        className: "ptce-marker"
+    const marker = L.marker(new L.LatLng(lat, lon), {
+        icon: icon(index, approx), pane: "ptce", keyboard: false
     });
     const text = (tag, value) => {
         const el = document.createElement(tag);
@@ -635,6 +637,32 @@ return function (row) {
 };
 })()
 """
+
+# Clusters are neutral: a white bubble outlined in dark ink with the count
+# (French digit grouping), sized by count. Leaflet's default green, yellow
+# and orange bubbles looked like filière colours.
+_CLUSTER_ICON_JS = """
+function (cluster) {
+    const n = cluster.getChildCount();
+    const size = n < 10 ? 28 : n < 100 ? 34 : n < 1000 ? 40 : 46;
+    const bubble = document.createElement("div");
+    bubble.style.cssText = "box-sizing:border-box;width:" + size + "px;height:"
+        + size + "px;line-height:" + (size - 6) + "px;margin:0;border-radius:50%%;"
+        + "background:__FILL__;border:3px solid __INK__;color:__INK__;"
+        + "box-shadow:0 0 0 2px __FILL__;text-align:center;"
+        + "font:600 12px/" + (size - 6) + "px system-ui,sans-serif";
+    bubble.textContent = n.toLocaleString("fr-FR");
+    return L.divIcon({
+        html: bubble.outerHTML, className: "marker-cluster ptce-cluster",
+        iconSize: L.point(size, size)
+    });
+}
+"""
+_CLUSTER_ICON_JS = (
+    _CLUSTER_ICON_JS.replace("%%", "%")
+    .replace("__FILL__", palette.CLUSTER_FILL)
+    .replace("__INK__", palette.CLUSTER_INK)
+)
 
 
 def fit_bounds_of(gdf) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -677,7 +705,14 @@ def explorer_base(
         (markers) and ``region`` (outlines, on top).
     """
     m = base_map(tiles=tiles, bounds=bounds, attribution=attribution, insets=insets)
-    for name, z_index in (("departement", 410), ("ptce", 450), ("region", 460)):
+    panes = (
+        ("departement", 410),
+        ("soutiens", 440),  # support outlines and lines, under the markers
+        ("ptce", 450),
+        ("soutiens-fin", 455),  # ends of the support lines, over the clusters
+        ("region", 460),
+    )
+    for name, z_index in panes:
         folium.map.CustomPane(name, z_index=z_index).add_to(m)
     style = OUTLINE_STYLES["region"]
     RemoteGeoJson(regions_url, style.style(), interactive=False, pane="region").add_to(
@@ -717,6 +752,9 @@ _CLUSTER_OPTIONS = {
     "maxClusterRadius": 40,
     "disableClusteringAtZoom": 11,
     "chunkedLoading": True,
+    # Bubbles in the markers' pane: the ends of the support lines, drawn in
+    # the pane above, stay visible over them.
+    "clusterPane": "ptce",
 }
 
 
@@ -803,7 +841,8 @@ class ClusterMarkers(JSCSSMixin, SafeMacroElement):
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = (function () {
             const callback = {{ this.callback }};
-            const cluster = L.markerClusterGroup({{ this.options|tojson }});
+            const cluster = L.markerClusterGroup(Object.assign(
+                {{ this.options|tojson }}, {iconCreateFunction: {{ this.icon }}}));
             {%- if this.url %}
             const request = new XMLHttpRequest();
             request.open("GET", {{ this.url|tojson }}, false);
@@ -821,10 +860,9 @@ class ClusterMarkers(JSCSSMixin, SafeMacroElement):
     )
     _CLUSTER = f"{VENDOR_URL}/leaflet.markercluster"
     default_js: ClassVar = [("markerclusterjs", f"{_CLUSTER}/leaflet.markercluster.js")]
-    default_css: ClassVar = [
-        ("markerclustercss", f"{_CLUSTER}/MarkerCluster.css"),
-        ("markerclusterdefaultcss", f"{_CLUSTER}/MarkerCluster.Default.css"),
-    ]
+    # Not MarkerCluster.Default.css: its coloured bubbles are replaced.
+    default_css: ClassVar = [("markerclustercss", f"{_CLUSTER}/MarkerCluster.css")]
+    icon = _CLUSTER_ICON_JS
 
     def __init__(
         self,
@@ -874,6 +912,8 @@ def ptce_markers(
         "filieres": json.dumps(list(FILIERE_COLORS), ensure_ascii=False),
         "colors": json.dumps(list(FILIERE_COLORS.values())),
         "fiche": json.dumps(fiche_url),
+        "light": json.dumps(palette.HALO_LIGHT),
+        "dark": json.dumps(palette.HALO_DARK),
     }
     group = folium.FeatureGroup(name="PTCE")
     if url is not None or len(rows) >= remote_from:
@@ -1124,43 +1164,189 @@ def outline_layer(
     return group
 
 
-def support_layer(collectivites: str | dict, links: list[dict]) -> folium.FeatureGroup:
-    """Supporting collectivités coloured by level, with lines to the PTCE.
+class SupportLayer(SafeMacroElement):
+    """Qui soutient qui: collectivités outlined, a line to each PTCE supported.
+
+    Outlines and lines are inked by level of collectivité (colour, dash and
+    width of :mod:`lib.palette`) over a white casing, in the pane
+    ``soutiens`` (above the choropleth, under the markers). Each line ends at
+    the PTCE's own coordinates, where a ring is drawn in the pane
+    ``soutiens-fin``, above the marker clusters: the end of a line is a PTCE
+    whether its marker is shown or gathered in a bubble. Every text (names,
+    type, amount, years, source) is set with ``textContent``.
+
+    Rows are ``[from lat, from lon, to lat, to lon, level index, title,
+    details]``; from ``remote_from`` rows on they are read from a static file
+    (see :func:`marker_file`), many lines are drawn on a canvas.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            const levels = {{ this.levels|tojson }};
+            const names = {{ this.names|tojson }};
+            const casing = {{ this.casing|tojson }};
+            const group = L.featureGroup();
+            {%- if this.url %}
+            const request = new XMLHttpRequest();
+            request.open("GET", {{ this.url|tojson }}, false);
+            request.send(null);
+            const rows = request.status === 200 ? JSON.parse(request.responseText) : [];
+            {%- else %}
+            const rows = {{ this.rows|tojson }};
+            {%- endif %}
+            const many = rows.length > {{ this.canvas_from|tojson }};
+            const lineRenderer = many ? L.canvas({pane: "soutiens"}) : undefined;
+            const endRenderer = many ? L.canvas({pane: "soutiens-fin"}) : undefined;
+            const tip = (title, lines) => function () {
+                const box = document.createElement("div");
+                const strong = document.createElement("strong");
+                strong.textContent = title;
+                box.appendChild(strong);
+                for (const line of lines) {
+                    box.appendChild(document.createElement("br"));
+                    box.appendChild(document.createTextNode(line));
+                }
+                return box;
+            };
+            const outlines = {{ this.outlines|tojson }};
+            const ink = (f) => levels[Math.max(0, names.indexOf(f.properties.niveau))];
+            L.geoJson(outlines, {
+                pane: "soutiens", interactive: false,
+                style: (f) => ({color: casing, weight: ink(f).weight + 3,
+                                opacity: 0.8, fill: false})
+            }).addTo(group);
+            L.geoJson(outlines, {
+                pane: "soutiens",
+                style: (f) => ({color: ink(f).color, weight: ink(f).weight,
+                                dashArray: ink(f).dash, fill: false,
+                                className: "ptce-support-outline"}),
+                onEachFeature: (f, layer) => layer.bindTooltip(
+                    tip(String(f.properties.nom), [String(f.properties.texte)]),
+                    {sticky: true})
+            }).addTo(group);
+            const ends = {};
+            for (const [fromLat, fromLon, toLat, toLon, index, title, lines] of rows) {
+                const style = levels[index];
+                const path = [[fromLat, fromLon], [toLat, toLon]];
+                L.polyline(path, {pane: "soutiens", renderer: lineRenderer,
+                    interactive: false, color: casing, weight: style.weight + 3,
+                    opacity: 0.8}).addTo(group);
+                L.polyline(path, {pane: "soutiens", renderer: lineRenderer,
+                    color: style.color, weight: style.weight, dashArray: style.dash,
+                    opacity: 0.95, className: "ptce-support"}
+                ).bindTooltip(tip(title, lines), {sticky: true}).addTo(group);
+                ends[toLat + "," + toLon] = [toLat, toLon];
+            }
+            for (const end of Object.values(ends)) {
+                const rings = [[casing, 5], [{{ this.ink|tojson }}, 2]];
+                for (const [color, weight] of rings) {
+                    L.circleMarker(end, {pane: "soutiens-fin", renderer: endRenderer,
+                        interactive: false, radius: 11, color: color, weight: weight,
+                        fill: false, className: "ptce-support-end"}).addTo(group);
+                }
+            }
+            return group;
+        })();
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        outlines: dict,
+        rows: list[list] | None = None,
+        url: str | None = None,
+        canvas_from: int = 2000,
+    ):
+        super().__init__()
+        self._name = "SupportLayer"
+        self.outlines = outlines
+        self.rows = rows or []
+        self.url = url
+        self.canvas_from = canvas_from
+        self.casing = palette.LINE_CASING
+        self.ink = palette.HALO_DARK
+        styles = {
+            level: {
+                "color": color,
+                "dash": palette.LEVEL_DASH[level],
+                "weight": palette.LEVEL_WEIGHT[level],
+            }
+            for level, color in palette.LEVEL_COLORS.items()
+        }
+        # By position in the rows, by name (``names``) in the outlines.
+        self.levels = list(styles.values())
+        self.names = list(styles)
+
+
+def support_rows(links: list[dict]) -> list[list]:
+    """Return the compact rows :class:`SupportLayer` draws, one per link.
+
+    Parameters
+    ----------
+    links : list of dict
+        As returned by :func:`lib.layers.supports`.
+
+    Returns
+    -------
+    list of list
+        ``[from lat, from lon, to lat, to lon, level index, title, details]``,
+        the level an index into :data:`LEVEL_COLORS`.
+    """
+    index = {level: i for i, level in enumerate(LEVEL_COLORS)}
+    return [
+        [
+            *(round(float(v), 5) for v in link["from"]),
+            *(round(float(v), 5) for v in link["to"]),
+            index[link["niveau"]],
+            link["label"],
+            list(link.get("details", ())),
+        ]
+        for link in links
+    ]
+
+
+def support_layer(
+    collectivites: str | dict,
+    links: list[dict],
+    remote_from: int = REMOTE_MARKERS_FROM,
+) -> folium.FeatureGroup:
+    """Supporting collectivités outlined by level, with a line to each PTCE.
 
     Parameters
     ----------
     collectivites : str or dict
-        GeoJSON of the supporting collectivités, properties ``code``, ``nom``
-        and ``niveau``.
+        GeoJSON of the supporting collectivités, properties ``code``, ``nom``,
+        ``niveau`` and ``texte`` (second line of their tooltip).
     links : list of dict
-        ``{"from": (lat, lon), "to": (lat, lon), "niveau": …, "label": …}``
-        one per support ("qui soutient qui").
+        One per support ("qui soutient qui"), see :func:`lib.layers.supports`:
+        ``from`` (a point inside the collectivité), ``to`` (the PTCE's own
+        coordinates), ``niveau``, ``label`` (collectivité → PTCE) and
+        ``details`` (type, amount, years, source), all plain text.
+    remote_from : int
+        From this many lines on, rows are served as a static file.
 
     Returns
     -------
     folium.FeatureGroup
-        Named "Collectivités qui soutiennent".
+        Named "Collectivités qui soutiennent", holding one
+        :class:`SupportLayer`.
     """
+    outlines = (
+        json.loads(collectivites) if isinstance(collectivites, str) else collectivites
+    )
+    for feature in outlines.get("features", []):
+        props = feature.setdefault("properties", {})
+        props.setdefault("texte", "Collectivité qui soutient")
+    rows = support_rows(links)
     group = folium.FeatureGroup(name="Collectivités qui soutiennent")
-    folium.GeoJson(
-        json.loads(collectivites) if isinstance(collectivites, str) else collectivites,
-        style_function=lambda f: {
-            "color": LEVEL_COLORS.get(f["properties"].get("niveau"), "#555555"),
-            "weight": 2,
-            "fillColor": LEVEL_COLORS.get(f["properties"].get("niveau"), "#555555"),
-            "fillOpacity": 0.12,
-        },
-        on_each_feature=JsCode(_TOOLTIP_JS % json.dumps("Collectivité")),
-    ).add_to(group)
-    for link in links:
-        line = folium.PolyLine(
-            [link["from"], link["to"]],
-            color=LEVEL_COLORS.get(link["niveau"], "#555555"),
-            weight=2,
-            opacity=0.8,
-        )
-        TextTooltip(link["label"], sticky=False).add_to(line)
-        line.add_to(group)
+    if len(rows) >= remote_from:
+        SupportLayer(outlines, url=marker_file(rows)).add_to(group)
+    else:
+        SupportLayer(outlines, rows=rows).add_to(group)
     return group
 
 

@@ -1,0 +1,114 @@
+"""Real browser: the tooltip of a "qui soutient qui" line, and neutral clusters."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+MAP_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    from lib.demo import install_demo
+    from lib.store import Store
+    from tests.test_carte import make_records
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'atlas.sqlite'}"
+    store = Store(url)
+    install_demo(store)
+    store.create_many(make_records(), "test")
+    return store, {"DATABASE_URL": url}
+
+
+@pytest.fixture(scope="module")
+def page(built_cache, database):
+    _store, env = database
+    with (
+        streamlit_server(ROOT, env=env) as url,
+        sync_api.sync_playwright() as p,
+    ):
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(f"{url}/carte?dep=44&couches=choro&couches=ptce&couches=soutiens")
+        page.wait_for_selector(
+            "iframe[title='streamlit_folium.st_folium']", timeout=MAP_TIMEOUT_MS
+        )
+        yield page
+        browser.close()
+
+
+def _map_frame(page):
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('iframe')].some(f => {"
+        " try { return f.contentDocument.querySelector('path.ptce-support'); }"
+        " catch (e) { return false; } })",
+        timeout=MAP_TIMEOUT_MS,
+    )
+    return next(
+        f for f in page.frames if f.query_selector("path.ptce-support") is not None
+    )
+
+
+def _expected(database):
+    from geo.lookup import commune_points
+    from lib.explore import Filters, build_frames
+    from lib.layers import supports
+
+    store, _env = database
+    frames = build_frames(store.load(), commune_points())
+    _polys, links = supports(frames.filtered(Filters(departements=("44",))))
+    return links
+
+
+def test_support_line_tooltip_names_ptce_and_type(page, database):
+    frame = _map_frame(page)
+    texts = frame.evaluate(
+        """() => {
+            const lines = [...document.querySelectorAll('path.ptce-support')];
+            return lines.slice(0, 5).map(line => {
+                line.dispatchEvent(new MouseEvent('mouseover', {bubbles: true,
+                    clientX: 10, clientY: 10}));
+                const tips = document.querySelectorAll('.leaflet-tooltip');
+                const text = tips.length ? tips[tips.length - 1].innerText : '';
+                line.dispatchEvent(new MouseEvent('mouseout', {bubbles: true}));
+                return text;
+            });
+        }"""
+    )
+    links = _expected(database)
+    assert len(frame.query_selector_all("path.ptce-support")) == len(links)
+    assert texts and all(texts)
+    wanted = {"\n".join([link["label"], *link["details"]]) for link in links}
+    for text in texts:
+        assert text.replace("\u202f", " ").replace("\xa0", " ") in {
+            w.replace("\u202f", " ").replace("\xa0", " ") for w in wanted
+        }, text
+        title, kind = text.splitlines()[:2]
+        ptce = title.split(" → ", 1)[1]
+        assert ptce and ptce in {link["label"].split(" → ", 1)[1] for link in links}
+        assert kind.startswith("Soutien : ")
+    # Lines end on rings at the PTCE themselves, drawn over the clusters.
+    ends = frame.evaluate(
+        "() => document.querySelectorAll("
+        "'.leaflet-soutiens-fin-pane path.ptce-support-end').length"
+    )
+    # One ring (casing and ink) per place: PTCE of one commune share it.
+    places = {tuple(round(v, 5) for v in link["to"]) for link in links}
+    assert ends == 2 * len(places)
+
+
+def test_clusters_are_neutral_white_bubbles(page):
+    frame = _map_frame(page)
+    colours = frame.evaluate(
+        """() => [...document.querySelectorAll('.marker-cluster div')]
+            .map(d => getComputedStyle(d).backgroundColor)"""
+    )
+    assert colours, "no cluster drawn"
+    assert set(colours) == {"rgb(255, 255, 255)"}
