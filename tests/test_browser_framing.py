@@ -1,0 +1,221 @@
+"""Real-browser tests of the Carte's framing: fit, overseas insets, metric scale."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+if not shutil.which("chromium"):
+    pytest.fail(
+        "chromium is missing: `make test` installs Debian's package "
+        "(apt-get install -y chromium)",
+        pytrace=False,
+    )
+
+TIMEOUT_MS = 60_000
+FRAME = "iframe[title='streamlit_folium.st_folium']"
+
+#: The demo's PTCE of Guadeloupe, placed at the chef-lieu (Basse-Terre).
+GUADELOUPE_PTCE = "Les AMIS du Bien-vieillir"
+GUADELOUPE_AT = (16.00046, -61.72793)
+
+# The Leaflet map of the Carte, from the page (the iframe is same-origin).
+_MAP = """
+const f = [...document.querySelectorAll('iframe')].find(
+    i => i.title === 'streamlit_folium.st_folium');
+const w = f && f.contentWindow;
+const map = w && w.L && Object.values(w).find(v => v instanceof w.L.Map);
+"""
+
+# The département's drawn bounds (from its choropleth feature), the map's
+# visible bounds, and the share of the map the département's box fills.
+_FIT_JS = (
+    "code => {"
+    + _MAP
+    + """
+    if (!map || !map._atlasFit) return null;
+    let layer = null;
+    map.eachLayer(l => {
+        if (l.feature && l.feature.properties.code === code && l.getBounds) layer = l;
+    });
+    if (!layer) return null;
+    const dep = layer.getBounds(), view = map.getBounds(), size = map.getSize();
+    const a = map.latLngToContainerPoint(dep.getSouthWest());
+    const b = map.latLngToContainerPoint(dep.getNorthEast());
+    return {
+        inside: view.contains(dep),
+        fill: Math.abs(b.x - a.x) * Math.abs(b.y - a.y) / (size.x * size.y),
+        pixels: [a.x, b.y, b.x, a.y], size: [size.x, size.y],
+        scale: [...f.contentDocument.querySelectorAll(
+            '.leaflet-control-scale-line')].map(e => e.textContent)
+    };
+}"""
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(built_cache, tmp_path_factory):
+    """The app on a demo database of its own (it has PTCE in Guadeloupe)."""
+    from lib.demo import install_demo
+    from lib.store import Store
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('framing') / 'atlas.sqlite'}"
+    install_demo(Store(url))
+    with streamlit_server(ROOT, env={"DATABASE_URL": url}) as base:
+        yield base
+
+
+def _fit(page, code: str) -> dict:
+    return page.evaluate(_FIT_JS, code)
+
+
+def _scrolled_box(page) -> dict:
+    # The whole map in the viewport first: a press on a map cut by the fold
+    # scrolls it into view between mouse down and up, and the click is lost.
+    page.locator(FRAME).scroll_into_view_if_needed()
+    return page.locator(FRAME).bounding_box()
+
+
+def _assert_metric(scale: list[str]) -> None:
+    assert scale, "no scale bar"
+    for text in scale:
+        assert re.fullmatch(r"\d+ (km|m)", text.strip()), scale
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (1280, 720)])
+def test_choosing_loire_atlantique_fits_the_map_to_it(browser, server, viewport):
+    width, height = viewport
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{server}/carte?couches=choro")
+    page.wait_for_selector(FRAME, timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => ({_FIT_JS})('85') !== null", timeout=TIMEOUT_MS)
+    region = _fit(page, "85")
+    # The default view (Pays de la Loire) shows the whole of Vendée and Mayenne.
+    assert region["inside"], region
+    assert _fit(page, "53")["inside"]
+    before = _fit(page, "44")
+    assert before["fill"] < 0.5, before  # the test can tell a fitted view
+    _assert_metric(region["scale"])
+
+    deps = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").first
+    deps.click()
+    page.keyboard.type("Loire-Atlantique")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        f"() => {{ const r = ({_FIT_JS})('44'); return r && r.fill >= 0.5; }}",
+        timeout=TIMEOUT_MS,
+    )
+    fitted = _fit(page, "44")
+    assert fitted["inside"], fitted
+    assert fitted["fill"] >= 0.5, fitted
+    x0, y0, x1, y1 = fitted["pixels"]
+    assert x0 >= 0 and y0 >= 0 and x1 <= fitted["size"][0] and y1 <= fitted["size"][1]
+    assert "dep=44" in page.url
+    _assert_metric(fitted["scale"])
+    page.close()
+
+
+_GUADELOUPE_JS = (
+    "([lat, lon]) => {"
+    + _MAP
+    + """
+    if (!map || !w.L.MarkerClusterGroup) return null;
+    let cluster = null;
+    map.eachLayer(l => { if (l instanceof w.L.MarkerClusterGroup) cluster = l; });
+    if (!cluster) return null;
+    const marker = cluster.getLayers().find(m =>
+        Math.abs(m.getLatLng().lat - lat) < 1e-4 &&
+        Math.abs(m.getLatLng().lng - lon) < 1e-4);
+    if (!marker) return {found: false};
+    const p = map.latLngToContainerPoint(marker.getLatLng()), size = map.getSize();
+    const frame = [...f.contentDocument.querySelectorAll('path.atlas-inset-frame')]
+        .map(e => e.getBoundingClientRect());
+    return {
+        found: true,
+        alone: cluster.getVisibleParent(marker) === marker,
+        point: [p.x, p.y], size: [size.x, size.y],
+        frames: frame.map(r => [r.left, r.top, r.right, r.bottom]),
+        scale: [...f.contentDocument.querySelectorAll(
+            '.leaflet-control-scale-line')].map(e => e.textContent)
+    };
+}"""
+)
+
+
+def test_guadeloupe_ptce_is_visible_and_clickable_under_france_entiere(browser, server):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{server}/carte?region=france")
+    page.wait_for_selector(FRAME, timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        f"() => {{ const r = ({_GUADELOUPE_JS})({list(GUADELOUPE_AT)}); "
+        "return r && r.found && r.alone; }",
+        timeout=TIMEOUT_MS,
+    )
+    shown = page.evaluate(_GUADELOUPE_JS, list(GUADELOUPE_AT))
+    x, y = shown["point"]
+    width, height = shown["size"]
+    # On the map, in the frame of an inset (the five frames are drawn).
+    assert 0 <= x <= width and 0 <= y <= height, shown
+    assert len(shown["frames"]) == 5
+    assert any(
+        left <= x <= right and top <= y <= bottom
+        for left, top, right, bottom in shown["frames"]
+    ), shown
+    _assert_metric(shown["scale"])
+
+    frame = page.frame_locator(FRAME)
+    frame.get_by_text("Guadeloupe", exact=True).wait_for()
+    box = _scrolled_box(page)
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    popup = frame.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=TIMEOUT_MS)
+    text = popup.inner_text()
+    assert GUADELOUPE_PTCE in text
+    assert "Ouvrir la fiche" in text
+    page.close()
+
+
+def test_clicking_guadeloupe_in_its_inset_frames_it(browser, server):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{server}/carte?region=france&couches=choro")
+    page.wait_for_selector(FRAME, timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => ({_FIT_JS})('971') !== null", timeout=TIMEOUT_MS)
+    before = _fit(page, "971")
+    x0, y0, x1, y1 = before["pixels"]
+    assert before["fill"] < 0.05, before  # a small inset before the click
+    # Click inside Guadeloupe's Basse-Terre, where the choropleth draws it.
+    point = page.evaluate(
+        "([lat, lon]) => {"
+        + _MAP
+        + "const p = map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+        [16.15, -61.68],
+    )
+    assert x0 <= point[0] <= x1 and y0 <= point[1] <= y1
+    box = _scrolled_box(page)
+    page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+    page.get_by_role("heading", name="Guadeloupe (département)").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    page.wait_for_function(
+        f"() => {{ const r = ({_FIT_JS})('971'); return r && r.fill >= 0.5; }}",
+        timeout=TIMEOUT_MS,
+    )
+    assert _fit(page, "971")["inside"]
+    page.close()
