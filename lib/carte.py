@@ -21,7 +21,14 @@ from geo.boundaries import (
 )
 from geo.reference import load_reference
 from lib import layers
-from lib.choropleth import INDICATORS, Legend, classify, indicator, outside_selection
+from lib.choropleth import (
+    INDICATORS,
+    Legend,
+    classify,
+    indicator,
+    outside_selection,
+    uncounted,
+)
 from lib.explore import Frames
 from lib.framing import COMPOSITE_BOUNDS, display_bounds
 from lib.maps import (
@@ -126,6 +133,7 @@ def map_layers(
             indicateur=indicateur,
             maille=maille,
             outside=outside,
+            uncounted=uncounted(selection, maille),
         )
         result.groups.append(
             choropleth_layer(

@@ -27,6 +27,7 @@ __all__ = [
     "EMPTY_COLOR",
     "INDICATORS",
     "METHODS",
+    "METHOD_HELP",
     "OUTSIDE",
     "OUTSIDE_COLOR",
     "OUTSIDE_HATCH",
@@ -39,6 +40,7 @@ __all__ = [
     "indicator",
     "outside_selection",
     "summary",
+    "uncounted",
 ]
 
 INDICATORS = {
@@ -49,10 +51,20 @@ INDICATORS = {
 }
 #: Classification methods (keys stay in links: ``?classes=jenks``).
 METHODS = {
-    "quantiles": "quantiles (effectifs égaux)",
-    "jenks": "seuils naturels (Fisher-Jenks)",
+    "quantiles": "quantiles",
+    "jenks": "seuils naturels",
     "intervalles": "intervalles égaux",
-    "tete_queue": "tête/queue (valeurs très inégales)",
+    "tete_queue": "tête/queue",
+}
+#: What each method does, in a sentence (help of the Carte's selector).
+METHOD_HELP = {
+    "quantiles": "autant de territoires dans chaque classe",
+    "jenks": "classes les plus homogènes possible (Fisher-Jenks)",
+    "intervalles": "classes de même largeur, du plus petit au plus grand",
+    "tete_queue": (
+        "la tête (au-dessus de la moyenne) est redécoupée : pour des valeurs "
+        "très inégales, quelques territoires très au-dessus des autres"
+    ),
 }
 #: What a territory of the selection at 0 is called, per indicator: at 0 €
 #: a département may hold PTCE, just no known amount.
@@ -134,6 +146,7 @@ class Legend:
     method: str = ""
     zero_label: str = "aucun PTCE"
     ranges: tuple[tuple[float, float], ...] = ()  # smallest, largest value
+    uncounted: int = 0  # PTCE of the selection whose territory is not known
 
     def labels(self) -> list[str]:
         """Return the French label of each class, unit included.
@@ -174,6 +187,18 @@ class Legend:
         if self.method and self.colors:
             parts.append(f"classes : {METHODS.get(self.method, self.method)}")
         return ", ".join(parts)
+
+    def footnote(self) -> str:
+        """Return the line on PTCE left out of the counts, or ``""``.
+
+        E.g. « 2 PTCE sans département connu : non comptés ».
+        """
+        if not self.uncounted:
+            return ""
+        word = _TERRITORY_WORDS.get(self.maille, ("territoire",))[0]
+        ptce = fr.count(self.uncounted, "PTCE", "PTCE")
+        counted = fr.plural(self.uncounted, "compté", "comptés")
+        return f"{ptce} sans {word} connu : non {counted}"
 
     def entries(self) -> list[LegendEntry]:
         """Return every line of the legend, in drawing order.
@@ -270,6 +295,25 @@ def indicator(
         raise ValueError(f"indicateur inconnu : {name}")
     values = values.replace([np.inf, -np.inf], np.nan)
     return values.reindex(population.index).fillna(0).astype(float)
+
+
+def uncounted(frames: Frames, level: str) -> int:
+    """Return how many PTCE of ``frames`` no territory of ``level`` counts.
+
+    Parameters
+    ----------
+    frames : Frames
+        The filtered PTCE.
+    level : {"departement", "epci"}
+        The grid of the choropleth.
+
+    Returns
+    -------
+    int
+        PTCE whose seat is not known at that level (no commune, or a
+        commune outside any EPCI).
+    """
+    return int(frames.ptce[level].isna().sum())
 
 
 def outside_selection(
@@ -406,6 +450,7 @@ def classify(
     indicateur: str | None = None,
     maille: str = "",
     outside: Iterable[str] = (),
+    uncounted: int = 0,
 ) -> tuple[pd.Series, Legend]:
     """Give each territory a colour and build the legend.
 
@@ -428,6 +473,9 @@ def classify(
     outside : iterable of str
         Codes of the territories outside the selection (see
         :func:`outside_selection`): hatched, counted apart, never classified.
+    uncounted : int
+        PTCE of the selection no territory counts (see :func:`uncounted`),
+        said under the legend.
 
     Returns
     -------
@@ -453,6 +501,7 @@ def classify(
         "maille": maille,
         "method": method,
         "zero_label": zero_label,
+        "uncounted": int(uncounted),
     }
     empty = int(len(inside) - len(positive))
     if positive.empty:
@@ -486,6 +535,9 @@ def classify(
 def _pick(n: int) -> list[str]:
     if n >= len(SEQUENTIAL):
         return list(SEQUENTIAL)
+    if n == 1:
+        # One class: a middle colour, far from the grey of « aucun PTCE ».
+        return [SEQUENTIAL[len(SEQUENTIAL) // 2]]
     positions = np.linspace(0, len(SEQUENTIAL) - 1, n).round().astype(int)
     return [SEQUENTIAL[i] for i in positions]
 

@@ -1087,6 +1087,12 @@ class ChoroplethLegend(SafeMacroElement):
                             row.appendChild(text);
                             box.appendChild(row);
                         }
+                        if (spec.footnote) {
+                            const foot = document.createElement("div");
+                            foot.textContent = spec.footnote;
+                            foot.style.cssText = "color:#555;margin-top:2px";
+                            box.appendChild(foot);
+                        }
                         L.DomEvent.disableClickPropagation(box);
                         L.DomEvent.disableScrollPropagation(box);
                         return box;
@@ -1116,6 +1122,7 @@ class ChoroplethLegend(SafeMacroElement):
                 {"color": e.color, "text": e.text, "hatched": e.hatched}
                 for e in legend.entries()
             ],
+            "footnote": legend.footnote(),
             "hatch": (
                 f"repeating-linear-gradient(45deg,{OUTSIDE_HATCH} 0 1.5px,"
                 f"{OUTSIDE_COLOR} 1.5px 5px)"
@@ -1124,9 +1131,10 @@ class ChoroplethLegend(SafeMacroElement):
 
     @property
     def texts(self) -> list[str]:
-        """Return the lines of the legend, as drawn (title, note, entries)."""
-        lines = [self.spec["title"], self.spec["note"]]
-        return [s for s in lines if s] + [e["text"] for e in self.spec["entries"]]
+        """Return the lines of the legend, as drawn (title, note, entries…)."""
+        head = [self.spec["title"], self.spec["note"]]
+        entries = [e["text"] for e in self.spec["entries"]]
+        return [s for s in (*head, *entries, self.spec["footnote"]) if s]
 
 
 def outline_layer(

@@ -43,6 +43,7 @@ from lib.choropleth import (
     Legend,
     classify,
     outside_selection,
+    uncounted,
 )
 from lib.choropleth import indicator as compute_indicator
 from lib.explore import Frames
@@ -359,6 +360,10 @@ class _Column:
         self._label(self.x + box * 1.4 + 0.1, s)
         self.y -= self.step
 
+    def remark(self, s: str) -> None:
+        self._label(self.x, s, color=_GREY, fontsize=self.size * 0.85)
+        self.y -= self.step
+
     def point(self, color: str, s: str) -> None:
         self.fig.add_artist(
             Line2D([self.x + self.step * 0.43], [self.y], marker="o", color=color,
@@ -504,7 +509,12 @@ def render_map(
         values = compute_indicator(selection, maille, indicateur, population)
         outside = outside_selection(territories, maille, selection, departements, epci)
         colors, legend = classify(
-            values, methode, indicateur=indicateur, maille=maille, outside=outside
+            values,
+            methode,
+            indicateur=indicateur,
+            maille=maille,
+            outside=outside,
+            uncounted=uncounted(selection, maille),
         )
     departements = _projected("departement", detail, region)
     if region is None:
@@ -597,7 +607,7 @@ def render_map(
 
     # Legend.
     lines = legend.entries() if legend is not None else []
-    entries = 2 + (len(lines) + 3 if legend else 0) + 1
+    entries = 2 + (len(lines) + 4 if legend else 0) + 1
     entries += (len(shown) + 1.4) if shown else 0
     available = map_box[3] - 0.1
     step = min(0.27 * k, available / max(entries, 1))
@@ -608,6 +618,8 @@ def render_map(
         column.header(legend.title, legend.note())
         for entry in lines:
             column.patch(entry.color, entry.text, hatched=entry.hatched)
+        if legend.footnote():
+            column.remark(legend.footnote())
     if shown:
         column.header("PTCE (filière principale)")
         for filiere in shown:

@@ -17,7 +17,7 @@ from lib.carte import (
     offline_map,
     view_title,
 )
-from lib.choropleth import INDICATORS, METHODS, summary
+from lib.choropleth import INDICATORS, METHOD_HELP, METHODS, summary
 from lib.maps import FILIERE_COLORS, LEVEL_COLORS
 from lib.model import NIVEAU_LABELS
 from lib.static_map import export_filename, filters_subtitle, render_map
@@ -107,7 +107,13 @@ def _map_section(selection) -> None:
         format_func=lambda k: INDICATORS[k][0],
     )
     method = cols[3].selectbox(
-        "Classes", list(METHODS), key="carte_classes", format_func=METHODS.get
+        "Classes",
+        list(METHODS),
+        key="carte_classes",
+        format_func=METHODS.get,
+        help="  \n".join(
+            f"**{METHODS[key]}** : {text}." for key, text in METHOD_HELP.items()
+        ),
     )
     tiles = cols[4].toggle("Fond OSM", key="carte_fond", help="Nécessite Internet")
     st.session_state[_KEPT] = {
@@ -123,13 +129,10 @@ def _map_section(selection) -> None:
         region=region,
         couches=couches,
         markers=markers() if "ptce" in couches else None,
+        departements=filters.departements,
+        epci=filters.epci,
     )
-    legend, values, links, groups = (
-        built.legend,
-        built.values,
-        built.links,
-        built.groups,
-    )
+    values, links, groups = built.values, built.links, built.groups
     if built.aggregated:
         count = f"{built.aggregated:,}".replace(",", "\u202f")
         st.info(
@@ -168,7 +171,7 @@ def _map_section(selection) -> None:
         },
         _PARAMS,
     )
-    _legends(legend, selection, couches, links)
+    _legends(selection, couches, links)
     attribution()
     _exports(selection, filters, maille, name, method, couches)
     _territory_summary(selection, values)
@@ -191,6 +194,8 @@ def _exports(selection, filters, maille, name, method, couches) -> None:
             title=title,
             subtitle=subtitle,
             fmt=fmt,
+            departements=filters.departements,
+            epci=filters.epci,
             **view,
         )
 
@@ -252,22 +257,10 @@ def _level_of(code: str) -> str:
     return "departement" if code in load_reference().departements else "region"
 
 
-def _legends(legend, selection, couches, links) -> None:
+def _legends(selection, couches, links) -> None:
+    # The choropleth's legend is drawn in the map itself (lib.maps
+    # .ChoroplethLegend), line for line as in the static exports.
     parts = []
-    if legend is not None:
-        swatches = "".join(
-            _swatch(color, f"{label} ({count})")
-            for color, label, count in zip(
-                legend.colors, legend.labels(), legend.counts, strict=True
-            )
-        )
-        swatches += _swatch("#e6e6e6", f"aucun PTCE ({legend.empty})")
-        title = html.escape(legend.title)
-        unit = html.escape(legend.unit)
-        parts.append(
-            f"<div><strong>{title}</strong> <span style='opacity:.7'>({unit})</span>"
-            f"<br>{swatches}</div>"
-        )
     if "ptce" in couches and len(selection.ptce):
         shown = set(selection.ptce["filiere"])
         present = [f for f in FILIERE_COLORS if f in shown]

@@ -25,6 +25,7 @@ from lib.choropleth import (
     METHODS,
     OUTSIDE,
     OUTSIDE_COLOR,
+    SEQUENTIAL,
     ZERO_LABELS,
     class_bins,
     classify,
@@ -248,6 +249,28 @@ def test_outside_by_epci_filter_keeps_seats_of_selected_ptce(demo):
     assert set(deps) == {"44", "49", "53", "72", "85"} - inside
 
 
+def test_ptce_without_a_territory_are_said_apart(demo):
+    # Demo PTCE in Loire-Atlantique known only by their département.
+    selection = demo.filtered(Filters(departements=("44",)))
+    n = int(selection.ptce["epci"].isna().sum())
+    assert n >= 2
+    _, legend = classify(
+        pd.Series({"a": 1.0}), indicateur="nombre", maille="epci", uncounted=n
+    )
+    assert legend.footnote() == f"{n}\u00a0PTCE sans EPCI connu : non comptés"
+    _, legend = classify(
+        pd.Series({"a": 1.0}), indicateur="nombre", maille="departement", uncounted=1
+    )
+    assert legend.footnote() == "1\u00a0PTCE sans département connu : non compté"
+    _, legend = classify(pd.Series({"a": 1.0}), indicateur="nombre")
+    assert legend.footnote() == ""
+
+
+def test_a_single_class_is_not_the_palest_colour():
+    colors, legend = classify(pd.Series({"a": 0.0, "b": 3.0}), indicateur="nombre")
+    assert legend.colors == (SEQUENTIAL[2],) and colors["b"] == SEQUENTIAL[2]
+
+
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="méthode"):
         class_bins(np.arange(10.0), "au hasard")
@@ -289,6 +312,8 @@ def test_map_legend_and_static_legend_show_the_same_lines(demo, maille, method):
     entries = [e["text"] for e in elements[0].spec["entries"]]
     assert entries == [e.text for e in built.legend.entries()]
     assert entries[-1].startswith(OUTSIDE)
+    if maille == "epci":  # demo PTCE of the 44 known only by their département
+        assert shown[-1] == built.legend.footnote() != ""
     data = render_map(
         selection,
         maille=maille,
