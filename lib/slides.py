@@ -440,6 +440,8 @@ def _render(vue, selection, faits, fmts, size, dpi, when) -> dict[str, bytes]:
                 size=size,
                 dpi=dpi,
                 when=when,
+                departements=filters.departements,
+                epci=filters.epci,
             )
             for fmt in fmts
         }

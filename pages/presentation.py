@@ -257,6 +257,8 @@ def _map(vue: Vue, selection, story: Recit, index: int) -> None:
         region=filters.region,
         couches=vue.couches,
         surligner=vue.surligner,
+        departements=filters.departements,
+        epci=filters.epci,
     )
     base = base_for(filters.region, departements=filters.departements)
     # One map per vue: changing vue fits the new extent.
@@ -269,15 +271,9 @@ def _map(vue: Vue, selection, story: Recit, index: int) -> None:
         returned_objects=[],
     )
     if built.legend is not None:
-        labels = ", ".join(
-            f"{label} ({count})"
-            for label, count in zip(
-                built.legend.labels(), built.legend.counts, strict=True
-            )
-        )
-        st.caption(
-            f"{built.legend.title} : {labels} ; aucun PTCE ({built.legend.empty})."
-        )
+        # The same lines as the legend drawn in the map (counts of territories).
+        lines = " ; ".join(e.text for e in built.legend.entries())
+        st.caption(f"{built.legend.title} : {lines}.")
     if built.links:
         st.caption(
             "Lignes : collectivités qui soutiennent ("
