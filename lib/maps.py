@@ -22,7 +22,7 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from geo.boundaries import write_atomic
-from lib import palette
+from lib import fr, palette
 from lib.choropleth import OUTSIDE, OUTSIDE_COLOR, OUTSIDE_HATCH, Legend
 from lib.framing import inset_spec
 from lib.map_assets import VENDOR_URL, use_local_assets
@@ -1183,9 +1183,10 @@ class SupportLayer(SafeMacroElement):
     whether its marker is shown or gathered in a bubble. Every text (names,
     type, amount, years, source) is set with ``textContent``.
 
-    Rows are ``[from lat, from lon, to lat, to lon, level index, title,
-    details]``; from ``remote_from`` rows on they are read from a static file
-    (see :func:`marker_file`), many lines are drawn on a canvas.
+    Rows are ``[from lat, from lon, to lat, to lon, level index, entries]``
+    (see :func:`support_rows`); from ``remote_from`` rows on they are read
+    from a static file (see :func:`marker_file`), many lines are drawn on a
+    canvas.
     """
 
     _template = Template(
@@ -1207,15 +1208,23 @@ class SupportLayer(SafeMacroElement):
             const many = rows.length > {{ this.canvas_from|tojson }};
             const lineRenderer = many ? L.canvas({pane: "soutiens"}) : undefined;
             const endRenderer = many ? L.canvas({pane: "soutiens-fin"}) : undefined;
-            const tip = (title, lines) => function () {
+            // One entry per support on the line: title, then its lines.
+            const tip = (entries) => function () {
                 const box = document.createElement("div");
-                const strong = document.createElement("strong");
-                strong.textContent = title;
-                box.appendChild(strong);
-                for (const line of lines) {
-                    box.appendChild(document.createElement("br"));
-                    box.appendChild(document.createTextNode(line));
-                }
+                entries.forEach(([title, lines], i) => {
+                    if (i > 0) {
+                        const rule = document.createElement("hr");
+                        rule.style.margin = "4px 0";
+                        box.appendChild(rule);
+                    }
+                    const strong = document.createElement("strong");
+                    strong.textContent = title;
+                    box.appendChild(strong);
+                    for (const line of lines) {
+                        box.appendChild(document.createElement("br"));
+                        box.appendChild(document.createTextNode(line));
+                    }
+                });
                 return box;
             };
             const outlines = {{ this.outlines|tojson }};
@@ -1231,11 +1240,11 @@ class SupportLayer(SafeMacroElement):
                                 dashArray: ink(f).dash, fill: false,
                                 className: "ptce-support-outline"}),
                 onEachFeature: (f, layer) => layer.bindTooltip(
-                    tip(String(f.properties.nom), [String(f.properties.texte)]),
+                    tip([[String(f.properties.nom), [String(f.properties.texte)]]]),
                     {sticky: true})
             }).addTo(group);
             const ends = {};
-            for (const [fromLat, fromLon, toLat, toLon, index, title, lines] of rows) {
+            for (const [fromLat, fromLon, toLat, toLon, index, entries] of rows) {
                 const style = levels[index];
                 const path = [[fromLat, fromLon], [toLat, toLon]];
                 L.polyline(path, {pane: "soutiens", renderer: lineRenderer,
@@ -1244,7 +1253,7 @@ class SupportLayer(SafeMacroElement):
                 L.polyline(path, {pane: "soutiens", renderer: lineRenderer,
                     color: style.color, weight: style.weight, dashArray: style.dash,
                     opacity: 0.95, className: "ptce-support"}
-                ).bindTooltip(tip(title, lines), {sticky: true}).addTo(group);
+                ).bindTooltip(tip(entries), {sticky: true}).addTo(group);
                 ends[toLat + "," + toLon] = [toLat, toLon];
             }
             for (const end of Object.values(ends)) {
@@ -1291,7 +1300,12 @@ class SupportLayer(SafeMacroElement):
 
 
 def support_rows(links: list[dict]) -> list[list]:
-    """Return the compact rows :class:`SupportLayer` draws, one per link.
+    """Return the compact rows :class:`SupportLayer` draws, one per line.
+
+    Supports from one collectivité to PTCE at the same place would be drawn
+    as identical lines, of which only the top one could be hovered: they
+    make one line, whose tooltip lists each support (at most
+    :data:`LINE_ENTRIES`, then how many more).
 
     Parameters
     ----------
@@ -1301,20 +1315,31 @@ def support_rows(links: list[dict]) -> list[list]:
     Returns
     -------
     list of list
-        ``[from lat, from lon, to lat, to lon, level index, title, details]``,
-        the level an index into :data:`LEVEL_COLORS`.
+        ``[from lat, from lon, to lat, to lon, level index, entries]``, the
+        level an index into :data:`LEVEL_COLORS`, each entry ``[title,
+        details]`` (plain text).
     """
     index = {level: i for i, level in enumerate(LEVEL_COLORS)}
-    return [
-        [
+    lines: dict[tuple, list] = {}
+    for link in links:
+        key = (
             *(round(float(v), 5) for v in link["from"]),
             *(round(float(v), 5) for v in link["to"]),
             index[link["niveau"]],
-            link["label"],
-            list(link.get("details", ())),
-        ]
-        for link in links
-    ]
+        )
+        lines.setdefault(key, []).append([link["label"], list(link.get("details", ()))])
+    rows = []
+    for key, entries in lines.items():
+        if len(entries) > LINE_ENTRIES:
+            rest = len(entries) - LINE_ENTRIES + 1
+            more = fr.count(rest, "autre soutien", "autres soutiens")
+            entries = [*entries[: LINE_ENTRIES - 1], [f"… et {more}", []]]
+        rows.append([*key, entries])
+    return rows
+
+
+#: Supports listed at most in the tooltip of one line.
+LINE_ENTRIES = 6
 
 
 def support_layer(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lib.maps import support_rows
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 from tests.conftest import ROOT
 
@@ -69,31 +70,50 @@ def _expected(database):
 
 def test_support_line_tooltip_names_ptce_and_type(page, database):
     frame = _map_frame(page)
-    texts = frame.evaluate(
+    # Each tooltip as its entries (a rule separates two supports on one
+    # line), each entry as its lines of text.
+    tooltips = frame.evaluate(
         """() => {
             const lines = [...document.querySelectorAll('path.ptce-support')];
-            return lines.slice(0, 5).map(line => {
+            return lines.map(line => {
                 line.dispatchEvent(new MouseEvent('mouseover', {bubbles: true,
                     clientX: 10, clientY: 10}));
-                const tips = document.querySelectorAll('.leaflet-tooltip');
-                const text = tips.length ? tips[tips.length - 1].innerText : '';
+                const tips = document.querySelectorAll('.leaflet-tooltip div');
+                const entries = [[]];
+                const box = tips[tips.length - 1];
+                for (const node of box ? box.childNodes : []) {
+                    if (node.nodeName === 'HR') entries.push([]);
+                    else if (node.nodeName !== 'BR')
+                        entries[entries.length - 1].push(node.textContent);
+                }
                 line.dispatchEvent(new MouseEvent('mouseout', {bubbles: true}));
-                return text;
+                return entries.map(e => e.join('\\n'));
             });
         }"""
     )
     links = _expected(database)
-    assert len(frame.query_selector_all("path.ptce-support")) == len(links)
-    assert texts and all(texts)
-    wanted = {"\n".join([link["label"], *link["details"]]) for link in links}
-    for text in texts:
-        assert text.replace("\u202f", " ").replace("\xa0", " ") in {
-            w.replace("\u202f", " ").replace("\xa0", " ") for w in wanted
-        }, text
-        title, kind = text.splitlines()[:2]
-        ptce = title.split(" → ", 1)[1]
-        assert ptce and ptce in {link["label"].split(" → ", 1)[1] for link in links}
-        assert kind.startswith("Soutien : ")
+    rows = support_rows(links)
+    assert len(tooltips) == len(rows)
+    assert all(entries and all(entries) for entries in tooltips)
+
+    def plain(text):
+        return text.replace("\u202f", " ").replace("\xa0", " ")
+
+    wanted = {
+        plain("\n".join([title, *details])) for row in rows for title, details in row[5]
+    }
+    names = {link["label"].split(" → ", 1)[1] for link in links}
+    seen = set()
+    for entries in tooltips:
+        # A line lists its supports, each: collectivité → PTCE, then the
+        # type, amount, years and source.
+        for entry in map(plain, entries):
+            assert entry in wanted, entry
+            title, kind = entry.splitlines()[:2]
+            assert title.split(" → ", 1)[1] in names
+            assert kind.startswith("Soutien : ")
+            seen.add(entry)
+    assert seen == wanted  # every support can be read on the map
     # Lines end on rings at the PTCE themselves, drawn over the clusters.
     ends = frame.evaluate(
         "() => document.querySelectorAll("

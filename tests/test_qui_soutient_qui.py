@@ -52,6 +52,29 @@ def test_each_line_ends_at_the_marker_of_its_ptce(frames):
     rows = support_rows(links)
     ends = {(row[2], row[3]) for row in rows}
     assert ends == {markers["a"], markers["b"]}
+    # Every support is on exactly one line, under its own title.
+    titles = sorted(title for row in rows for title, _details in row[5])
+    assert titles == sorted(link["label"] for link in links)
+
+
+def test_identical_lines_make_one_listing_each_support():
+    from lib.maps import LINE_ENTRIES
+
+    def link(i):
+        return {"from": (47.0, -1.5), "to": (47.2, -1.55), "niveau": "region",
+                "label": f"Pays de la Loire (région) → P{i}",
+                "details": ["Soutien : investissement"]}  # fmt: skip
+
+    (row,) = support_rows([link(1), link(2)])
+    assert [title for title, _ in row[5]] == [
+        "Pays de la Loire (région) → P1",
+        "Pays de la Loire (région) → P2",
+    ]
+    (row,) = support_rows([link(i) for i in range(LINE_ENTRIES + 3)])
+    assert len(row[5]) == LINE_ENTRIES
+    assert row[5][-1] == [f"… et {fr.count(4, 'autre soutien', 'autres soutiens')}", []]
+    other = {**link(9), "to": (47.3, -1.2)}
+    assert len(support_rows([link(1), other])) == 2
 
 
 def test_line_text_names_who_supports_whom_how_much_when_and_source(frames):
