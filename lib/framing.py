@@ -18,6 +18,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+import shapely
+
 __all__ = [
     "COMPOSITE_BOUNDS",
     "INSETS",
@@ -25,6 +28,7 @@ __all__ = [
     "Inset",
     "composite_bounds",
     "display_bounds",
+    "display_geometry",
     "inset_of",
     "inset_spec",
     "mercator",
@@ -174,6 +178,41 @@ def to_display(lat: float, lon: float) -> tuple[float, float]:
 
 
 Bounds = tuple[tuple[float, float], tuple[float, float]]
+
+
+def display_geometry(geometry):
+    """Return a shapely geometry (WGS84) as drawn under France entière.
+
+    A geometry whose representative point lies in an inset's box is moved
+    whole into the inset's frame; any other is returned unchanged.
+
+    Parameters
+    ----------
+    geometry : shapely.Geometry
+        In longitude, latitude.
+
+    Returns
+    -------
+    shapely.Geometry
+    """
+    point = geometry.representative_point()
+    inset = inset_of(point.y, point.x)
+    if inset is None:
+        return geometry
+    minx, miny, maxx, maxy = inset.source
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    tx, ty = inset.target
+    k = inset.scale
+
+    def move(coords: np.ndarray) -> np.ndarray:
+        lon, lat = coords[:, 0], np.clip(coords[:, 1], -85.0511287798, 85.0511287798)
+        x = _R * lon * _DEG
+        y = _R * np.log(np.tan(np.pi / 4 + lat * _DEG / 2))
+        x, y = (x - cx) * k + tx, (y - cy) * k + ty
+        lat = (2 * np.arctan(np.exp(y / _R)) - np.pi / 2) / _DEG
+        return np.column_stack([x / _R / _DEG, lat])
+
+    return shapely.transform(geometry, move)
 
 
 def display_bounds(bounds: Bounds) -> Bounds:

@@ -28,6 +28,7 @@ import geopandas as gpd
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -47,6 +48,7 @@ from lib.choropleth import (
 )
 from lib.choropleth import indicator as compute_indicator
 from lib.explore import Frames
+from lib.framing import INSETS, display_geometry, to_display
 from lib.maps import FILIERE_COLORS
 from lib.model import slugify
 
@@ -199,24 +201,67 @@ def _projected(level: str, detail: str, region: str | None) -> gpd.GeoDataFrame:
     return out.reset_index(drop=True)
 
 
-def _metropole(gdf: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
-    """Rows of metropolitan France (overseas are far away in Lambert-93)."""
-    if level == "region":
-        return gdf[~gdf["code"].isin(("01", "02", "03", "04", "06"))]
-    if level == "departement":
-        return gdf[~gdf["code"].str.startswith("97")]
-    minx, miny, maxx, maxy = 0, 6_000_000, 1_300_000, 7_200_000
-    return gdf.cx[minx:maxx, miny:maxy]
+@functools.lru_cache(maxsize=8)
+def _composite(level: str) -> gpd.GeoDataFrame:
+    """Boundaries of France entière in Lambert-93, overseas moved into insets.
+
+    The same insets as the interactive map (:mod:`lib.framing`): what is
+    exported is what was shown.
+    """
+    gdf = load_boundaries(level, "national")
+    keep = ("code", "nom", "population", "epci", "departements")
+    keep = [c for c in keep if c in gdf.columns]
+    moved = gpd.GeoSeries(
+        [display_geometry(g) for g in gdf.geometry], index=gdf.index, crs=gdf.crs
+    )
+    out = gpd.GeoDataFrame(gdf[keep], geometry=moved).to_crs(LAMBERT93)
+    return out.reset_index(drop=True)
 
 
-def _project_points(ptce: pd.DataFrame) -> pd.DataFrame:
-    """``x``, ``y`` in Lambert-93 and ``filiere`` of the placed PTCE."""
+def _view_box(territories, region, departements, epci):
+    """Bounds (Lambert-93) the map frames, as the Carte does (lib.carte).
+
+    The EPCI chosen, else the départements chosen, else every territory drawn
+    (the région, or metropolitan France and the insets).
+    """
+    for level, codes in (("epci", epci), ("departement", departements)):
+        if not codes:
+            continue
+        gdf = (
+            _composite(level) if region is None else _projected(level, "national", None)
+        )
+        rows = gdf[gdf["code"].isin(codes)]
+        if len(rows):
+            return rows.total_bounds
+    return territories.total_bounds
+
+
+def _inset_frames(ax, k: float) -> None:
+    """Draw the overseas insets' frames and names (France entière)."""
+    frames = gpd.GeoSeries(
+        [shapely.box(*inset.frame) for inset in INSETS], crs=3857
+    ).to_crs(LAMBERT93)
+    frames.boundary.plot(ax=ax, color="#6b7b88", linewidth=0.5 * k, zorder=1)
+    for inset, frame in zip(INSETS, frames, strict=True):
+        minx, _, _, maxy = frame.bounds
+        _text(ax, minx, maxy + 8000, inset.nom, fontsize=7 * k, fontweight="bold",
+              color="#333333", va="bottom")  # fmt: skip
+
+
+def _project_points(ptce: pd.DataFrame, insets: bool = False) -> pd.DataFrame:
+    """``x``, ``y`` in Lambert-93 and ``filiere`` of the placed PTCE.
+
+    With ``insets`` (France entière), overseas PTCE are moved into their inset.
+    """
     placed = ptce[ptce["lon"].notna() & ptce["lat"].notna()]
     if placed.empty:
         return pd.DataFrame({"x": [], "y": [], "filiere": []})
-    points = gpd.GeoSeries(
-        gpd.points_from_xy(placed["lon"], placed["lat"]), crs=4326
-    ).to_crs(LAMBERT93)
+    lat, lon = placed["lat"].to_numpy(), placed["lon"].to_numpy()
+    if insets:
+        drawn = [to_display(a, b) for a, b in zip(lat, lon, strict=True)]
+        lat = np.array([d[0] for d in drawn])
+        lon = np.array([d[1] for d in drawn])
+    points = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4326).to_crs(LAMBERT93)
     return pd.DataFrame(
         {
             "x": points.x.to_numpy(),
@@ -500,7 +545,8 @@ def render_map(
     k = max(0.6, min(width / SLIDE[0], height / SLIDE[1]))
     margin = 0.35 * k
 
-    territories = _projected(maille, detail, region)
+    territories = _projected(maille, detail, region) if region else _composite(maille)
+    view_box = _view_box(territories, region, departements, epci)
     population = territories.set_index("code")["population"].astype(float)
     colors = pd.Series(EMPTY_COLOR, index=population.index)
     outside = territories["code"][:0]
@@ -516,10 +562,11 @@ def render_map(
             outside=outside,
             uncounted=uncounted(selection, maille),
         )
-    departements = _projected("departement", detail, region)
-    if region is None:
-        territories = _metropole(territories, maille)
-        departements = _metropole(departements, "departement")
+    departements = (
+        _projected("departement", detail, region)
+        if region
+        else _composite("departement")
+    )
 
     fig = _new_figure(size, dpi)
     # Title block.
@@ -543,7 +590,7 @@ def render_map(
          map_box[3] / height]
     )  # fmt: skip
     ax.set_axis_off()
-    minx, miny, maxx, maxy = _fit(territories.total_bounds, map_box[2], map_box[3])
+    minx, miny, maxx, maxy = _fit(view_box, map_box[2], map_box[3])
 
     if region:
         # Neighbouring départements in light grey, for context.
@@ -576,7 +623,7 @@ def render_map(
 
     shown: list[str] = []
     if points:
-        placed = _project_points(selection.ptce)
+        placed = _project_points(selection.ptce, insets=region is None)
         inside = placed[
             placed["x"].between(minx, maxx) & placed["y"].between(miny, maxy)
         ]
@@ -601,9 +648,10 @@ def render_map(
     ax.set_aspect("equal")
     _scale_bar(ax, (minx, maxx), (miny, maxy), 8 * k)
     if region is None:
+        _inset_frames(ax, k)
         _text(ax, maxx - 0.01 * (maxx - minx), miny + 0.02 * (maxy - miny),
-              "Outre-mer non représenté", fontsize=7 * k, color=_GREY, ha="right",
-              va="bottom")  # fmt: skip
+              "Outre-mer en encarts, à d'autres échelles", fontsize=7 * k,
+              color=_GREY, ha="right", va="bottom")  # fmt: skip
 
     # Legend.
     lines = legend.entries() if legend is not None else []

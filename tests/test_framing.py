@@ -249,3 +249,43 @@ def test_home_map_scale_is_metric_only(built_cache):
     page = _html(home_map(geojson("region"), geojson("departement"), geojson("epci")))
     assert "L.control.scale({imperial: false})" in page
     assert "L.control.scale()" not in page
+
+
+# -- Static exports frame the same way --------------------------------------------
+
+
+def test_static_map_frames_the_chosen_departement(built_cache):
+    from lib.static_map import _projected, _view_box
+
+    territories = _projected("departement", "regional", "52")
+    box44 = _projected("departement", "national", None)
+    box44 = box44[box44["code"] == "44"].total_bounds
+    assert list(_view_box(territories, "52", ("44",), ())) == pytest.approx(list(box44))
+    assert list(_view_box(territories, "52", (), ())) == pytest.approx(
+        list(territories.total_bounds)
+    )
+
+
+def test_static_map_draws_overseas_in_the_insets(built_cache):
+    import geopandas as gpd
+    import pandas as pd
+
+    from lib.static_map import LAMBERT93, _composite, _project_points
+
+    deps = _composite("departement")
+    for inset in INSETS:
+        frame = gpd.GeoSeries([box(*inset.frame)], crs=3857).to_crs(LAMBERT93)[0]
+        drawn = deps[deps["code"] == inset.code].geometry.item()
+        assert frame.buffer(1000).contains(drawn), inset.code
+    metro = deps[~deps["code"].str.startswith("97")]
+    assert not metro.intersects(deps[deps["code"] == "971"].geometry.item()).any()
+    ptce = pd.DataFrame(
+        {"lat": [16.00046, 47.2], "lon": [-61.72793, -1.55], "filiere": ["a", "b"]}
+    )
+    points = _project_points(ptce, insets=True)
+    guadeloupe = gpd.GeoSeries([box(*INSETS[0].frame)], crs=3857).to_crs(LAMBERT93)[0]
+    x, y = points.loc[0, ["x", "y"]]
+    assert guadeloupe.contains(gpd.points_from_xy([x], [y])[0])
+    # Metropolitan PTCE stay where they are.
+    plain = _project_points(ptce, insets=False)
+    assert points.loc[1, "x"] == pytest.approx(plain.loc[1, "x"])

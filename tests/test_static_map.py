@@ -190,7 +190,12 @@ def test_national_view(frames):
     data = render_map(frames, region=None, title="France entière", fmt="pdf",
                       when=WHEN)  # fmt: skip
     _, text = pdf_text(data)
-    assert "France entière" in text and "Outre-mer non représenté" in text
+    assert "France entière" in text
+    # Overseas départements in named insets (as on the Carte), not left out.
+    for name in ("Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte"):
+        assert name in text
+    assert "Outre-mer en encarts, à d'autres échelles" in text
+    assert "non représenté" not in text
 
 
 def test_svg_is_xml_with_text(frames):
