@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo.reference import load_reference
+from lib import palette
 from lib.carte import (
     LAYERS,
     MAILLES,
@@ -174,7 +175,7 @@ def _map_section(selection) -> None:
     _legends(selection, couches, links)
     attribution()
     _exports(selection, filters, maille, name, method, couches)
-    _territory_summary(selection, values)
+    _territory_summary(selection, values, built.outside)
 
 
 def _exports(selection, filters, maille, name, method, couches) -> None:
@@ -264,15 +265,21 @@ def _legends(selection, couches, links) -> None:
     if "ptce" in couches and len(selection.ptce):
         shown = set(selection.ptce["filiere"])
         present = [f for f in FILIERE_COLORS if f in shown]
-        items = "".join(_swatch(FILIERE_COLORS[f], f, round_=True) for f in present)
+        items = "".join(_marker_swatch(FILIERE_COLORS[f], f) for f in present)
+        items += _cluster_swatch()
         parts.append(
             "<div><strong>PTCE par filière principale</strong> "
             "<span style='opacity:.7'>(cercle pointillé : position approximative, "
             f"chef-lieu)</span><br>{items}</div>"
         )
     if "soutiens" in couches and links:
-        items = "".join(_swatch(c, NIVEAU_LABELS[n]) for n, c in LEVEL_COLORS.items())
-        parts.append(f"<div><strong>Qui soutient qui</strong><br>{items}</div>")
+        items = "".join(_line_swatch(n) for n in LEVEL_COLORS)
+        items += _ring_swatch()
+        parts.append(
+            "<div><strong>Qui soutient qui</strong> "
+            "<span style='opacity:.7'>(contour : collectivité qui soutient ; "
+            f"ligne : vers chaque PTCE soutenu)</span><br>{items}</div>"
+        )
     if parts:
         st.markdown(
             "<div style='display:flex;flex-wrap:wrap;gap:1.5em'>"
@@ -287,17 +294,59 @@ def _legends(selection, couches, links) -> None:
         )
 
 
-def _swatch(color: str, label: str, round_: bool = False) -> str:
-    radius = "50%" if round_ else "2px"
+# Legend entries drawn as the map draws them (colours of lib.palette).
+def _legend_item(symbol: str, label: str) -> str:
     return (
         "<span style='display:inline-flex;align-items:center;margin-right:1em'>"
-        f"<span style='width:1em;height:1em;border-radius:{radius};"
-        f"background:{color};border:1px solid #555;margin-right:.35em'></span>"
-        f"{html.escape(label)}</span>"
+        f"{symbol}<span style='margin-left:.35em'>{html.escape(label)}</span></span>"
     )
 
 
-def _territory_summary(selection, values) -> None:
+def _marker_swatch(color: str, label: str) -> str:
+    return _legend_item(
+        "<span style='box-sizing:border-box;width:16px;height:16px;"
+        f"border-radius:50%;background:{color};border:2px solid "
+        f"{palette.HALO_LIGHT};box-shadow:0 0 0 1px {palette.HALO_DARK}'></span>",
+        label,
+    )
+
+
+def _cluster_swatch() -> str:
+    return _legend_item(
+        "<span style='box-sizing:border-box;width:22px;height:22px;"
+        f"border-radius:50%;background:{palette.CLUSTER_FILL};border:2px solid "
+        f"{palette.CLUSTER_INK};color:{palette.CLUSTER_INK};font-size:11px;"
+        "font-weight:600;text-align:center;line-height:18px'>3</span>",
+        "plusieurs PTCE regroupés (leur nombre)",
+    )
+
+
+def _line_swatch(level: str) -> str:
+    weight = palette.LEVEL_WEIGHT[level]
+    dash = palette.LEVEL_DASH[level]
+    dashed = f" stroke-dasharray='{dash}'" if dash else ""
+    return _legend_item(
+        "<svg width='32' height='10' aria-hidden='true'>"
+        f"<line x1='1' y1='5' x2='31' y2='5' stroke='{palette.LINE_CASING}' "
+        f"stroke-width='{weight + 3}'/>"
+        f"<line x1='1' y1='5' x2='31' y2='5' stroke='{palette.LEVEL_COLORS[level]}' "
+        f"stroke-width='{weight}'{dashed}/></svg>",
+        NIVEAU_LABELS[level],
+    )
+
+
+def _ring_swatch() -> str:
+    return _legend_item(
+        "<svg width='26' height='26' aria-hidden='true'>"
+        f"<circle cx='13' cy='13' r='11' fill='none' stroke='{palette.LINE_CASING}' "
+        "stroke-width='5'/>"
+        f"<circle cx='13' cy='13' r='11' fill='none' stroke='{palette.HALO_DARK}' "
+        "stroke-width='2'/></svg>",
+        "PTCE soutenu (bout de ligne)",
+    )
+
+
+def _territory_summary(selection, values, outside=()) -> None:
     chosen = st.session_state.get("carte_territoire") or ""
     if ":" not in chosen:
         st.caption("Cliquez sur un territoire de la carte pour afficher sa synthèse.")
@@ -307,6 +356,12 @@ def _territory_summary(selection, values) -> None:
     if info is None:
         return
     st.subheader(f"{info['nom']} ({info['niveau']})")
+    if code in outside:
+        st.info(
+            "Ce territoire est hors de la sélection (filtres Départements ou "
+            "EPCI) : ses PTCE n'y sont pas comptés.",
+            icon=":material/filter_alt_off:",
+        )
     cols = st.columns(4)
     cols[0].metric("PTCE (siège)", info["ptce"])
     cols[1].metric("Population", f"{info['population']:,}".replace(",", "\u202f"))

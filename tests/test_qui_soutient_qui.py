@@ -198,3 +198,37 @@ def test_markers_ringed_light_then_dark(frames):
     assert json.dumps(palette.HALO_LIGHT) in page
     assert json.dumps(palette.HALO_DARK) in page
     assert json.dumps(list(palette.FILIERE_COLORS.values())) in page
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    from lib.demo import install_demo
+    from lib.store import Store
+
+    url = f"sqlite:///{tmp_path / 'carte.sqlite'}"
+    store = Store(url)
+    install_demo(store)
+    store.create_many(make_records(), "test")
+    monkeypatch.setenv("DATABASE_URL", url)
+    return store
+
+
+def test_page_legend_draws_marks_as_the_map_does(built_cache, database):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_carte import SCRIPT
+
+    at = AppTest.from_string(SCRIPT, default_timeout=60)
+    at.query_params["dep"] = ["44"]
+    at.query_params["couches"] = ["ptce", "soutiens"]
+    at.run()
+    assert not at.exception, at.exception
+    legend = next(m.value for m in at.markdown if "Qui soutient qui" in m.value)
+    for level, ink in palette.LEVEL_COLORS.items():
+        assert f"stroke='{ink}'" in legend
+        dash = palette.LEVEL_DASH[level]
+        assert dash is None or f"stroke-dasharray='{dash}'" in legend
+    assert "PTCE soutenu" in legend
+    # Markers ringed as on the map; a white bubble for the clusters.
+    assert f"border:2px solid {palette.HALO_LIGHT}" in legend
+    assert f"background:{palette.CLUSTER_FILL}" in legend
