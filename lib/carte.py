@@ -71,6 +71,8 @@ class MapLayers:
         "Qui soutient qui" lines, when drawn.
     aggregated : int
         Placed PTCE drawn as one bubble per EPCI (0: one marker each).
+    outside : tuple of str
+        Codes of the choropleth's territories outside the selection.
     """
 
     groups: list[folium.FeatureGroup] = field(default_factory=list)
@@ -78,6 +80,7 @@ class MapLayers:
     values: pd.Series | None = None
     links: list[dict] = field(default_factory=list)
     aggregated: int = 0
+    outside: tuple[str, ...] = ()
 
 
 def map_layers(
@@ -127,6 +130,7 @@ def map_layers(
         title = INDICATORS[indicateur][0]
         result.values = indicator(selection, maille, indicateur, population)
         outside = outside_selection(territories, maille, selection, departements, epci)
+        result.outside = tuple(outside)
         colors, result.legend = classify(
             result.values,
             methode,

@@ -331,3 +331,48 @@ def test_map_legend_and_static_legend_show_the_same_lines(demo, maille, method):
         found = text.find(flat, position + 1)
         assert found > position, (flat, text)
         position = found
+
+
+# -- the Carte page -------------------------------------------------------------
+
+SCRIPT = (
+    "from app import filters_sidebar\nfrom pages import carte\n"
+    "filters_sidebar()\ncarte.render()\n"
+)
+
+
+@pytest.fixture
+def demo_database(tmp_path, monkeypatch, built_cache):
+    from lib.demo import install_demo
+    from lib.store import Store
+
+    url = f"sqlite:///{tmp_path / 'carte.sqlite'}"
+    install_demo(Store(url))
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def run_carte(params: dict):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_string(SCRIPT, default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_clicked_territory_outside_the_selection_says_so(demo_database):
+    outside = run_carte({"dep": ["44"], "territoire": "departement:49"})
+    assert any("hors de la sélection" in i.value for i in outside.info)
+    inside = run_carte({"dep": ["44"], "territoire": "departement:44"})
+    assert not any("hors de la sélection" in i.value for i in inside.info)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_runs_on_the_page(demo_database, method):
+    at = run_carte({"dep": ["44"], "maille": "epci", "classes": method})
+    classes = next(s for s in at.selectbox if s.label == "Classes")
+    assert classes.value == method
+    assert all(label in classes.help for label in METHODS.values())
