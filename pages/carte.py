@@ -175,7 +175,7 @@ def _map_section(selection) -> None:
     _legends(selection, couches, links)
     attribution()
     _exports(selection, filters, maille, name, method, couches)
-    _territory_summary(selection, values)
+    _territory_summary(selection, values, built.outside)
 
 
 def _exports(selection, filters, maille, name, method, couches) -> None:
@@ -346,7 +346,7 @@ def _ring_swatch() -> str:
     )
 
 
-def _territory_summary(selection, values) -> None:
+def _territory_summary(selection, values, outside=()) -> None:
     chosen = st.session_state.get("carte_territoire") or ""
     if ":" not in chosen:
         st.caption("Cliquez sur un territoire de la carte pour afficher sa synthèse.")
@@ -356,6 +356,12 @@ def _territory_summary(selection, values) -> None:
     if info is None:
         return
     st.subheader(f"{info['nom']} ({info['niveau']})")
+    if code in outside:
+        st.info(
+            "Ce territoire est hors de la sélection (filtres Départements ou "
+            "EPCI) : ses PTCE n'y sont pas comptés.",
+            icon=":material/filter_alt_off:",
+        )
     cols = st.columns(4)
     cols[0].metric("PTCE (siège)", info["ptce"])
     cols[1].metric("Population", f"{info['population']:,}".replace(",", "\u202f"))
