@@ -1553,9 +1553,16 @@ class AggregateMarkers(SafeMacroElement):
             const colors = {{ this.colors|tojson }};
             const group = L.featureGroup();
             for (const [lat, lon, count, index, code] of {{ this.rows|tojson }}) {
+                // Ringed white then dark like the PTCE markers: readable on
+                // every choropleth class.
+                const radius = 4 + 2.5 * Math.sqrt(count);
+                group.addLayer(L.circleMarker([lat, lon], {
+                    radius: radius + 1.5, color: {{ this.dark|tojson }}, weight: 1,
+                    fill: false, interactive: false, pane: "ptce"
+                }));
                 const marker = L.circleMarker([lat, lon], {
-                    radius: 4 + 2.5 * Math.sqrt(count), color: "#222", weight: 1,
-                    fillColor: colors[index], fillOpacity: 0.75, pane: "ptce",
+                    radius: radius, color: {{ this.light|tojson }}, weight: 2,
+                    fillColor: colors[index], fillOpacity: 0.9, pane: "ptce",
                     className: "ptce-bubble"
                 });
                 marker.bindTooltip(function () {
@@ -1582,6 +1589,8 @@ class AggregateMarkers(SafeMacroElement):
         self.rows = rows
         self.names = names
         self.colors = list(FILIERE_COLORS.values())
+        self.light = palette.HALO_LIGHT
+        self.dark = palette.HALO_DARK
 
 
 def aggregate_layer(rows: list[list], names: dict[str, str]) -> folium.FeatureGroup:

@@ -232,3 +232,14 @@ def test_page_legend_draws_marks_as_the_map_does(built_cache, database):
     # Markers ringed as on the map; a white bubble for the clusters.
     assert f"border:2px solid {palette.HALO_LIGHT}" in legend
     assert f"background:{palette.CLUSTER_FILL}" in legend
+
+
+def test_epci_bubbles_ringed_like_markers():
+    from lib.maps import aggregate_layer
+
+    group = aggregate_layer([[47.2, -1.5, 12, 3, "244400404"]], {"244400404": "N"})
+    (bubbles,) = group._children.values()
+    assert (bubbles.light, bubbles.dark) == (palette.HALO_LIGHT, palette.HALO_DARK)
+    page = _page(group)
+    assert f"color: {json.dumps(palette.HALO_DARK)}" in page
+    assert f"color: {json.dumps(palette.HALO_LIGHT)}" in page
