@@ -45,7 +45,8 @@ __all__ = [
 
 INDICATORS = {
     "nombre": ("Nombre de PTCE", "PTCE"),
-    "par_habitant": ("PTCE pour 100 000 habitants", "PTCE / 100 000 hab."),
+    # A narrow no-break space in 100 000, as lib.fr writes numbers.
+    "par_habitant": ("PTCE pour 100\u202f000 habitants", "PTCE / 100\u202f000 hab."),
     "montant": ("Montant total des soutiens reçus", "€"),
     "collectivites": ("Nombre de collectivités qui soutiennent", "collectivités"),
 }
@@ -90,6 +91,10 @@ _TERRITORY_WORDS = {
 }
 #: Unit forms for one and for several, when the plural differs.
 _UNIT_FORMS = {"collectivités": ("collectivité", "collectivités")}
+#: Unit written after each class, when not the indicator's: a rate's unit
+#: is in the legend's title, and repeated on every line it made the legend
+#: too wide for the map.
+_CLASS_UNITS = {"par_habitant": ""}
 
 
 @dataclass(frozen=True)
@@ -152,9 +157,9 @@ class Legend:
         """Return the French label of each class, unit included.
 
         A class reads from its smallest to its largest value, e.g. « 1 PTCE »,
-        « 2 à 4 PTCE », « 0,4 à 1,2 PTCE / 100 000 hab. », « 1 000 à 5 000 € »:
-        what the territories drawn so really have, never a bound no territory
-        reaches.
+        « 2 à 4 PTCE », « 1 000 à 5 000 € », « 2 collectivités »: what the
+        territories drawn so really have, never a bound no territory
+        reaches. A rate's unit is left to the title.
         """
         values = [v for pair in self.ranges for v in pair]
         decimals = 0 if self.integer else _decimals(values)
@@ -490,6 +495,7 @@ def classify(
         )
     if not title and not unit and indicateur in INDICATORS:
         title, unit = INDICATORS[indicateur]
+    unit = _CLASS_UNITS.get(indicateur, unit)
     zero_label = ZERO_LABELS.get(indicateur, "aucun PTCE")
     is_outside = values.index.isin(list(outside))
     inside = values[~is_outside]

@@ -1061,7 +1061,7 @@ class ChoroplethLegend(SafeMacroElement):
                         box.setAttribute("aria-label", "Légende : " + spec.title);
                         box.style.cssText = "background:rgba(255,255,255,.93);" +
                             "padding:6px 9px;border-radius:4px;font:12px/1.45 " +
-                            "system-ui,sans-serif;color:#222;max-width:19em;" +
+                            "system-ui,sans-serif;color:#222;max-width:23em;" +
                             "box-shadow:0 1px 4px rgba(0,0,0,.3)";
                         const title = document.createElement("strong");
                         title.textContent = spec.title;

@@ -191,7 +191,9 @@ def test_units_and_zero_labels():
     assert legend.labels() == ["1\u00a0collectivité", "2\u00a0collectivités"]
     rates = pd.Series({"a": 0.43, "b": 1.26, "c": 0.0})
     _, legend = classify(rates, indicateur="par_habitant", maille="departement")
-    assert legend.labels()[0].startswith("0,4\u00a0")
+    # The rate's unit is in the title, not repeated on every line.
+    assert legend.labels() == ["0,4", "1,3"]
+    assert legend.title == "PTCE pour 100\u202f000 habitants"
     assert legend.value_text(1.26) == "1,3"
     assert ZERO_LABELS["par_habitant"] == "aucun PTCE"
 
