@@ -24,7 +24,7 @@ from folium.utilities import JsCode
 from geo.boundaries import write_atomic
 from lib import fr, palette
 from lib.choropleth import OUTSIDE, OUTSIDE_COLOR, OUTSIDE_HATCH, Legend
-from lib.framing import inset_spec
+from lib.framing import COMPOSITE_BOUNDS, inset_spec
 from lib.map_assets import VENDOR_URL, use_local_assets
 
 #: Bounds of metropolitan France and Corsica, (south, west), (north, east).
@@ -191,12 +191,28 @@ class Attribution(SafeMacroElement):
 
 
 class MetricScale(MacroElement):
-    """Leaflet's scale bar in metres and kilometres only (never miles)."""
+    """Leaflet's scale bar in metres and kilometres only (never miles).
+
+    On a map with insets (France entière), the bar measures around the centre
+    of the view: Leaflet's own measure, at the left edge, may fall in an
+    inset drawn at another scale.
+    """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        L.control.scale({imperial: false}).addTo({{ this._parent.get_name() }});
+        (function (map) {
+            const scale = L.control.scale({imperial: false});
+            if (map.options.crs.insets) {
+                scale._update = function () {
+                    const m = this._map, c = m.getSize().divideBy(2);
+                    const a = m.containerPointToLatLng(c);
+                    const b = m.containerPointToLatLng(c.add([10, 0]));
+                    this._updateScales(m.distance(a, b) * this.options.maxWidth / 10);
+                };
+            }
+            scale.addTo(map);
+        })({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
@@ -533,6 +549,7 @@ def home_map(
     epci: str | dict,
     tiles: bool = False,
     attribution: str | None = None,
+    insets: bool = True,
 ) -> folium.Map:
     """Build the home map: France's régions and départements, and EPCI.
 
@@ -546,6 +563,9 @@ def home_map(
         Add OpenStreetMap tiles under the boundaries.
     attribution : str, optional
         Sources line for the map's attribution control.
+    insets : bool
+        Overseas départements in insets west of metropolitan France, as on
+        the Carte under France entière.
 
     Returns
     -------
@@ -554,7 +574,8 @@ def home_map(
         ``epci``, ``region``: CSS class ``leaflet-<name>-pane``), with a layer
         control.
     """
-    m = base_map(tiles=tiles, attribution=attribution)
+    bounds = COMPOSITE_BOUNDS if insets else FRANCE_BOUNDS
+    m = base_map(tiles=tiles, bounds=bounds, attribution=attribution, insets=insets)
     territory_layer(m, departements, STYLES["departement"])
     territory_layer(m, epci, STYLES["epci"])
     territory_layer(m, regions, STYLES["region"])

@@ -159,8 +159,12 @@ _GUADELOUPE_JS = (
 )
 
 
-def test_guadeloupe_ptce_is_visible_and_clickable_under_france_entiere(browser, server):
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
+@pytest.mark.parametrize("viewport", [(1440, 900), (1280, 720)])
+def test_guadeloupe_ptce_is_visible_and_clickable_under_france_entiere(
+    browser, server, viewport
+):
+    width, height = viewport
+    page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(f"{server}/carte?region=france")
     page.wait_for_selector(FRAME, timeout=TIMEOUT_MS)
     page.wait_for_function(
@@ -179,6 +183,9 @@ def test_guadeloupe_ptce_is_visible_and_clickable_under_france_entiere(browser, 
         for left, top, right, bottom in shown["frames"]
     ), shown
     _assert_metric(shown["scale"])
+    # Measured on metropolitan France, not across an inset (was "5000 km").
+    (bar,) = shown["scale"]
+    assert bar in ("100 km", "200 km", "300 km"), bar
 
     frame = page.frame_locator(FRAME)
     frame.get_by_text("Guadeloupe", exact=True).wait_for()

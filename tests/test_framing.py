@@ -249,6 +249,8 @@ def test_home_map_scale_is_metric_only(built_cache):
     page = _html(home_map(geojson("region"), geojson("departement"), geojson("epci")))
     assert "L.control.scale({imperial: false})" in page
     assert "L.control.scale()" not in page
+    # France with its overseas départements in insets, as on the Carte.
+    assert "crs: L.CRS.AtlasFrance" in page and "atlas-inset-frame" in page
 
 
 # -- Static exports frame the same way --------------------------------------------
