@@ -162,10 +162,12 @@ def map_layers(
     if "soutiens" in couches:
         polys, result.links = layers.supports(selection)
         if len(polys):
+            sources, rest = layers.outline_sources(polys, region)
             result.groups.append(
                 support_layer(
-                    to_geojson(polys, ("code", "nom", "niveau", "texte")),
+                    to_geojson(rest, ("code", "nom", "niveau", "texte")),
                     result.links,
+                    sources=sources,
                 )
             )
     if "ptce" in couches:

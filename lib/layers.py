@@ -12,7 +12,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from geo.boundaries import load_boundaries
+from geo.boundaries import in_region, load_boundaries, static_geojson
 from lib import fr
 from lib.explore import Frames
 from lib.model import NIVEAU_LABELS
@@ -111,7 +111,7 @@ def supports(frames: Frames) -> tuple[gpd.GeoDataFrame, list[dict]]:
         Polygons of the collectivités (``niveau`` set, and ``texte``: their
         level and how many PTCE they support, in French), and one link per
         support of a placed PTCE, from a point inside the collectivité to
-        the PTCE's own coordinates: ``{"from", "to", "niveau", "ptce",
+        the PTCE's own coordinates: ``{"from", "to", "niveau", "code", "ptce",
         "label", "details"}``; ``label`` reads "collectivité (niveau) →
         PTCE", ``details`` are lines of plain text: type of support, amount,
         years and source, missing values said so.
@@ -139,6 +139,7 @@ def supports(frames: Frames) -> tuple[gpd.GeoDataFrame, list[dict]]:
                 "to": (float(row["lat"]), float(row["lon"])),
                 "niveau": s.niveau,
                 "ptce": str(s.ptce_id),
+                "code": str(s.code),
                 "label": (
                     f"{s.collectivite} ({NIVEAU_LABELS[s.niveau]}) → {s.ptce_nom}"
                 ),
@@ -176,3 +177,64 @@ def _details(s) -> list[str]:
         f"Années : {years}",
         f"Source : {fr.text(s.source, 'non renseignée')}",
     ]
+
+
+def outline_sources(
+    polys: gpd.GeoDataFrame, region: str | None
+) -> tuple[list[dict], gpd.GeoDataFrame]:
+    """Split the supporting collectivités into static files and the rest.
+
+    The outlines of a view's territories are files the app serves and the
+    browser keeps (:func:`geo.boundaries.static_geojson`): a rerun then
+    sends their codes, not their polygons. Only collectivités missing from
+    those files (a commune under France entière, a collectivité outside the
+    région shown) travel as polygons.
+
+    Parameters
+    ----------
+    polys : geopandas.GeoDataFrame
+        As returned by :func:`supports` (``code``, ``nom``, ``niveau``,
+        ``texte``).
+    region : str or None
+        Région shown (its regional-detail files), None for France entière
+        (national-detail files; communes have none).
+
+    Returns
+    -------
+    tuple
+        Sources ``{"url", "niveau", "texts": {code: texte}}``, and the
+        polygons to embed.
+    """
+    detail = "regional" if region else "national"
+    sources, rest = [], []
+    for level in ("region", "departement", "epci", "commune"):
+        part = polys[polys["niveau"] == level]
+        if part.empty:
+            continue
+        if level == "commune" and not region:
+            rest.append(part)
+            continue
+        inside = part["code"].isin(_served_codes(level, detail, region))
+        if inside.any():
+            sources.append(
+                {
+                    "url": static_geojson(level, detail, region),
+                    "niveau": level,
+                    "texts": dict(
+                        zip(part["code"][inside], part["texte"][inside], strict=True)
+                    ),
+                }
+            )
+        rest.append(part[~inside])
+    if not rest:
+        return sources, polys.iloc[0:0]
+    return sources, gpd.GeoDataFrame(pd.concat(rest), crs=polys.crs)
+
+
+@functools.lru_cache(maxsize=16)
+def _served_codes(level: str, detail: str, region: str | None) -> frozenset[str]:
+    """Codes in the static file of a level (computed once per process)."""
+    served = load_boundaries(level, detail)
+    if region:
+        served = in_region(served, level, region)
+    return frozenset(served["code"])

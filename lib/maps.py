@@ -1248,7 +1248,23 @@ class SupportLayer(SafeMacroElement):
                 });
                 return box;
             };
-            const outlines = {{ this.outlines|tojson }};
+            // Outlines: those embedded, and those read from the static files
+            // of the view's territories (cached by the browser), by code.
+            const features = ({{ this.outlines|tojson }}.features || []).slice();
+            for (const source of {{ this.sources|tojson }}) {
+                const request = new XMLHttpRequest();
+                request.open("GET", source.url, false);
+                request.send(null);
+                if (request.status !== 200) { continue; }
+                for (const f of JSON.parse(request.responseText).features) {
+                    const texte = source.texts[f.properties.code];
+                    if (texte === undefined) { continue; }
+                    features.push({type: "Feature", geometry: f.geometry,
+                        properties: {nom: f.properties.nom, niveau: source.niveau,
+                                     texte: texte}});
+                }
+            }
+            const outlines = {type: "FeatureCollection", features: features};
             const ink = (f) => levels[Math.max(0, names.indexOf(f.properties.niveau))];
             L.geoJson(outlines, {
                 pane: "soutiens", interactive: false,
@@ -1298,10 +1314,12 @@ class SupportLayer(SafeMacroElement):
         rows: list[list] | None = None,
         url: str | None = None,
         canvas_from: int = 2000,
+        sources: list[dict] | tuple = (),
     ):
         super().__init__()
         self._name = "SupportLayer"
         self.outlines = outlines
+        self.sources = list(sources)
         self.rows = rows or []
         self.url = url
         self.canvas_from = canvas_from
@@ -1367,6 +1385,7 @@ def support_layer(
     collectivites: str | dict,
     links: list[dict],
     remote_from: int = REMOTE_MARKERS_FROM,
+    sources: list[dict] | tuple = (),
 ) -> folium.FeatureGroup:
     """Supporting collectivités outlined by level, with a line to each PTCE.
 
@@ -1382,6 +1401,9 @@ def support_layer(
         ``details`` (type, amount, years, source), all plain text.
     remote_from : int
         From this many lines on, rows are served as a static file.
+    sources : list of dict
+        Collectivités outlined from static files instead
+        (:func:`lib.layers.outline_sources`): only their codes travel.
 
     Returns
     -------
@@ -1398,9 +1420,9 @@ def support_layer(
     rows = support_rows(links)
     group = folium.FeatureGroup(name="Collectivités qui soutiennent")
     if len(rows) >= remote_from:
-        SupportLayer(outlines, url=marker_file(rows)).add_to(group)
+        SupportLayer(outlines, url=marker_file(rows), sources=sources).add_to(group)
     else:
-        SupportLayer(outlines, rows=rows).add_to(group)
+        SupportLayer(outlines, rows=rows, sources=sources).add_to(group)
     return group
 
 

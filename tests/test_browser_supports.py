@@ -114,6 +114,12 @@ def test_support_line_tooltip_names_ptce_and_type(page, database):
             assert kind.startswith("Soutien : ")
             seen.add(entry)
     assert seen == wanted  # every support can be read on the map
+    # Each supporting collectivité outlined (read from the view's files).
+    outlines = frame.evaluate(
+        "() => document.querySelectorAll("
+        "'.leaflet-soutiens-pane path.ptce-support-outline').length"
+    )
+    assert outlines == len({(link["niveau"], link["code"]) for link in links})
     # Lines end on rings at the PTCE themselves, drawn over the clusters.
     ends = frame.evaluate(
         "() => document.querySelectorAll("

@@ -243,3 +243,31 @@ def test_epci_bubbles_ringed_like_markers():
     page = _page(group)
     assert f"color: {json.dumps(palette.HALO_DARK)}" in page
     assert f"color: {json.dumps(palette.HALO_LIGHT)}" in page
+
+
+def test_outlines_of_the_view_come_from_static_files(frames):
+    from geo.boundaries import static_geojson, static_path, to_geojson
+    from lib.layers import outline_sources
+
+    polys, _links = supports(frames)
+    sources, rest = outline_sources(polys, "52")
+    assert rest.empty
+    assert {s["niveau"]: s["url"] for s in sources} == {
+        "commune": static_geojson("commune", "regional", "52"),
+        "departement": static_geojson("departement", "regional", "52"),
+    }
+    for source in sources:
+        served = json.loads(static_path(source["url"]).read_text())
+        codes = {f["properties"]["code"] for f in served["features"]}
+        assert set(source["texts"]) <= codes
+    # France entière: no national file of communes, the commune travels.
+    sources, rest = outline_sources(polys, None)
+    assert [s["url"] for s in sources] == [static_geojson("departement", "national")]
+    assert list(rest["code"]) == ["44003"]
+    group = support_layer(
+        to_geojson(rest, ("code", "nom", "niveau", "texte")), [], sources=sources
+    )
+    layer = _layer(group)
+    assert [f["properties"]["code"] for f in layer.outlines["features"]] == ["44003"]
+    assert layer.sources == sources
+    assert sources[0]["url"] in _page(group)
