@@ -186,6 +186,12 @@ def test_units_and_zero_labels():
     assert legend.labels() == ["1\u202f500\u00a0€", "250\u202f000\u00a0€"]
     assert legend.entries()[-1].text == "aucun montant connu — 1\u00a0département"
     assert legend.value_text(1500.0) == "1\u202f500\u00a0€"
+    # Without a grid, territories are counted as such.
+    _, legend = classify(pd.Series({"a": 2.0, "b": 2.0, "c": 0.0}))
+    assert [e.text for e in legend.entries()] == [
+        "2\u00a0PTCE — 2\u00a0territoires",
+        "aucun PTCE — 1\u00a0territoire",
+    ]
     supports = pd.Series({"a": 1.0, "b": 2.0})
     _, legend = classify(supports, indicateur="collectivites", maille="epci")
     assert legend.labels() == ["1\u00a0collectivité", "2\u00a0collectivités"]
