@@ -185,7 +185,7 @@ class Legend:
         return fr.count(n, singular, plural)
 
     def note(self) -> str:
-        """Return the line under the title: « par département, quantiles »."""
+        """Return the line under the title: « par EPCI, classes : quantiles »."""
         parts = []
         if self.maille:
             parts.append(f"par {_TERRITORY_WORDS.get(self.maille, ('territoire',))[0]}")
