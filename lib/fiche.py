@@ -24,7 +24,7 @@ import pandas as pd
 from geo.boundaries import load_boundaries
 from geo.lookup import UnknownCode, territory_name
 from geo.reference import Reference, load_reference
-from lib import fr
+from lib import fr, palette
 from lib.maps import (
     FRANCE_BOUNDS,
     LayerStyle,
@@ -359,7 +359,8 @@ def timeline_chart(timeline: pd.DataFrame) -> alt.Chart:
                 title="Niveau",
                 scale=alt.Scale(
                     domain=[NIVEAU_LABELS[n] for n in NIVEAU_LABELS],
-                    range=["#1b4f72", "#2e86c1", "#48a36b", "#d68910"],
+                    # The inks of the map's support lines (lib.palette).
+                    range=[palette.LEVEL_COLORS[n] for n in NIVEAU_LABELS],
                 ),
             ),
             opacity=alt.condition(

@@ -171,3 +171,17 @@ def test_maps_and_exports_read_the_palette():
     assert maps.FILIERE_COLORS is palette.FILIERE_COLORS
     assert maps.LEVEL_COLORS is palette.LEVEL_COLORS
     assert static_map.FILIERE_COLORS is palette.FILIERE_COLORS
+
+
+def test_fiche_timeline_colours_levels_as_the_map():
+    from lib.fiche import timeline_chart, timeline_frame
+    from lib.model import NIVEAU_LABELS, Ptce, Soutien
+
+    record = Ptce(
+        id="t", nom="T", departement="44", region="52",
+        soutiens=(Soutien("region", "52", "investissement", annee_debut=2020),),
+    )  # fmt: skip
+    spec = timeline_chart(timeline_frame(record)).to_dict()
+    scale = spec["encoding"]["color"]["scale"]
+    assert scale["domain"] == list(NIVEAU_LABELS.values())
+    assert scale["range"] == [palette.LEVEL_COLORS[n] for n in NIVEAU_LABELS]
