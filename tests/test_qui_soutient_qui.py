@@ -271,3 +271,21 @@ def test_outlines_of_the_view_come_from_static_files(frames):
     assert [f["properties"]["code"] for f in layer.outlines["features"]] == ["44003"]
     assert layer.sources == sources
     assert sources[0]["url"] in _page(group)
+
+
+def test_offline_export_carries_the_outline_files(frames):
+    from geo.boundaries import static_geojson
+    from lib.carte import offline_map
+
+    page = offline_map(
+        frames,
+        maille="departement",
+        indicateur="nombre",
+        methode="quantiles",
+        region="52",
+        couches=("ptce", "soutiens"),
+        title="t",
+    ).decode()
+    ids = json.loads(re.search(r"const ids = (\{.*?\});", page).group(1))
+    for level in ("commune", "departement"):
+        assert static_geojson(level, "regional", "52") in ids
