@@ -90,7 +90,9 @@ def render() -> None:
 @st.fragment
 def _map_section(selection) -> None:
     filters = current_filters()
-    cols = st.columns([3, 1.2, 2, 1.4, 1])
+    # At 1440 px no option is cut (« Départements », « PTCE pour 100 000
+    # habitants », « intervalles égaux », « Fond OSM »).
+    cols = st.columns([2.3, 1.3, 2.15, 1.45, 1.2])
     couches = cols[0].multiselect(
         "Couches",
         list(LAYERS),
