@@ -55,6 +55,9 @@ _KEYS = {
 _FILTER_PARAMS = ("region", "dep", "epci", "filiere", "stade", "forme", "soutien",
                   "niveau", "ami", "annees", "q")  # fmt: skip
 YEARS = (1990, 2026)
+#: Streamlit's « Select all » entry is in English and cannot be translated;
+#: « Tous » (nothing chosen) already means every value.
+_NO_SELECT_ALL = {"select_all": False}
 
 
 def _to_widgets(filters: Filters) -> None:
@@ -116,6 +119,7 @@ def filters_sidebar() -> Filters:
         key=_KEYS["departements"],
         format_func=lambda c: f"{c} — {ref.departements[c].nom}",
         placeholder="Tous",
+        **_NO_SELECT_ALL,
     )
     epcis = list(epci_in(tuple(sorted(departements or deps))))
     _keep_valid(_KEYS["epci"], epcis)
@@ -125,22 +129,31 @@ def filters_sidebar() -> Filters:
         key=_KEYS["epci"],
         format_func=lambda c: ref.epci[c].nom,
         placeholder="Tous",
+        **_NO_SELECT_ALL,
     )
     filieres = sb.multiselect(
-        "Filières", FILIERES, key=_KEYS["filieres"], placeholder="Toutes"
+        "Filières",
+        FILIERES,
+        key=_KEYS["filieres"],
+        placeholder="Toutes",
+        **_NO_SELECT_ALL,
     )
-    stades = sb.multiselect("Stades", STADES, key=_KEYS["stades"], placeholder="Tous")
+    stades = sb.multiselect(
+        "Stades", STADES, key=_KEYS["stades"], placeholder="Tous", **_NO_SELECT_ALL
+    )
     formes = sb.multiselect(
         "Formes juridiques",
         FORMES_JURIDIQUES,
         key=_KEYS["formes"],
         placeholder="Toutes",
+        **_NO_SELECT_ALL,
     )
     types = sb.multiselect(
         "Types de soutien",
         TYPES_SOUTIEN,
         key=_KEYS["types_soutien"],
         placeholder="Tous",
+        **_NO_SELECT_ALL,
     )
     niveaux = sb.multiselect(
         "Collectivités qui soutiennent",
@@ -148,8 +161,11 @@ def filters_sidebar() -> Filters:
         key=_KEYS["niveaux"],
         format_func=lambda n: NIVEAU_LABELS[n],
         placeholder="Tous niveaux",
+        **_NO_SELECT_ALL,
     )
-    ami = sb.multiselect("AMI gagnés", TYPES_AMI, key=_KEYS["ami"], placeholder="Tous")
+    ami = sb.multiselect(
+        "AMI gagnés", TYPES_AMI, key=_KEYS["ami"], placeholder="Tous", **_NO_SELECT_ALL
+    )
     annees = sb.slider("Année de création", *YEARS, key=_KEYS["annees"])
     texte = sb.text_input(
         "Recherche", key=_KEYS["texte"], placeholder="nom, commune, membre…"
@@ -231,18 +247,30 @@ def main() -> None:
         (donnees, "Données", "edit_note", "donnees"),
         (sources, "Territoires et sources", "travel_explore", "sources"),
     ]
-    page = st.navigation(
-        [
-            st.Page(
-                module.render,
-                title=title,
-                icon=f":material/{icon}:",
-                url_path=path,
-                default=i == 0,
-            )
-            for i, (module, title, icon, path) in enumerate(menu)
-        ]
+    pages = [
+        st.Page(
+            module.render,
+            title=title,
+            icon=f":material/{icon}:",
+            # The home is served at "/" only, whatever its url_path: a
+            # hidden page answers "/accueil", which Streamlit would otherwise
+            # meet with an English "Page not found" before running the home.
+            url_path=f"{path}-racine" if i == 0 else path,
+            default=i == 0,
+        )
+        for i, (module, title, icon, path) in enumerate(menu)
+    ]
+    home, title, icon, path = menu[0]
+    pages.append(
+        st.Page(
+            home.render,
+            title=title,
+            icon=f":material/{icon}:",
+            url_path=path,
+            visibility="hidden",
+        )
     )
+    page = st.navigation(pages)
     try:
         database_notice()  # a damaged or missing database: said before all else
         filters_sidebar()
