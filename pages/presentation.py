@@ -273,7 +273,10 @@ def _map(vue: Vue, selection, story: Recit, index: int) -> None:
     if built.legend is not None:
         # The same lines as the legend drawn in the map (counts of territories).
         lines = " ; ".join(e.text for e in built.legend.entries())
-        st.caption(f"{built.legend.title} : {lines}.")
+        footnote = built.legend.footnote()
+        st.caption(
+            f"{built.legend.title} : {lines}." + (f" {footnote}." if footnote else "")
+        )
     if built.links:
         st.caption(
             "Lignes : collectivités qui soutiennent ("
