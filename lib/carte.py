@@ -339,7 +339,7 @@ def framing_layer(
     epci: tuple[str, ...] = (),
     territoire: str | None = None,
 ) -> folium.FeatureGroup:
-    """Return the group that fits the map to the selection or clicked territory.
+    """Return the group that fits the map to the selection or a territory.
 
     Passed with the other feature groups: the map is fitted when what is
     framed changes (see :class:`lib.maps.FitView`), and otherwise left where
@@ -350,7 +350,8 @@ def framing_layer(
     region, departements, epci
         As for :func:`view_bounds`.
     territoire : str, optional
-        The clicked territory, ``"niveau:code"``.
+        A clicked territory, ``"niveau:code"``, framed instead of the
+        selection (when known).
 
     Returns
     -------
@@ -358,13 +359,12 @@ def framing_layer(
         Named "Cadrage", holding one :class:`lib.maps.FitView`.
     """
     key, bounds = view_bounds(region, tuple(departements), tuple(epci))
-    clicked = None
     if territoire:
         found = territory_bounds(territoire, region)
         if found is not None:
-            clicked = (territoire, found)
+            key, bounds = f"{key}|{territoire}", found
     group = folium.FeatureGroup(name="Cadrage")
-    FitView(key, bounds, clicked).add_to(group)
+    FitView(key, bounds).add_to(group)
     return group
 
 

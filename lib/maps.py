@@ -368,20 +368,19 @@ class InsetFrames(SafeMacroElement):
 
 
 class FitView(SafeMacroElement):
-    """Fit the map to a view when that view changes (the user's view is kept).
+    """Fit the map to bounds when what is framed changes (the user's view is kept).
 
-    Sent with the feature groups on each rerun: the map is fitted when the
-    selection's territories (``key``) or the clicked territory change, and
-    left where the user put it otherwise (a filière changed, say).
+    Sent with the feature groups on each rerun: the map is fitted when
+    ``key`` differs from the last one fitted on this map, and left where the
+    user put it otherwise (a filière changed, say). A new map (another
+    région) fits at once.
 
     Parameters
     ----------
     key : str
-        What is framed (e.g. ``"region:52|dep:44"``).
+        What is framed (e.g. ``"52|departement:44"``).
     bounds : tuple
         ``((south, west), (north, east))`` as drawn (insets applied).
-    clicked : tuple, optional
-        ``(key, bounds)`` of the clicked territory, framed when it changes.
     padding : int
         Pixels kept free around the bounds (controls, attribution).
     """
@@ -390,38 +389,24 @@ class FitView(SafeMacroElement):
         """
         {% macro script(this, kwargs) %}
         (function (map) {
-            const view = {{ this.view|tojson }}, clicked = {{ this.clicked|tojson }};
-            const last = map._atlasFit;
-            let target = null;
-            if (!last) {
-                target = clicked || view;
-            } else if (last.view !== view.key) {
-                target = view;
-            } else if (clicked && last.clicked !== clicked.key) {
-                target = clicked;
-            }
-            map._atlasFit = {view: view.key, clicked: clicked ? clicked.key : null};
-            if (target) {
-                map.fitBounds(target.bounds, {
-                    paddingTopLeft: {{ this.top_left|tojson }},
-                    paddingBottomRight: {{ this.bottom_right|tojson }},
-                    animate: false
-                });
-            }
+            const key = {{ this.key|tojson }};
+            if (map._atlasFit === key) { return; }
+            map._atlasFit = key;
+            map.fitBounds({{ this.bounds|tojson }}, {
+                paddingTopLeft: {{ this.top_left|tojson }},
+                paddingBottomRight: {{ this.bottom_right|tojson }},
+                animate: false
+            });
         })({{ this._parent._parent.get_name() }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, key: str, bounds, clicked=None, padding: int = 16):
+    def __init__(self, key: str, bounds, padding: int = 16):
         super().__init__()
         self._name = "FitView"
-        self.view = {"key": key, "bounds": [list(bounds[0]), list(bounds[1])]}
-        self.clicked = (
-            {"key": clicked[0], "bounds": [list(clicked[1][0]), list(clicked[1][1])]}
-            if clicked
-            else None
-        )
+        self.key = key
+        self.bounds = [list(bounds[0]), list(bounds[1])]
         # Left: the zoom buttons; bottom: the scale bar and the sources line.
         self.top_left = [padding + 36, padding]
         self.bottom_right = [padding, padding + 20]

@@ -16,6 +16,7 @@ from lib.carte import (
     framing_layer,
     map_layers,
     offline_map,
+    view_bounds,
     view_title,
 )
 from lib.choropleth import INDICATORS, METHOD_HELP, METHODS, summary
@@ -38,6 +39,9 @@ from pages import (
 _PARAMS = ("couches", "maille", "indicateur", "classes", "fond", "territoire")
 #: Key of the map component (its last returned value is kept under it).
 _MAP_KEY = "carte-explorateur"
+#: What the map framed on the last run: (selection's key, territory chosen
+#: then, territory framed or None for the selection).
+_FRAMED = "_carte_cadrage"
 
 
 #: Widget keys of the map options. Streamlit forgets a widget's state when
@@ -147,14 +151,11 @@ def _map_section(selection) -> None:
 
     # Rebuilt on each rerun but identical (stable ids): st_folium then only
     # swaps the feature groups, and the user's pan and zoom are kept. The
-    # framing group fits the map when the chosen territories or the clicked
-    # one change; a click is read before drawing (the component's value is
-    # already in the session state), so its territory is framed at once.
+    # framing group fits the map when what is framed changes (see _framed).
     base = base_for(region, tiles)
-    territoire = _clicked(st.session_state.get(_MAP_KEY)) or st.session_state.get(
-        "carte_territoire"
+    framing = framing_layer(
+        region, filters.departements, filters.epci, _framed(region, filters)
     )
-    framing = framing_layer(region, filters.departements, filters.epci, territoire)
     output = st_folium(
         base,
         key=_MAP_KEY,
@@ -186,7 +187,7 @@ def _exports(selection, filters, maille, name, method, couches) -> None:
     title = view_title(region)
     subtitle = filters_subtitle(filters)
     view = {"maille": maille, "methode": method, "region": region}
-    territoire = st.session_state.get("carte_territoire") or None
+    territoire = (st.session_state.get(_FRAMED) or (None, None, None))[2]
     signature = repr((filters, maille, name, method, list(couches), territoire))
 
     def static(fmt: str):
@@ -238,6 +239,35 @@ def _exports(selection, filters, maille, name, method, couches) -> None:
                     signature,
                     icon=":material/language:" if fmt == "html" else ":material/image:",
                 )
+
+
+def _framed(region, filters) -> str | None:
+    """Return the clicked territory to frame, or None to frame the selection.
+
+    A new click frames its territory; a change of région, départements or
+    EPCI frames the selection again, even with a territory still chosen;
+    anything else keeps what was framed. The click is read before the map is
+    drawn (the component's value is already in the session state), so its
+    territory is framed on this very run. A territory in the link is framed
+    on the first run.
+    """
+    territoire = (
+        _clicked(st.session_state.get(_MAP_KEY))
+        or st.session_state.get("carte_territoire")
+        or None
+    )
+    view = view_bounds(region, filters.departements, filters.epci)[0]
+    last = st.session_state.get(_FRAMED)
+    if last is None:
+        framed = territoire
+    elif last[0] != view:
+        framed = None
+    elif territoire and territoire != last[1]:
+        framed = territoire
+    else:
+        framed = last[2]
+    st.session_state[_FRAMED] = (view, territoire, framed)
+    return framed
 
 
 def _clicked(output) -> str | None:

@@ -54,7 +54,9 @@ _FIT_JS = (
     return {
         inside: view.contains(dep),
         fill: Math.abs(b.x - a.x) * Math.abs(b.y - a.y) / (size.x * size.y),
+        span: Math.max(Math.abs(b.x - a.x) / size.x, Math.abs(b.y - a.y) / size.y),
         pixels: [a.x, b.y, b.x, a.y], size: [size.x, size.y],
+        animating: !!map._animatingZoom,
         scale: [...f.contentDocument.querySelectorAll(
             '.leaflet-control-scale-line')].map(e => e.textContent)
     };
@@ -84,6 +86,17 @@ def server(built_cache, tmp_path_factory):
 
 def _fit(page, code: str) -> dict:
     return page.evaluate(_FIT_JS, code)
+
+
+def _wait_fitted(page, code: str, what: str = "fill", least: float = 0.5) -> None:
+    """Wait until territory ``code`` is in view and fills enough of the map."""
+    page.wait_for_function(
+        "([code, what, least]) => {"
+        f"const r = ({_FIT_JS})(code);"
+        "return r && r.inside && r[what] >= least; }",
+        arg=[code, what, least],
+        timeout=TIMEOUT_MS,
+    )
 
 
 def _scrolled_box(page) -> dict:
@@ -118,10 +131,7 @@ def test_choosing_loire_atlantique_fits_the_map_to_it(browser, server, viewport)
     deps.click()
     page.keyboard.type("Loire-Atlantique")
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        f"() => {{ const r = ({_FIT_JS})('44'); return r && r.fill >= 0.5; }}",
-        timeout=TIMEOUT_MS,
-    )
+    _wait_fitted(page, "44")
     fitted = _fit(page, "44")
     assert fitted["inside"], fitted
     assert fitted["fill"] >= 0.5, fitted
@@ -220,9 +230,67 @@ def test_clicking_guadeloupe_in_its_inset_frames_it(browser, server):
     page.get_by_role("heading", name="Guadeloupe (département)").wait_for(
         timeout=TIMEOUT_MS
     )
+    _wait_fitted(page, "971")
+    assert _fit(page, "971")["inside"]
+    page.close()
+
+
+_VIEW_JS = (
+    "() => {"
+    + _MAP
+    + "return map ? [map.getCenter().lat, map.getCenter().lng, map.getZoom()]"
+    + ".join(',') : null; }"
+)
+
+
+# The feature groups' script streamlit-folium last evaluated in the map.
+_GROUPS_JS = (
+    "() => { const f = [...document.querySelectorAll('iframe')].find("
+    "i => i.title === 'streamlit_folium.st_folium');"
+    "return f.contentWindow.__GLOBAL_DATA__.last_feature_group; }"
+)
+
+
+def test_territory_of_the_link_then_filters_then_the_users_view(browser, server):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{server}/carte?couches=choro&territoire=departement:53")
+    page.wait_for_selector(FRAME, timeout=TIMEOUT_MS)
+    # A copied link reopens on its territory (Mayenne, taller than wide: it
+    # spans the map's height)…
+    _wait_fitted(page, "53", "span", 0.8)
+    assert _fit(page, "53")["inside"]
+    # …choosing a département frames it, though Mayenne is still chosen…
+    deps = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").first
+    deps.click()
+    page.keyboard.type("Loire-Atlantique")
+    page.keyboard.press("Enter")
+    _wait_fitted(page, "44")
+    assert _fit(page, "44")["inside"]
+    # …and a filter that changes no territory leaves the user's view alone.
+    page.locator(FRAME).scroll_into_view_if_needed()
+    page.frame_locator(FRAME).locator(".leaflet-control-zoom-in").click()
     page.wait_for_function(
-        f"() => {{ const r = ({_FIT_JS})('971'); return r && r.fill >= 0.5; }}",
+        f"() => {{ const r = ({_FIT_JS})('44'); return r && r.fill > 1 "
+        "&& !r.animating; }",
         timeout=TIMEOUT_MS,
     )
-    assert _fit(page, "971")["inside"]
+    moved = page.evaluate(_VIEW_JS)
+    groups = page.evaluate(_GROUPS_JS)
+    before = page.get_by_test_id("ptce-counter").inner_text()
+    page.get_by_test_id("stSidebar").get_by_role("textbox", name="Recherche").fill(
+        "zzz"
+    )
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "before => document.querySelector('[data-testid=ptce-counter]')"
+        ".innerText !== before",
+        arg=before,
+        timeout=TIMEOUT_MS,
+    )
+    # Once the map has swapped its feature groups (new colours, same
+    # framing), the view is where the user put it.
+    page.wait_for_function(
+        f"before => ({_GROUPS_JS})() !== before", arg=groups, timeout=TIMEOUT_MS
+    )
+    assert page.evaluate(_VIEW_JS) == moved
     page.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from shapely.geometry import box
 
@@ -203,21 +205,34 @@ def _html(m) -> str:
     return m.get_root().render()
 
 
-def test_framing_layer_carries_view_and_clicked_territory(built_cache):
+def test_framing_layer_frames_the_selection_or_a_territory(built_cache):
     from lib.carte import framing_layer, territory_bounds, view_bounds
     from lib.maps import FitView
 
-    group = framing_layer("52", ("44",), (), "departement:53")
-    (fit,) = [c for c in group._children.values() if isinstance(c, FitView)]
+    def fit(group) -> FitView:
+        (element,) = group._children.values()
+        assert isinstance(element, FitView)
+        return element
+
     key, bounds = view_bounds("52", ("44",))
-    assert fit.view == {"key": key, "bounds": [list(bounds[0]), list(bounds[1])]}
-    clicked = territory_bounds("departement:53", "52")
-    assert fit.clicked == {
-        "key": "departement:53",
-        "bounds": [list(clicked[0]), list(clicked[1])],
-    }
-    for group in (framing_layer("52"), framing_layer("52", (), (), "departement:99")):
-        assert next(iter(group._children.values())).clicked is None
+    view = fit(framing_layer("52", ("44",)))
+    assert view.key == key
+    assert view.bounds == [list(bounds[0]), list(bounds[1])]
+    clicked = fit(framing_layer("52", ("44",), (), "departement:53"))
+    mayenne = territory_bounds("departement:53", "52")
+    assert clicked.bounds == [list(mayenne[0]), list(mayenne[1])]
+    assert clicked.key not in (key, "departement:53")  # new key, refitted
+    # An unknown territory frames the selection.
+    assert fit(framing_layer("52", ("44",), (), "departement:99")).key == key
+    # In the page: fitted only when the key differs from the last one fitted.
+    from lib.carte import base_for
+
+    m = base_for("52")
+    framing_layer("52", ("44",)).add_to(m)
+    page = _html(m)
+    assert f"const key = {json.dumps(key)};" in page
+    assert "if (map._atlasFit === key) { return; }" in page
+    assert "map.fitBounds([[" in page
 
 
 def test_base_maps_use_insets_only_for_france_entiere(built_cache):
