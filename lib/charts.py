@@ -452,7 +452,7 @@ def creations_par_annee(table: pd.DataFrame, source: str = SOURCE) -> alt.Chart:
     lines = ["Nombre de PTCE créés chaque année."]
     if missing:
         lines.append(
-            f"{missing} PTCE "
+            f"{fr.integer(missing)} PTCE "
             + _plural(
                 missing,
                 "dont l'année de création est inconnue n'est pas représenté.",
@@ -507,9 +507,9 @@ def montants_par_annee(table: pd.DataFrame, source: str = SOURCE) -> alt.Chart:
     lines = ["Somme des montants connus, en euros, par année de début du soutien."]
     if inconnus:
         lines.append(
-            f"{inconnus} "
+            f"{fr.integer(inconnus)} "
             + _plural(inconnus, "soutien", "soutiens")
-            + f" sur {total} "
+            + f" sur {fr.integer(total)} "
             + _plural(
                 inconnus,
                 "a un montant inconnu, non compté (ni comme 0).",
@@ -518,7 +518,7 @@ def montants_par_annee(table: pd.DataFrame, source: str = SOURCE) -> alt.Chart:
         )
     if sans_annee:
         lines.append(
-            f"{sans_annee} "
+            f"{fr.integer(sans_annee)} "
             + _plural(
                 sans_annee,
                 "soutien sans année de début n'est pas représenté.",

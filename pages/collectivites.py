@@ -142,28 +142,43 @@ def _list() -> None:
     if table.empty:
         st.info("Aucun soutien de collectivité parmi les PTCE filtrés.")
         return
+    shown = fr.table(
+        table.drop(columns=["niveau", "Code"]), money=["Montant connu (€)"]
+    )
     st.dataframe(
-        fr.table(table.drop(columns=["niveau"]), money=["Montant connu (€)"]),
+        shown[list(_LIST_WIDTHS)],
         hide_index=True,
         width="stretch",
-        height=min(38 + 35 * len(table), 420),
+        # Rows of four lines: a long list of PTCE wraps instead of running
+        # off the right edge (the grid wraps text above 4rem a row).
+        row_height=_ROW_HEIGHT,
+        height=min(38 + _ROW_HEIGHT * len(table), 38 + _ROW_HEIGHT * 7),
         placeholder=fr.MISSING,
         alt="Collectivités et PTCE qu'elles soutiennent",
-        # Pixel widths that add up to less than the page at 1440 px: the
-        # last column, the PTCE, takes the rest instead of running off.
         column_config={
-            "Niveau": st.column_config.TextColumn(width=95),
-            "Code": st.column_config.TextColumn(width=80),
-            "Collectivité": st.column_config.TextColumn(width=190),
-            "PTCE soutenus": st.column_config.NumberColumn(width=105),
-            "Soutiens": st.column_config.NumberColumn(width=75),
-            "Montant connu": st.column_config.TextColumn(width=115),
-            "Types de soutien": st.column_config.TextColumn(width=210),
-            "PTCE": st.column_config.TextColumn(
-                help="Noms des PTCE soutenus (cliquez une cellule pour tout lire)"
-            ),
+            name: st.column_config.Column(width=width, help=_LIST_HELP.get(name))
+            for name, width in _LIST_WIDTHS.items()
         },
     )
+
+
+#: Columns of the list and their widths in pixels, the PTCE next to their
+#: number: 955 px, within the ~980 px of the page at 1440 px (they grow
+#: wider screens).
+_LIST_WIDTHS = {
+    "Niveau": 105,
+    "Collectivité": 165,
+    "PTCE soutenus": 95,
+    "PTCE": 275,
+    "Soutiens": 70,
+    "Montant connu": 105,
+    "Types de soutien": 140,
+}
+_LIST_HELP = {
+    "PTCE": "Noms des PTCE soutenus (cliquez une cellule pour tout lire)",
+    "Montant connu": "Somme des montants connus (les autres sont inconnus, pas nuls)",
+}
+_ROW_HEIGHT = 86  # four lines of text
 
 
 def _territory(frames) -> None:

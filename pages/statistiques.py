@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from lib import charts, stats
+from lib import charts, fr, stats
 from lib.explore import Filters, Frames
 from pages import (
     current_filters,
@@ -46,7 +46,7 @@ def render() -> None:
     count = len(selection.ptce)
     st.metric(
         "PTCE correspondant aux filtres",
-        f"{count} PTCE sur {total}",
+        f"{fr.integer(count)} PTCE sur {fr.integer(total)}",
         help="Les filtres se règlent dans le panneau de gauche.",
     )
     if not total:

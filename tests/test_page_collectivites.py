@@ -232,9 +232,10 @@ def test_no_raw_value_french_numbers_and_a_fitting_layout(built_cache):
     amounts = [a for a in listing.value["Montant connu"] if a != fr.MISSING]
     assert all(a.endswith("\u00a0€") for a in amounts)
     config = json.loads(listing.proto.columns)
-    fixed = sum(c["width"] for c in config.values() if isinstance(c.get("width"), int))
-    assert "width" not in config["PTCE"] and fixed <= 900
-    assert not any(c.get("pinned") for c in config.values())
+    assert set(config) - {"_index"} == set(listing.value.columns)
+    assert sum(config[c]["width"] for c in listing.value.columns) <= 960
+    assert not any(c.get("pinned") for c in config.values())  # pinned is greyed
+    assert listing.proto.row_height > 64  # the grid wraps text above 4rem
     # Heatmap of counts: whole-number legend, flat labels (never cut).
     spec = _heatmap(at)
     cells = spec["layer"][0]["encoding"]
