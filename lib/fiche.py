@@ -682,7 +682,9 @@ def directory_table(ptce: pd.DataFrame) -> pd.DataFrame:
             "Nom": ptce["nom"],
             "Commune": ptce["commune_nom"].map(fr.text),
             "Département": departement,
-            "Filières": ptce["filieres"].map(lambda f: ", ".join(f) or fr.NOT_GIVEN),
+            "Filières": ptce["filieres"].map(
+                lambda f: ", ".join(f) or "non renseignée"
+            ),
             "Stade": ptce["stade"].map(fr.text),
             "Forme juridique": ptce["forme_juridique"].map(fr.text),
             "Création": ptce["annee_creation"].astype("Int64"),

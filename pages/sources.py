@@ -91,6 +91,12 @@ def _cache() -> None:
         width="stretch",
         placeholder=fr.MISSING,
         alt="Taille des contours par niveau",
+        # Numbers written by lib.fr (text): aligned right as numbers are.
+        column_config={
+            c: st.column_config.TextColumn(alignment="right")
+            for c in levels.columns
+            if c != "Niveau"
+        },
     )
     st.caption(
         "Contours simplifiés : vue de la France entière ; détaillés : vue "
