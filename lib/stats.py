@@ -21,6 +21,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from lib import fr
 from lib.explore import Frames
 from lib.exporter import neutralise
 from lib.model import (
@@ -71,7 +72,9 @@ def _ordered(
 ) -> list[str]:
     """List vocabulary labels, then unexpected ones (sorted), then ``missing``."""
     known = list(vocabulary)
-    extra = sorted({str(v) for v in observed if not _blank(v)} - {*known, missing})
+    extra = fr.sorted_fr(
+        {str(v) for v in observed if not _blank(v)} - {*known, missing}
+    )
     return [*known, *extra, missing]
 
 
@@ -414,7 +417,7 @@ def source_line(frames: Frames) -> str:
     }
     present = set(frames.ptce["origine"].dropna())
     parts = [text for origine, text in labels.items() if origine in present]
-    parts += sorted(str(o) for o in present - set(labels))
+    parts += fr.sorted_fr(str(o) for o in present - set(labels))
     if not parts:
         return "Source : base Atlas des PTCE"
     return f"Source : base Atlas des PTCE ({' ; '.join(parts)})"
@@ -457,6 +460,8 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
+        # A CSV cell for a spreadsheet: decimal comma, every digit, no
+        # grouping space (lib.fr's grouping would make it text).
         return repr(float(value)).replace(".", ",")
     if hasattr(value, "item"):  # numpy scalar
         return _cell(value.item())
