@@ -364,7 +364,9 @@ def framing_layer(
         if found is not None:
             key, bounds = f"{key}|{territoire}", found
     group = folium.FeatureGroup(name="Cadrage")
-    FitView(key, bounds).add_to(group)
+    # France entière: Corsica, in the bottom-right corner, kept clear of the
+    # legend when that costs at most a quarter zoom level.
+    FitView(key, bounds, corner=bounds == COMPOSITE_BOUNDS).add_to(group)
     return group
 
 

@@ -383,6 +383,11 @@ class FitView(SafeMacroElement):
         ``((south, west), (north, east))`` as drawn (insets applied).
     padding : int
         Pixels kept free around the bounds (controls, attribution).
+    corner : bool
+        Keep the bounds clear of the bottom-right controls (the legend) even
+        if the map must zoom out one step (a quarter level) for it; otherwise
+        only when that costs no zoom. For France entière, whose bottom-right
+        corner is Corsica.
     """
 
     _template = Template(
@@ -392,9 +397,27 @@ class FitView(SafeMacroElement):
             const key = {{ this.key|tojson }};
             if (map._atlasFit === key) { return; }
             map._atlasFit = key;
-            map.fitBounds({{ this.bounds|tojson }}, {
-                paddingTopLeft: {{ this.top_left|tojson }},
-                paddingBottomRight: {{ this.bottom_right|tojson }},
+            const bounds = L.latLngBounds({{ this.bounds|tojson }});
+            const topLeft = L.point({{ this.top_left|tojson }});
+            let bottomRight = L.point({{ this.bottom_right|tojson }});
+            // A control in the bottom-right corner (the legend) would hide
+            // part of the bounds: keep its width free when that costs no zoom.
+            let width = 0;
+            map.getContainer().querySelectorAll(
+                ".leaflet-bottom.leaflet-right .leaflet-control"
+            ).forEach(c => {
+                if (!c.classList.contains("leaflet-control-attribution")) {
+                    width = Math.max(width, c.offsetWidth + 10);
+                }
+            });
+            const room = bottomRight.add([width, 0]);
+            const cost = map.getBoundsZoom(bounds, false, topLeft.add(bottomRight)) -
+                map.getBoundsZoom(bounds, false, topLeft.add(room));
+            if (width && cost <= {{ this.cost|tojson }}) {
+                bottomRight = room;
+            }
+            map.fitBounds(bounds, {
+                paddingTopLeft: topLeft, paddingBottomRight: bottomRight,
                 animate: false
             });
         })({{ this._parent._parent.get_name() }});
@@ -402,10 +425,12 @@ class FitView(SafeMacroElement):
         """
     )
 
-    def __init__(self, key: str, bounds, padding: int = 16):
+    def __init__(self, key: str, bounds, padding: int = 16, corner: bool = False):
         super().__init__()
         self._name = "FitView"
         self.key = key
+        # Zoom levels the legend's room may cost (one zoomSnap step).
+        self.cost = 0.25 if corner else 0
         self.bounds = [list(bounds[0]), list(bounds[1])]
         # Left: the zoom buttons; bottom: the scale bar and the sources line.
         self.top_left = [padding + 36, padding]

@@ -294,3 +294,29 @@ def test_territory_of_the_link_then_filters_then_the_users_view(browser, server)
     )
     assert page.evaluate(_VIEW_JS) == moved
     page.close()
+
+
+def test_france_entiere_keeps_corsica_clear_of_the_legend(browser, server):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{server}/carte?region=france&couches=choro")
+    page.wait_for_selector(FRAME, timeout=TIMEOUT_MS)
+    _wait_fitted(page, "2B", "span", 0.01)
+    legend = page.evaluate(
+        "() => {"
+        + _MAP
+        + """
+        const controls = [...map.getContainer().querySelectorAll(
+            '.leaflet-bottom.leaflet-right .leaflet-control')].filter(
+            c => !c.classList.contains('leaflet-control-attribution'));
+        const box = map.getContainer().getBoundingClientRect();
+        return controls.map(c => { const r = c.getBoundingClientRect();
+            return [r.left - box.left, r.top - box.top,
+                    r.right - box.left, r.bottom - box.top]; });
+    }"""
+    )
+    assert legend, "the choropleth's legend is drawn in the map"
+    for code in ("2A", "2B"):
+        x0, y0, x1, y1 = _fit(page, code)["pixels"]
+        for left, top, right, bottom in legend:
+            assert x1 < left or x0 > right or y1 < top or y0 > bottom, (code, legend)
+    page.close()
