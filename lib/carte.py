@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import folium
 import pandas as pd
@@ -19,6 +20,7 @@ from geo.boundaries import (
     static_geojson,
     to_geojson,
 )
+from geo.build import cache_dir
 from geo.reference import load_reference
 from lib import layers
 from lib.choropleth import (
@@ -274,7 +276,6 @@ def _bounds_of(level: str, codes: tuple[str, ...], insets: bool) -> Bounds | Non
     )
 
 
-@functools.lru_cache(maxsize=256)
 def view_bounds(
     region: str | None,
     departements: tuple[str, ...] = (),
@@ -299,6 +300,18 @@ def view_bounds(
         ``(key, ((south, west), (north, east)))``; the key names what is
         framed, so the map is fitted again only when it changes.
     """
+    return _view_bounds(region, tuple(departements), tuple(epci), cache_dir())
+
+
+# Cached per boundary cache folder: a rebuilt or other cache is read afresh.
+@functools.lru_cache(maxsize=256)
+def _view_bounds(
+    region: str | None,
+    departements: tuple[str, ...],
+    epci: tuple[str, ...],
+    folder: Path,
+) -> tuple[str, Bounds]:
+    del folder  # only part of the cache key: load_boundaries reads cache_dir()
     insets = region is None
     for level, codes in (("epci", epci), ("departement", departements)):
         bounds = _bounds_of(level, tuple(sorted(codes)), insets) if codes else None
@@ -311,7 +324,6 @@ def view_bounds(
     return "france|france", COMPOSITE_BOUNDS
 
 
-@functools.lru_cache(maxsize=256)
 def territory_bounds(territoire: str, region: str | None) -> Bounds | None:
     """Return the bounds (as drawn) of a clicked territory ``"niveau:code"``.
 
@@ -327,10 +339,16 @@ def territory_bounds(territoire: str, region: str | None) -> Bounds | None:
     tuple or None
         None when the territory is unknown.
     """
+    return _territory_bounds(territoire, region is None, cache_dir())
+
+
+@functools.lru_cache(maxsize=256)
+def _territory_bounds(territoire: str, insets: bool, folder: Path) -> Bounds | None:
+    del folder  # only part of the cache key
     level, _, code = territoire.partition(":")
     if level not in _DETAILS or not code:
         return None
-    return _bounds_of(level, (code,), region is None)
+    return _bounds_of(level, (code,), insets)
 
 
 def framing_layer(
