@@ -320,3 +320,14 @@ def test_france_entiere_keeps_corsica_clear_of_the_legend(browser, server):
         for left, top, right, bottom in legend:
             assert x1 < left or x0 > right or y1 < top or y0 > bottom, (code, legend)
     page.close()
+
+
+def test_an_epci_of_the_link_fills_the_map(browser, server):
+    nantes = "244400404"  # Nantes Métropole
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{server}/carte?couches=choro&maille=epci&epci={nantes}")
+    page.wait_for_selector(FRAME, timeout=TIMEOUT_MS)
+    _wait_fitted(page, nantes, "span", 0.8)
+    fitted = _fit(page, nantes)
+    assert fitted["inside"] and fitted["fill"] >= 0.4, fitted
+    page.close()
