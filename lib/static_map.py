@@ -29,6 +29,7 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.affinity
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -48,7 +49,7 @@ from lib.choropleth import (
 )
 from lib.choropleth import indicator as compute_indicator
 from lib.explore import Frames
-from lib.framing import INSETS, display_geometry, to_display
+from lib.framing import INSETS, display_geometry, inset_of, to_display
 from lib.maps import FILIERE_COLORS
 from lib.model import slugify
 
@@ -215,7 +216,40 @@ def _composite(level: str) -> gpd.GeoDataFrame:
         [display_geometry(g) for g in gdf.geometry], index=gdf.index, crs=gdf.crs
     )
     out = gpd.GeoDataFrame(gdf[keep], geometry=moved).to_crs(LAMBERT93)
+    insets = [inset_of(p.y, p.x) for p in gdf.geometry.representative_point()]
+    out["geometry"] = [
+        _upright(g, inset) for g, inset in zip(out.geometry, insets, strict=True)
+    ]
     return out.reset_index(drop=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _frames_l93() -> dict[str, tuple]:
+    """Per inset code: its frame in Lambert-93, the frame's tilt and centre.
+
+    A Mercator frame west of France is tilted in Lambert-93 (meridians
+    converge): turned back upright, with its content, the printed insets are
+    square with the page.
+    """
+    frames = gpd.GeoSeries(
+        [shapely.box(*inset.frame) for inset in INSETS], crs=3857
+    ).to_crs(LAMBERT93)
+    out = {}
+    for inset, frame in zip(INSETS, frames, strict=True):
+        (x0, y0), (x1, y1) = frame.exterior.coords[2], frame.exterior.coords[1]
+        # shapely.box runs counter-clockwise from (maxx, miny): 1 is (maxx,
+        # maxy), 2 is (minx, maxy): the top edge, west to east.
+        angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
+        out[inset.code] = (frame, angle, frame.centroid)
+    return out
+
+
+def _upright(geometry, inset):
+    """Turn a geometry drawn in an inset (Lambert-93) upright with its frame."""
+    if inset is None:
+        return geometry
+    _, angle, centre = _frames_l93()[inset.code]
+    return shapely.affinity.rotate(geometry, -angle, origin=centre)
 
 
 def _view_box(territories, region, departements, epci):
@@ -239,8 +273,8 @@ def _view_box(territories, region, departements, epci):
 def _inset_frames(ax, k: float) -> None:
     """Draw the overseas insets' frames and names (France entière)."""
     frames = gpd.GeoSeries(
-        [shapely.box(*inset.frame) for inset in INSETS], crs=3857
-    ).to_crs(LAMBERT93)
+        [_upright(_frames_l93()[i.code][0], i) for i in INSETS], crs=LAMBERT93
+    )
     frames.boundary.plot(ax=ax, color="#6b7b88", linewidth=0.5 * k, zorder=1)
     for inset, frame in zip(INSETS, frames, strict=True):
         minx, _, _, maxy = frame.bounds
@@ -257,11 +291,17 @@ def _project_points(ptce: pd.DataFrame, insets: bool = False) -> pd.DataFrame:
     if placed.empty:
         return pd.DataFrame({"x": [], "y": [], "filiere": []})
     lat, lon = placed["lat"].to_numpy(), placed["lon"].to_numpy()
+    where = [inset_of(a, b) for a, b in zip(lat, lon, strict=True)] if insets else []
     if insets:
         drawn = [to_display(a, b) for a, b in zip(lat, lon, strict=True)]
         lat = np.array([d[0] for d in drawn])
         lon = np.array([d[1] for d in drawn])
     points = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4326).to_crs(LAMBERT93)
+    if any(where):
+        points = gpd.GeoSeries(
+            [_upright(p, i) for p, i in zip(points, where, strict=True)],
+            crs=LAMBERT93,
+        )
     return pd.DataFrame(
         {
             "x": points.x.to_numpy(),

@@ -232,7 +232,8 @@ def test_framing_layer_frames_the_selection_or_a_territory(built_cache):
     page = _html(m)
     assert f"const key = {json.dumps(key)};" in page
     assert "if (map._atlasFit === key) { return; }" in page
-    assert "map.fitBounds([[" in page
+    assert "map.fitBounds(bounds, {" in page
+    assert f"L.latLngBounds({json.dumps([list(bounds[0]), list(bounds[1])])})" in page
 
 
 def test_base_maps_use_insets_only_for_france_entiere(built_cache):
@@ -287,20 +288,23 @@ def test_static_map_draws_overseas_in_the_insets(built_cache):
     import geopandas as gpd
     import pandas as pd
 
-    from lib.static_map import LAMBERT93, _composite, _project_points
+    from lib.static_map import _composite, _frames_l93, _project_points, _upright
 
     deps = _composite("departement")
     for inset in INSETS:
-        frame = gpd.GeoSeries([box(*inset.frame)], crs=3857).to_crs(LAMBERT93)[0]
+        frame = _upright(_frames_l93()[inset.code][0], inset)
         drawn = deps[deps["code"] == inset.code].geometry.item()
         assert frame.buffer(1000).contains(drawn), inset.code
+        # Printed upright: the frame's top edge is level.
+        (x0, y0), (x1, y1) = frame.exterior.coords[2], frame.exterior.coords[1]
+        assert abs(y1 - y0) < 1e-6 * abs(x1 - x0)
     metro = deps[~deps["code"].str.startswith("97")]
     assert not metro.intersects(deps[deps["code"] == "971"].geometry.item()).any()
     ptce = pd.DataFrame(
         {"lat": [16.00046, 47.2], "lon": [-61.72793, -1.55], "filiere": ["a", "b"]}
     )
     points = _project_points(ptce, insets=True)
-    guadeloupe = gpd.GeoSeries([box(*INSETS[0].frame)], crs=3857).to_crs(LAMBERT93)[0]
+    guadeloupe = _upright(_frames_l93()["971"][0], INSETS[0])
     x, y = points.loc[0, ["x", "y"]]
     assert guadeloupe.contains(gpd.points_from_xy([x], [y])[0])
     # Metropolitan PTCE stay where they are.
