@@ -36,6 +36,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from geo.boundaries import ATTRIBUTION, in_region, load_boundaries
+from lib import fr
 from lib.choropleth import (
     EMPTY_COLOR,
     INDICATORS,
@@ -379,12 +380,9 @@ def _fit_width(text_artist, width_in: float) -> None:
 
 def _number(value: float | None, unit: str = "") -> str:
     """French number: narrow no-break space for thousands, comma for decimals."""
-    if value is None or pd.isna(value):
-        return "—"
-    if float(value).is_integer():
-        text = f"{value:,.0f}".replace(",", "\u202f")
-    else:
-        text = f"{value:,.2f}".replace(",", "\u202f").replace(".", ",")
+    if fr.is_missing(value):
+        return fr.MISSING
+    text = fr.number(value, 0 if float(value).is_integer() else 2)
     return f"{text}\u00a0{unit}" if unit else text
 
 
@@ -914,7 +912,7 @@ def render_fiche_territoire(
         put(margin + cx, y, head, fontsize=8, color=_GREY, va="top")
     y -= 0.2
     row_h = 0.19
-    rows = fiche.ptce.sort_values("nom", key=lambda s: s.str.casefold())
+    rows = fiche.ptce.sort_values("nom", key=lambda s: s.map(fr.sort_key))
     capacity = max(1, int((y - footer_top) / row_h))
     if len(rows) > capacity:
         shown, rest = rows.iloc[: capacity - 1], len(rows) - (capacity - 1)

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo.reference import load_reference
-from lib import palette
+from lib import fr, palette
 from lib.carte import (
     LAYERS,
     MAILLES,
@@ -79,7 +79,8 @@ def render() -> None:
     st.title("Carte des PTCE")
     st.markdown(
         f'<p data-testid="ptce-counter" style="font-size:1.25rem">'
-        f"<strong>{len(selection.ptce)} PTCE</strong> sur {len(everything.ptce)}</p>",
+        f"<strong>{fr.integer(len(selection.ptce))} PTCE</strong> sur "
+        f"{fr.integer(len(everything.ptce))}</p>",
         unsafe_allow_html=True,
     )
     error = boundaries_error()
@@ -103,6 +104,7 @@ def _map_section(selection) -> None:
         key="carte_couches",
         format_func=LAYERS.get,
         placeholder="Aucune",
+        select_all=False,
     )
     maille = cols[1].selectbox(
         "Maille", list(MAILLES), key="carte_maille", format_func=MAILLES.get
@@ -141,12 +143,11 @@ def _map_section(selection) -> None:
     )
     values, links, groups = built.values, built.links, built.groups
     if built.aggregated:
-        count = f"{built.aggregated:,}".replace(",", "\u202f")
         st.info(
-            f"{count} PTCE à placer : trop pour un point chacun. La carte "
-            "les regroupe par EPCI (taille : nombre de PTCE ; couleur : filière "
-            "la plus fréquente). Précisez les filtres (département, filière…) "
-            "pour voir chaque PTCE."
+            f"{fr.integer(built.aggregated)} PTCE à placer : trop pour un point "
+            "chacun. La carte les regroupe par EPCI (taille : nombre de PTCE ; "
+            "couleur : filière la plus fréquente). Précisez les filtres "
+            "(département, filière…) pour voir chaque PTCE."
         )
 
     # Rebuilt on each rerun but identical (stable ids): st_folium then only
@@ -322,7 +323,9 @@ def _legends(selection, couches, links) -> None:
     unplaced = int(selection.ptce["lat"].isna().sum())
     if unplaced:
         st.caption(
-            f"{unplaced} PTCE sans localisation connue ne sont pas sur la carte."
+            f"{fr.integer(unplaced)} PTCE sans localisation connue "
+            + ("n'est pas" if unplaced < 2 else "ne sont pas")
+            + " sur la carte."
         )
 
 
@@ -395,10 +398,10 @@ def _territory_summary(selection, values, outside=()) -> None:
             icon=":material/filter_alt_off:",
         )
     cols = st.columns(4)
-    cols[0].metric("PTCE (siège)", info["ptce"])
-    cols[1].metric("Population", f"{info['population']:,}".replace(",", "\u202f"))
-    cols[2].metric("Soutiens reçus", info["soutiens"])
-    cols[3].metric("Montant connu", f"{info['montant']:,.0f} €".replace(",", "\u202f"))
+    cols[0].metric("PTCE (siège)", fr.integer(info["ptce"]))
+    cols[1].metric("Population", fr.integer(info["population"]))
+    cols[2].metric("Soutiens reçus", fr.integer(info["soutiens"]))
+    cols[3].metric("Montant connu", fr.euros(info["montant"]))
     if info["noms"]:
         st.dataframe({"PTCE": info["noms"]}, hide_index=True, use_container_width=True)
 

@@ -443,6 +443,7 @@ def _vue_form(story: Recit, index: int, user) -> None:
             format_func=names.get,
             key=f"ps_{tag}",
             placeholder="Aucun",
+            select_all=False,
         )
         st.form_submit_button(
             "Enregistrer la vue", on_click=_save_vue, args=(story, index, tag, user)
