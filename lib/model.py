@@ -76,6 +76,28 @@ NIVEAU_LABELS = {
 TYPES_AMI = ("lauréat phase 1", "financé")
 #: Where a record comes from; demo and synthetic data are never mixed.
 ORIGINES = ("saisie", "démonstration", "synthétique")
+#: Fields of a PTCE whose value may be marked as inferred (« déduit »), with
+#: their French names (fiche, exports, import column ``deductions``).
+CHAMPS_DEDUITS = {
+    "nom": "nom",
+    "commune": "commune",
+    "departement": "département",
+    "region": "région",
+    "territoire": "territoire",
+    "filieres": "filières",
+    "stade": "stade",
+    "forme_juridique": "forme juridique",
+    "annee_creation": "année de création",
+    "nb_membres": "nombre de membres",
+    "emplois": "emplois",
+    "charte_signee": "charte signée",
+    "site_web": "site web",
+    "latitude": "latitude",
+    "longitude": "longitude",
+    "ami": "AMI",
+    "membres": "membres",
+    "meme_pole_que": "même pôle probable",
+}
 
 
 def fold(text: str) -> str:
@@ -151,6 +173,9 @@ class Soutien:
     phase: str | None = None  # one of STADES
     source: Source | None = None
     note: str | None = None
+    #: Why this support is inferred rather than read in its source (empty:
+    #: read as it is). Shown as « déduit » with this reasoning.
+    deduit: str | None = None
 
     def flat(self) -> dict:
         """Return the support as one flat row (source split into two fields)."""
@@ -166,6 +191,7 @@ class Soutien:
             "source_libelle": self.source.libelle if self.source else None,
             "source_url": self.source.url if self.source else None,
             "note": self.note,
+            "deduit": self.deduit,
         }
 
 
@@ -199,6 +225,13 @@ class Ptce:
     membres: tuple[Membre, ...] = ()
     soutiens: tuple[Soutien, ...] = ()
     origine: str = "saisie"
+    #: Values inferred rather than read in a source: field name (see
+    #: :data:`CHAMPS_DEDUITS`) → the reasoning, shown as « déduit ».
+    deductions: dict[str, str] = field(default_factory=dict)
+    #: Identifiers of PTCE that are probably the same pôle under another name
+    #: (kept as separate records, linked; the reasoning is in
+    #: ``deductions["meme_pole_que"]``).
+    meme_pole_que: tuple[str, ...] = ()
     version: int = 0
 
     def content(self) -> dict:
@@ -211,7 +244,15 @@ class Ptce:
 def to_dict(ptce: Ptce) -> dict:
     """Serialise a PTCE aggregate to plain JSON-compatible data."""
     data = asdict(ptce)
-    for key in ("territoire", "filieres", "ami", "sources", "membres", "soutiens"):
+    for key in (
+        "territoire",
+        "filieres",
+        "ami",
+        "sources",
+        "membres",
+        "soutiens",
+        "meme_pole_que",
+    ):
         data[key] = list(data[key])
     return data
 
@@ -221,6 +262,8 @@ def from_dict(data: dict) -> Ptce:
     known = {f.name for f in fields(Ptce)}
     values = {k: v for k, v in data.items() if k in known}
     values["territoire"] = tuple(values.get("territoire") or ())
+    values["deductions"] = dict(values.get("deductions") or {})
+    values["meme_pole_que"] = tuple(values.get("meme_pole_que") or ())
     values["filieres"] = tuple(values.get("filieres") or ())
     values["ami"] = tuple(Ami(**a) for a in values.get("ami") or ())
     values["sources"] = tuple(Source(**s) for s in values.get("sources") or ())

@@ -186,6 +186,22 @@ essai_connexion = sa.Table(
     sa.Index("ix_essai_connexion_dernier", "dernier"),
 )
 
+#: How sure the values of a PTCE are (migration 9): one row per PTCE that has
+#: inferred values or probable duplicates, none for the others.
+ptce_certitude = sa.Table(
+    "ptce_certitude",
+    metadata,
+    sa.Column(
+        "ptce_id", sa.ForeignKey("ptce.id", ondelete="CASCADE"), primary_key=True
+    ),
+    # {field: reasoning} for values inferred rather than read in a source.
+    sa.Column("deductions", sa.JSON, nullable=False),
+    # {rang of the support: reasoning} for supports inferred, not read.
+    sa.Column("soutiens_deduits", sa.JSON, nullable=False),
+    # Identifiers of PTCE that are probably the same pôle.
+    sa.Column("meme_pole_que", sa.JSON, nullable=False),
+)
+
 _V1_TABLES = (meta, ptce, ptce_filiere, membre, soutien, historique)
 
 
@@ -332,6 +348,16 @@ def _migrate_8(conn: Connection) -> None:
     essai_connexion.create(conn)
 
 
+def _migrate_9(conn: Connection) -> None:
+    """Say which values are inferred (« déduit ») and link probable duplicates.
+
+    A new table, empty for the PTCE already stored: their values stay as
+    they are, read as sourced, and their history snapshots (without these
+    keys) load with no deduction and no link.
+    """
+    ptce_certitude.create(conn)
+
+
 #: Numbered migrations; a database at version N gets N+1… applied in order.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1,
@@ -342,6 +368,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _migrate_6,
     7: _migrate_7,
     8: _migrate_8,
+    9: _migrate_9,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -537,11 +564,14 @@ class Store:
             "filieres": select(ptce_filiere, [ptce_filiere.c.rang]),
             "membres": select(membre, [membre.c.rang]),
             "soutiens": select(soutien, [soutien.c.rang]),
+            "certitude": select(ptce_certitude, []),
         }
 
     @staticmethod
     def _aggregate(row, children: dict) -> Ptce:
         pid = row["id"]
+        certitude = (children["certitude"].get(pid) or [{}])[0]
+        deduits = certitude.get("soutiens_deduits") or {}
         return Ptce(
             id=pid,
             nom=row["nom"],
@@ -582,10 +612,13 @@ class Store:
                         else None
                     ),
                     note=s["note"],
+                    deduit=deduits.get(str(s["rang"])),
                 )
                 for s in children["soutiens"].get(pid, [])
             ),
             origine=row["origine"],
+            deductions=dict(certitude.get("deductions") or {}),
+            meme_pole_que=tuple(certitude.get("meme_pole_que") or ()),
             version=row["version"],
         )
 
@@ -826,7 +859,7 @@ class Store:
 
     @staticmethod
     def _write_children(conn: Connection, record: Ptce) -> None:
-        for table in (ptce_filiere, membre, soutien):
+        for table in (ptce_filiere, membre, soutien, ptce_certitude):
             conn.execute(sa.delete(table).where(table.c.ptce_id == record.id))
         for table, rows in _child_rows([record]).items():
             if rows:
@@ -1012,7 +1045,12 @@ def _insert_new(conn: Connection, values: dict) -> bool:
 
 
 def _child_rows(records: Iterable[Ptce]) -> dict[sa.Table, list[dict]]:
-    rows: dict[sa.Table, list[dict]] = {ptce_filiere: [], membre: [], soutien: []}
+    rows: dict[sa.Table, list[dict]] = {
+        ptce_filiere: [],
+        membre: [],
+        soutien: [],
+        ptce_certitude: [],
+    }
     for r in records:
         rows[ptce_filiere].extend(
             {"ptce_id": r.id, "filiere": f, "rang": i} for i, f in enumerate(r.filieres)
@@ -1028,14 +1066,39 @@ def _child_rows(records: Iterable[Ptce]) -> dict[sa.Table, list[dict]]:
             for i, m in enumerate(r.membres)
         )
         rows[soutien].extend(
-            {"ptce_id": r.id, "rang": i, **s.flat()} for i, s in enumerate(r.soutiens)
+            {"ptce_id": r.id, "rang": i, **_soutien_columns(s)}
+            for i, s in enumerate(r.soutiens)
         )
+        deduits = {str(i): s.deduit for i, s in enumerate(r.soutiens) if s.deduit}
+        if r.deductions or deduits or r.meme_pole_que:
+            rows[ptce_certitude].append(
+                {
+                    "ptce_id": r.id,
+                    "deductions": dict(r.deductions),
+                    "soutiens_deduits": deduits,
+                    "meme_pole_que": list(r.meme_pole_que),
+                }
+            )
     return rows
+
+
+def _soutien_columns(s: Soutien) -> dict:
+    # The reasoning of an inferred support lives in ptce_certitude.
+    flat = s.flat()
+    flat.pop("deduit")
+    return flat
 
 
 def _row(record: Ptce) -> dict:
     data = to_dict(record)
-    for key in ("filieres", "membres", "soutiens", "version"):
+    for key in (
+        "filieres",
+        "membres",
+        "soutiens",
+        "version",
+        "deductions",
+        "meme_pole_que",
+    ):
         data.pop(key)
     return data
 
