@@ -227,6 +227,7 @@ def main() -> None:
         collectivites,
         donnees,
         presentation,
+        reperes,
         sources,
         statistiques,
     )
@@ -244,6 +245,7 @@ def main() -> None:
         (collectivites, "Collectivités", "account_balance", "collectivites"),
         (statistiques, "Statistiques", "bar_chart", "statistiques"),
         (presentation, "Présentation", "slideshow", "presentation"),
+        (reperes, "Repères", "menu_book", "reperes"),
         (donnees, "Données", "edit_note", "donnees"),
         (sources, "Territoires et sources", "travel_explore", "sources"),
     ]

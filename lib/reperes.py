@@ -40,6 +40,7 @@ __all__ = [
     "Ref",
     "Section",
     "Step",
+    "bare_url",
     "carte_url",
     "desaccords",
     "fait_groups",
@@ -47,6 +48,7 @@ __all__ = [
     "fiche_url",
     "section",
     "source_text",
+    "soutien_url",
     "support_rows",
     "territoire_url",
     "timeline",
@@ -605,13 +607,22 @@ def source_text(ref: Ref) -> str:
     if ref.partie:
         where += f", rubrique « {ref.partie} »"
     if ref.url:
-        where += f" — [{_bare(ref.url)}]({ref.url})"
+        where += f" — [{bare_url(ref.url, host_only=True)}]({ref.url})"
     return f"Source : {where}"
 
 
-def _bare(url: str) -> str:
-    # An address as a person reads it: no scheme, no trailing slash.
-    return url.split("://", 1)[-1].removeprefix("www.").rstrip("/")
+def bare_url(url: str, host_only: bool = False) -> str:
+    """Return an address as a person reads it: no scheme, no www, no final slash.
+
+    Parameters
+    ----------
+    url : str
+    host_only : bool
+        Keep only the site's name (« chorum.fr »): long paths of the sources
+        would fill the captions.
+    """
+    bare = url.split("://", 1)[-1].removeprefix("www.").rstrip("/")
+    return bare.split("/", 1)[0] if host_only else bare
 
 
 # -- links to the data ---------------------------------------------------------------
@@ -635,6 +646,13 @@ def carte_url(nom: str, region: str | None) -> str:
     """
     return "./carte?" + urlencode(
         {"region": region or "france", "q": nom}, quote_via=quote
+    )
+
+
+def soutien_url(type_soutien: str) -> str:
+    """Return the Collectivités page filtered on one kind of support, France entière."""
+    return "./collectivites?" + urlencode(
+        {"region": "france", "soutien": type_soutien}, quote_via=quote
     )
 
 
