@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from lib.model import (
     CATEGORIES_MEMBRE,
+    CHAMPS_DEDUITS,
     FORMES_JURIDIQUES,
     STADES,
     TYPES_SOUTIEN,
     fold,
 )
+from lib.soutiens import libelle
 
 LIST_SEP = " | "
 
@@ -91,6 +93,18 @@ PTCE_COLUMNS = (
     Column("longitude", "longitude (WGS84)", ("lon", "lng")),
     Column("sources", "sources : « libellé <https://…> | … »", ("source",)),
     Column("origine", "saisie, démonstration ou synthétique (défaut : saisie)"),
+    Column(
+        "deductions",
+        "valeurs déduites plutôt que lues dans une source : « champ : raisonnement "
+        "| … » ; champs : " + ", ".join(CHAMPS_DEDUITS.values()),
+        ("déductions", "deduit", "déduit", "valeurs deduites"),
+    ),
+    Column(
+        "meme_pole_que",
+        "identifiants des PTCE qui sont probablement le même pôle, séparés par "
+        "« | » (raisonnement dans deductions, champ « même pôle probable »)",
+        ("même pôle probable", "meme pole probable", "doublon probable"),
+    ),
 )
 MEMBRE_COLUMNS = (
     Column(
@@ -130,7 +144,8 @@ SOUTIEN_COLUMNS = (
     ),
     Column(
         "type_soutien",
-        " ; ".join(TYPES_SOUTIEN),
+        " ; ".join(libelle(t) for t in TYPES_SOUTIEN)
+        + " (les anciens libellés restent acceptés)",
         ("type de soutien", "levier"),
         required=True,
     ),
@@ -145,6 +160,11 @@ SOUTIEN_COLUMNS = (
     Column("source", "libellé de la source"),
     Column("source_url", "adresse de la source"),
     Column("note", "texte libre"),
+    Column(
+        "deduit",
+        "si ce soutien est déduit plutôt que lu dans sa source : le raisonnement",
+        ("déduit", "deduction", "déduction"),
+    ),
 )
 
 SHEETS = {"PTCE": PTCE_COLUMNS, "Membres": MEMBRE_COLUMNS, "Soutiens": SOUTIEN_COLUMNS}

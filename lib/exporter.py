@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 
 from lib.columns import LIST_SEP, SHEETS
 from lib.importer import FORMULA_PREFIXES
-from lib.model import NIVEAU_LABELS, Ptce, Source
+from lib.model import CHAMPS_DEDUITS, NIVEAU_LABELS, TYPES_SOUTIEN, Ptce, Source
+from lib.soutiens import SOURCE_TYPES, definition, libelle
 
 #: Example rows of the import template (real codes, clearly fictitious names).
 TEMPLATE_EXAMPLE = {
@@ -44,7 +45,7 @@ TEMPLATE_EXAMPLE = {
         "identifiant_ptce": "exemple-ptce-a-renommer",
         "niveau": "commune",
         "collectivite": "44003",
-        "type_soutien": "investissement",
+        "type_soutien": libelle("investissement"),
         "dispositif": "achat d'un local",
         "annee_debut": "2023",
     },
@@ -110,6 +111,18 @@ def _sources(sources: Iterable[Source]) -> str:
     )
 
 
+def _deductions(deductions: dict[str, str]) -> str:
+    """« champ : raisonnement | … », fields by their French names."""
+    return LIST_SEP.join(
+        f"{CHAMPS_DEDUITS.get(champ, champ)} : {why}"
+        for champ, why in deductions.items()
+    )
+
+
+#: Name of the XLSX sheet that explains the types of support.
+TYPES_SHEET = "Types de soutien"
+
+
 def rows(records: Sequence[Ptce], sheet: str) -> list[dict[str, object]]:
     """Flatten aggregates into the rows of one sheet.
 
@@ -158,6 +171,8 @@ def rows(records: Sequence[Ptce], sheet: str) -> list[dict[str, object]]:
                     "longitude": p.longitude,
                     "sources": _sources(p.sources),
                     "origine": p.origine,
+                    "deductions": _deductions(p.deductions),
+                    "meme_pole_que": LIST_SEP.join(p.meme_pole_que),
                 }
             )
         elif sheet == "Membres":
@@ -176,7 +191,7 @@ def rows(records: Sequence[Ptce], sheet: str) -> list[dict[str, object]]:
                     "identifiant_ptce": p.id,
                     "niveau": NIVEAU_LABELS[s.niveau],
                     "collectivite": s.code,
-                    "type_soutien": s.type,
+                    "type_soutien": libelle(s.type),
                     "dispositif": s.dispositif,
                     "montant": s.montant,
                     "annee_debut": s.annee_debut,
@@ -185,6 +200,7 @@ def rows(records: Sequence[Ptce], sheet: str) -> list[dict[str, object]]:
                     "source": s.source.libelle if s.source else None,
                     "source_url": s.source.url if s.source else None,
                     "note": s.note,
+                    "deduit": s.deduit,
                 }
                 for s in p.soutiens
             )
@@ -273,6 +289,16 @@ def to_xlsx(records: Sequence[Ptce], with_examples: bool = False) -> bytes:
             for column in columns:
                 mark = " (obligatoire)" if column.required else ""
                 help_sheet.append([column.name + mark, column.aide])
+    legend = book.create_sheet(TYPES_SHEET)
+    legend.append(["type_soutien", "définition"])
+    for cell in legend[1]:
+        cell.font = Font(bold=True)
+    for code in TYPES_SOUTIEN:
+        legend.append([libelle(code), definition(code)])
+    legend.append([])
+    legend.append([f"Source : {SOURCE_TYPES}"])
+    legend.column_dimensions["A"].width = 60
+    legend.column_dimensions["B"].width = 100
     buf = io.BytesIO()
     book.save(buf)
     return buf.getvalue()

@@ -23,6 +23,7 @@ from lib.columns import LIST_SEP, SHEETS, match_columns
 from lib.fr import plural, sorted_fr
 from lib.model import (
     CATEGORIES_MEMBRE,
+    CHAMPS_DEDUITS,
     FILIERES,
     FORMES_JURIDIQUES,
     NIVEAUX,
@@ -54,6 +55,7 @@ from lib.reading import (
     read_geojson,
     read_xlsx,
 )
+from lib.soutiens import code_type, libelle
 from lib.store import Store
 
 __all__ = [
@@ -610,8 +612,35 @@ def _ptce_from_row(
         ami=tuple(ami),
         sources=_sources(err, "sources", row.get("sources", "")),
         origine=origine,
+        deductions=_deductions(err, row.get("deductions", "")),
+        meme_pole_que=tuple(dict.fromkeys(_split(row.get("meme_pole_que", "")))),
     )
     return None if err.failed else record
+
+
+#: Field of a deduction, by its code or its French name (folded).
+_CHAMPS = {
+    **{fold(code): code for code in CHAMPS_DEDUITS},
+    **{fold(name): code for code, name in CHAMPS_DEDUITS.items()},
+}
+
+
+def _deductions(err: _RowErrors, value: str) -> dict[str, str]:
+    """Parse « champ : raisonnement | … » (column ``deductions``)."""
+    found: dict[str, str] = {}
+    for part in _split(value):
+        champ, sep, why = part.partition(":")
+        code = _CHAMPS.get(fold(champ))
+        if not sep or code is None or not why.strip():
+            err.add(
+                "deductions",
+                part,
+                "forme attendue : « champ : raisonnement » ; champs : "
+                + ", ".join(CHAMPS_DEDUITS.values()),
+            )
+            continue
+        found[code] = why.strip()
+    return found
 
 
 def _membre_from_row(err: _RowErrors, row: dict[str, str]) -> Membre | None:
@@ -660,9 +689,17 @@ def _soutien_from_row(
         code, why = places.commune(text)
         if why:
             err.add("collectivite", text, why)
-    type_ = _label(err, "type_soutien", row.get("type_soutien", ""), TYPES_SOUTIEN)
-    if type_ is None and not _text(row.get("type_soutien", "")):
+    type_text = _text(row.get("type_soutien", ""))
+    type_ = code_type(type_text) if type_text else None
+    if type_text is None:
         err.add("type_soutien", "", "type de soutien obligatoire")
+    elif type_ is None:
+        err.add(
+            "type_soutien",
+            type_text,
+            "valeur inconnue ; valeurs possibles : "
+            + ", ".join(libelle(t) for t in TYPES_SOUTIEN),
+        )
     debut = _int(err, "annee_debut", row.get("annee_debut", ""), 1900, 2100)
     fin = _int(err, "annee_fin", row.get("annee_fin", ""), 1900, 2100)
     if debut and fin and fin < debut:
@@ -682,6 +719,7 @@ def _soutien_from_row(
         phase=_label(err, "phase", row.get("phase", ""), STADES),
         source=source,
         note=_text(row.get("note", "")),
+        deduit=_text(row.get("deduit", "")),
     )
     return None if err.failed else result
 

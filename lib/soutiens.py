@@ -52,7 +52,7 @@ class TypeSoutien:
 TYPES: tuple[TypeSoutien, ...] = (
     TypeSoutien(
         "repérage et mise en lien",
-        "repérage, mise en lien entre acteurs et compréhension du territoire",
+        "repérage et mise en lien entre acteurs, compréhension du territoire",
         "Aider à repérer les acteurs, les mettre en relation et faire comprendre "
         "le territoire et ses orientations.",
     ),
@@ -83,15 +83,15 @@ TYPES: tuple[TypeSoutien, ...] = (
     ),
     TypeSoutien(
         "commande publique",
-        "appel aux biens et services du PTCE et à son savoir-faire en "
-        "matière de coopération",
+        "appel aux biens et services proposés par le PTCE ou à son "
+        "savoir-faire en matière de coopération",
         "Acheter les biens et services proposés par le PTCE (marchés publics, "
         "délégations de service public) ou faire appel à son savoir-faire et à "
         "son ingénierie de la coopération.",
     ),
     TypeSoutien(
         "acteur de la gouvernance",
-        "acteur du PTCE, en coopération avec les acteurs du territoire",
+        "acteur du PTCE et coopérer avec les acteurs du territoire",
         "Être partie prenante du PTCE et coopérer avec les acteurs du "
         "territoire : contribuer à sa gouvernance (par exemple comme associée "
         "d'une SCIC) et au développement de ses activités.",

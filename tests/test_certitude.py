@@ -1,0 +1,306 @@
+"""Certainty of values: « déduit » marks, support types in the seed's wording.
+
+Issue 13, points 2 and 4: every inferred value of the demo data is marked
+with its reasoning (or absent), the mark survives storage, migration, import
+and export, and the seven ways to support a PTCE carry the seed's wording and
+a definition wherever a type appears.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import replace
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from lib import soutiens as types
+from lib.columns import SHEETS
+from lib.demo import DEMO_FILE, load_demo_file
+from lib.exporter import TYPES_SHEET, to_csv, to_geojson, to_xlsx
+from lib.importer import import_files
+from lib.model import CHAMPS_DEDUITS, TYPES_SOUTIEN, Ptce, Source, Soutien
+from lib.store import SCHEMA_VERSION, Store, make_engine, migrate, schema_version
+from tests.conftest import ROOT
+
+SEED = ROOT.parent / "shared" / "seeds" / "000_65a9425fbe8b1edc.txt"
+
+
+@pytest.fixture(scope="module")
+def demo() -> list[Ptce]:
+    return load_demo_file()[0]
+
+
+@pytest.fixture
+def store(database_url) -> Store:
+    return Store(database_url)
+
+
+def _sample() -> Ptce:
+    return Ptce(
+        id="exemple",
+        nom="Exemple",
+        departement="44",
+        region="52",
+        filieres=("culture",),
+        annee_creation=2002,
+        sources=(Source("Page", "https://exemple.org/p"),),
+        soutiens=(
+            Soutien(
+                niveau="departement",
+                code="44",
+                type="commande publique",
+                source=Source("Page", "https://exemple.org/p"),
+                deduit="La source dit « travaille avec » ; le soutien est déduit.",
+            ),
+            Soutien(niveau="region", code="52", type="investissement"),
+        ),
+        deductions={
+            "departement": "Déduit du nom ; la source ne le donne pas.",
+            "annee_creation": "Les sources divergent : 2002, 2004 ou 2006.",
+        },
+        meme_pole_que=("autre-ptce",),
+    )
+
+
+# -- the demo data ------------------------------------------------------------
+
+#: Sources that only list names (with a région at most): any other value of
+#: a PTCE sourced by them alone cannot have been read there.
+_NAME_LISTS = (
+    "studylibfr.com/doc/3752995",
+    "chorum.fr/actualite/15-nouveaux-ptce",
+    "cresspaca.org/",
+)
+#: What such a list states about a PTCE.
+_LISTED = {
+    "id", "nom", "region", "ami", "sources", "origine", "description", "deductions"
+}  # fmt: skip
+
+
+def test_no_demo_value_lacks_a_source_or_a_deduit_mark(demo):
+    for p in demo:
+        assert p.sources and all(s.libelle.strip() for s in p.sources), p.nom
+        for s in p.soutiens:
+            assert s.source and s.source.libelle.strip(), p.nom
+            assert s.deduit is None or len(s.deduit) > 40, p.nom
+        for champ, why in p.deductions.items():
+            # A mark names a known field that holds a value, with its reasoning.
+            assert champ in CHAMPS_DEDUITS, (p.nom, champ)
+            assert getattr(p, champ) not in (None, (), ""), (p.nom, champ)
+            assert len(why) > 40, (p.nom, champ)
+        urls = [s.url or "" for s in p.sources]
+        if all(any(n in u for n in _NAME_LISTS) for u in urls):
+            for name, value in p.content().items():
+                if name in _LISTED or value in (None, [], (), {}):
+                    continue
+                assert name in p.deductions, (p.nom, name, value)
+
+
+def test_the_audited_inferences_are_marked(demo):
+    by = {p.id: p for p in demo}
+    moulin = by["le-moulin-creatif"]
+    region, epci = moulin.soutiens
+    assert (region.annee_debut, region.annee_fin) == (2015, 2017)
+    assert "trois années" in region.deduit
+    assert "travaille avec" in epci.deduit
+    guide = [
+        "ptce-culture-a-montaigu",
+        "mieux-manger-en-mayenne",
+        "nord-ouest-loire-atlantique",
+        "agglomeration-de-la-roche-sur-yon",
+        "loire-angers",
+        "pays-d-ancenis",
+    ]
+    for pid in guide:
+        assert "nom" in by[pid].deductions["departement"], pid
+    for pid in ("filiere-velo-du-grand-paris", "micro-filiere-meunerie"):
+        assert "nom" in by[pid].deductions["filieres"], pid
+    ecossolies = by["les-ecossolies"].deductions["annee_creation"]
+    assert all(year in ecossolies for year in ("2002", "2004", "2006"))
+    assert "divergent" in ecossolies
+
+
+def test_probable_duplicates_are_linked_both_ways_with_the_reason(demo):
+    by = {p.id: p for p in demo}
+    pairs = {
+        frozenset({"le-moulin-creatif", "ptce-culture-a-montaigu"}),
+        frozenset({"les-ecossolies", "le-solilab"}),
+    }
+    found = set()
+    for p in demo:
+        for other in p.meme_pole_que:
+            assert other in by, (p.nom, other)
+            assert p.id in by[other].meme_pole_que, (p.nom, other)
+            assert by[other].nom in p.deductions["meme_pole_que"], p.nom
+            found.add(frozenset({p.id, other}))
+    assert found == pairs
+
+
+# -- storage and migration ----------------------------------------------------
+
+
+def test_deductions_are_stored_and_kept_in_history(store):
+    saved = store.save(_sample(), "alice")
+    loaded = store.get("exemple")
+    assert loaded == saved
+    assert loaded.deductions == _sample().deductions
+    assert loaded.soutiens[0].deduit.startswith("La source dit")
+    assert loaded.soutiens[1].deduit is None
+    assert loaded.meme_pole_que == ("autre-ptce",)
+    cleared = store.save(replace(loaded, deductions={}, meme_pole_que=()), "bob")
+    assert store.get("exemple").deductions == {}
+    restored = store.restore("exemple", saved.version, "carol")
+    assert restored.deductions == _sample().deductions
+    assert cleared.version < restored.version
+
+
+def test_old_database_migrates_and_keeps_its_records(database_url):
+    engine = make_engine(database_url)
+    assert migrate(engine, target=8) == 8
+    old = Store.__new__(Store)
+    old.engine = engine
+    with engine.begin() as conn:
+        assert not sa.inspect(conn).has_table("ptce_certitude")
+        conn.exec_driver_sql(
+            "INSERT INTO ptce (id, nom, territoire, ami, sources, origine, version, "
+            "modifie_le, modifie_par) VALUES ('a', 'Ancien', '[]', '[]', '[]', "
+            "'saisie', 1, '2025-01-01', 'test')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO soutien (ptce_id, rang, niveau, code, type) "
+            "VALUES ('a', 0, 'commune', '44003', 'commande publique')"
+        )
+    store = Store(engine=engine)
+    with engine.connect() as conn:
+        assert schema_version(conn) == SCHEMA_VERSION >= 9
+        assert sa.inspect(conn).has_table("ptce_certitude")
+    record = store.get("a")
+    assert record.nom == "Ancien" and record.deductions == {}
+    assert record.soutiens[0].type == "commande publique"  # stored code kept
+    assert record.soutiens[0].deduit is None
+    marked = replace(record, deductions={"nom": "Déduit d'une liste sans adresse."})
+    store.save(marked, "alice")
+    assert store.get("a").deductions == marked.deductions
+
+
+# -- import / export ----------------------------------------------------------
+
+
+def test_csv_round_trip_of_the_deduction_columns(store, tmp_path):
+    record = _sample()
+    ptce_csv, soutiens_csv = to_csv([record], "PTCE"), to_csv([record], "Soutiens")
+    header = ptce_csv.decode("utf-8-sig").splitlines()[0].split(";")
+    assert "deductions" in header and "meme_pole_que" in header
+    text = soutiens_csv.decode("utf-8-sig")
+    assert "deduit" in text.splitlines()[0].split(";")
+    row = next(csv.DictReader(io.StringIO(ptce_csv.decode("utf-8-sig")), delimiter=";"))
+    assert row["deductions"].startswith("département : Déduit du nom")
+    assert "année de création : Les sources divergent" in row["deductions"]
+    plan = import_files(
+        [("ptce.csv", ptce_csv), ("soutiens.csv", soutiens_csv)], store, "test"
+    )
+    assert not plan.problems, [p.message for p in plan.problems]
+    back = store.get("exemple")
+    assert back.deductions == record.deductions
+    assert back.meme_pole_que == record.meme_pole_que
+    assert [s.deduit for s in back.soutiens] == [s.deduit for s in record.soutiens]
+    assert [s.type for s in back.soutiens] == ["commande publique", "investissement"]
+
+
+def test_xlsx_round_trip_and_types_legend(store):
+    record = _sample()
+    data = to_xlsx([record])
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    legend = [r for r in book[TYPES_SHEET].iter_rows(values_only=True) if r[0]]
+    for code in TYPES_SOUTIEN:
+        assert (types.libelle(code), types.definition(code)) in legend
+    soutiens = list(book["Soutiens"].iter_rows(values_only=True))
+    col = soutiens[0].index("type_soutien")
+    assert soutiens[1][col] == types.libelle("commande publique")
+    plan = import_files([("export.xlsx", data)], store, "test")
+    assert not plan.problems, [p.message for p in plan.problems]
+    assert store.get("exemple").content() == record.content()
+
+
+def test_geojson_carries_the_marks():
+    doc = json.loads(to_geojson([_sample()]))
+    props = doc["features"][0]["properties"]
+    assert "département : Déduit du nom" in props["deductions"]
+    assert props["soutiens"][0]["deduit"].startswith("La source dit")
+
+
+def test_import_rejects_an_unknown_field_in_deductions(store):
+    lines = [
+        "identifiant;nom;deductions",
+        "x;X;couleur : déduite du logo",
+    ]
+    plan = import_files([("p.csv", "\n".join(lines).encode())], store, "t")
+    assert any(p.colonne == "deductions" for p in plan.problems)
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "commande publique",  # the former label = the stored code
+        "Acteur de la gouvernance",
+        "appel aux biens et services proposés par le PTCE ou à son savoir-faire en "
+        "matière de coopération",
+        "ACCES AU FONCIER",
+    ],
+)
+def test_old_and_new_type_labels_import(store, written):
+    lines = [
+        "identifiant_ptce;niveau;collectivite;type_soutien",
+        f"x;commune;44003;{written}",
+    ]
+    ptce = b"identifiant;nom\nx;X"
+    plan = import_files(
+        [("p.csv", ptce), ("s.csv", "\n".join(lines).encode())], store, "t"
+    )
+    assert not plan.problems, [p.message for p in plan.problems]
+    assert store.get("x").soutiens[0].type in TYPES_SOUTIEN
+
+
+# -- the seven ways in the seed's wording -------------------------------------
+
+
+def _seed_ways() -> list[str]:
+    text = SEED.read_text(encoding="utf-8")
+    part = text.split("La collectivité peut :")[1].split("PTCE et SCIC")[0]
+    return [line for line in part.splitlines() if "▶" in line]
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="seed absent")
+def test_seven_types_carry_the_seed_wording_and_a_definition():
+    ways = _seed_ways()
+    assert len(ways) == 7
+    seven = [t for t in types.TYPES if t.code != "autre"]
+    assert len(seven) == 7
+    for t, way in zip(seven, ways, strict=True):
+        bold = [w.lower() for w in way.split("**")[1::2]]
+        # Every word of the seed's bold key phrase is in the label.
+        for phrase in bold:
+            for word in phrase.replace("'", " ").split():
+                word = word.strip(",.…")
+                if len(word) > 3:
+                    assert word in t.libelle.lower(), (word, t.libelle)
+        assert len(t.definition) > 30, t.code
+    commande = types.libelle("commande publique")
+    assert "savoir-faire en matière de coopération" in commande
+    assert "coopér" in types.libelle("acteur de la gouvernance")
+    assert "acteurs du territoire" in types.libelle("acteur de la gouvernance")
+
+
+def test_import_help_lists_the_labels():
+    (column,) = [c for c in SHEETS["Soutiens"] if c.name == "type_soutien"]
+    for code in TYPES_SOUTIEN:
+        assert types.libelle(code) in column.aide
+
+
+def test_demo_file_is_the_default():
+    assert DEMO_FILE.exists()
