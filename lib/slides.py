@@ -1,7 +1,9 @@
 """Slides of a récit: one 16:9 image per vue, and the whole récit as ZIP + PDF.
 
 :func:`slide` draws one vue of a récit (see :mod:`lib.storylines`) the way the
-Présentation page shows it: a map (through :func:`lib.static_map.render_map`),
+Présentation page shows it: a map (through :func:`lib.static_map.draw_map`:
+the screen's extent, PTCE in their filière's colour, the vue's PTCE ringed,
+supports in the ink of their level, a legend with colour keys),
 the sourced figures with their divergences, the level × kind matrix of
 supports, or the ways a collectivité can support a PTCE. Every slide carries
 the number of PTCE of the vue, its source line and the date.
@@ -32,13 +34,13 @@ from lib.model import NIVEAU_LABELS, NIVEAUX, TYPES_SOUTIEN, Fait, fold, slugify
 from lib.static_map import (
     SLIDE,
     SOURCE,
-    _fit_width,
-    _new_figure,
-    _save,
-    _text,
-    _wrap,
+    draw_map,
     format_date,
-    render_map,
+    new_figure,
+    plain_text,
+    save_figure,
+    text_width,
+    wrap_text,
 )
 from lib.storylines import (
     WAYS_TO_SUPPORT,
@@ -75,18 +77,24 @@ class _Page:
     """A slide figure with helpers to draw in inches."""
 
     def __init__(self, size: tuple[float, float], dpi: float):
-        self.fig = _new_figure(size, dpi)
+        self.fig = new_figure(size, dpi)
         self.width, self.height = size
         self.k = max(0.6, min(self.width / SLIDE[0], self.height / SLIDE[1]))
         self.margin = 0.45 * self.k
 
     def put(self, x: float, y: float, s: str, *, fit: float | None = None, **kw):
-        """Draw plain text at ``(x, y)`` inches; shorten it to ``fit`` inches."""
+        """Draw plain text at ``(x, y)`` inches, smaller if wider than ``fit``.
+
+        Text is never cut: a line wider than ``fit`` inches is drawn in the
+        type size that makes it fit.
+        """
         kw.setdefault("va", "top")
-        drawn = _text(self.fig, x, y, s, transform=self.fig.dpi_scale_trans, **kw)
-        if fit is not None:
-            _fit_width(drawn, fit)
-        return drawn
+        if fit is not None and "fontsize" in kw:
+            weight = kw.get("fontweight", "normal")
+            wide = text_width(str(s), kw["fontsize"], weight)
+            if wide > fit > 0:
+                kw["fontsize"] = kw["fontsize"] * fit / wide
+        return plain_text(self.fig, x, y, s, transform=self.fig.dpi_scale_trans, **kw)
 
     def box(self, x, y, w, h, **kw) -> None:
         """Draw a rectangle given in inches (``y`` is its bottom)."""
@@ -105,18 +113,32 @@ def _height(lines: int, size: float) -> float:
     return lines * size * _LINE / 72
 
 
-def _lines(text: str, width: float, size: float, most: int) -> list[str]:
-    """Wrap ``text`` to ``width`` inches, keeping at most ``most`` lines."""
-    lines = _wrap(" ".join(str(text).split()), width, size)
-    if len(lines) > most:
-        lines = lines[:most]
-        lines[-1] = lines[-1].rstrip(" ,;:.") + "…"
-    return lines
+def _lines(text: str, width: float, size: float, most: int = 0, weight="normal"):
+    """Wrap ``text`` to ``width`` inches; every word is kept (never cut).
+
+    ``most`` is the number of lines the layout hopes for; callers try
+    smaller type when the text needs more (see :func:`_sized`).
+    """
+    del most
+    return wrap_text(" ".join(str(text).split()), width, size, weight)
+
+
+def _sized(text: str, width: float, sizes, most: int, weight: str = "normal"):
+    """Return the largest type of ``sizes`` holding ``text`` in ``most`` lines.
+
+    Returns ``(size, lines)``; with the smallest size the text takes the
+    lines it needs, all of them drawn.
+    """
+    for size in sizes:
+        lines = wrap_text(" ".join(str(text).split()), width, size, weight)
+        if len(lines) <= most:
+            break
+    return size, lines
 
 
 def _block(page: _Page, x, y, text, width, size, most, **kw) -> float:
     """Draw wrapped text line by line from ``y`` down; return the new ``y``."""
-    lines = _lines(text, width, size, most)
+    lines = _lines(text, width, size, most, kw.get("fontweight", "normal"))
     for line in lines:
         page.put(x, y, line, fontsize=size, fit=width, **kw)
         y -= _height(1, size)
@@ -136,18 +158,16 @@ def _header(page: _Page, vue: Vue, n_ptce: int) -> float:
     k, m = page.k, page.margin
     inner = page.width - 2 * m
     y = page.height - m
-    # Bold glyphs are wider than the wrapping estimate: wrap a bit narrower.
-    # The largest type that holds the title on one line, else two lines.
-    # Bold glyphs are wider than the wrapping estimate: wrap a bit narrower.
+    # The largest type that holds the title on one line, else on two; a
+    # longer title takes the lines it needs (measured, never cut).
     titre = vue.titre or "Sans titre"
-    for size in (26, 24, 22):
-        if len(_wrap(titre, inner / 1.12, size * k)) == 1:
-            break
-    y = _block(page, m, y, titre, inner / 1.12, size * k, 2, fontweight="bold")
+    size, _ = _sized(titre, inner, [s * k for s in (26, 24, 22)], 1, "bold")
+    y = _block(page, m, y, titre, inner, size, 2, fontweight="bold")
     page.rule(m, y - 0.08 * k, inner, _ACCENT)
     y -= 0.2 * k
     if vue.texte.strip():
-        y = _block(page, m, y, vue.texte, inner, 15 * k, 3)
+        size, _ = _sized(vue.texte, inner, [s * k for s in (15, 14, 13, 12)], 3)
+        y = _block(page, m, y, vue.texte, inner, size, 3)
     y -= 0.06 * k
     page.put(m, y, f"{_count(n_ptce)} dans cette vue", fontsize=15 * k,
              fontweight="bold", color=_ACCENT)  # fmt: skip
@@ -385,31 +405,8 @@ def _ways_body(page: _Page, top: float, bottom: float, soutiens) -> None:
 # --------------------------------------------------------------------------
 
 
-def _map_subtitle(vue: Vue, n_ptce: int, size: tuple[float, float]) -> str:
-    """Text of a map vue, shortened so that ``render_map`` shows it in two lines.
-
-    The PTCE count and the vue's source always stay whole; the text is cut
-    with an ellipsis (``render_map`` keeps the first two wrapped lines).
-    """
-    width, height = size
-    k = max(0.6, min(width / SLIDE[0], height / SLIDE[1]))
-    line_w, line_size = width - 2 * 0.35 * k, 11 * k  # as render_map draws it
-    tail = f"{_count(n_ptce)} dans cette vue."
-    if vue.source.strip():
-        tail += f" Source : {' '.join(vue.source.split())}"
-    words = vue.texte.split()
-    for n in range(len(words), -1, -1):
-        text = " ".join(words[:n])
-        if n < len(words):
-            text = text.rstrip(" ,;:.") + "…" if text else ""
-        subtitle = f"{text} — {tail}" if text else tail
-        if len(_wrap(subtitle, line_w, line_size)) <= 2:
-            return subtitle
-    return tail
-
-
 def _figure(vue: Vue, selection: Frames, faits: Sequence[Fait], size, dpi, when):
-    """Build the figure of a vue that is not a map."""
+    """Build the figure of a vue: header, body of its genre, footer."""
     page = _Page(size, dpi)
     top = _header(page, vue, len(selection.ptce))
     bottom = _footer(page, _source_line(vue), when)
@@ -417,36 +414,54 @@ def _figure(vue: Vue, selection: Frames, faits: Sequence[Fait], size, dpi, when)
         _figures_body(page, top, bottom, figures_of(faits, vue.sujets))
     elif vue.genre == "matrice":
         _matrix_body(page, top, bottom, selection.soutiens)
-    else:
+    elif vue.genre == "soutenir":
         _ways_body(page, top, bottom, selection.soutiens)
+    else:
+        _map_body(page, top, bottom, vue, selection)
     return page.fig
 
 
+def _map_body(page: _Page, top: float, bottom: float, vue: Vue, selection) -> None:
+    """Draw the vue's map as the Présentation shows it: same layers and extent."""
+    filters = vue.filters()
+    indicateur = vue.indicateur if vue.indicateur in INDICATORS else "nombre"
+    m = page.margin
+    draw_map(
+        page.fig,
+        (m, bottom, page.width - 2 * m, top - bottom),
+        selection,
+        maille=vue.maille,
+        indicateur=indicateur if "choro" in vue.couches else None,
+        region=filters.region,
+        points="ptce" in vue.couches,
+        departements=filters.departements,
+        epci=filters.epci,
+        supports="soutiens" in vue.couches,
+        highlight=tuple(vue.surligner),
+    )
+
+
+def slide_figure(
+    vue: Vue,
+    selection: Frames,
+    faits: Sequence[Fait],
+    *,
+    size: tuple[float, float] = SLIDE,
+    dpi: int = 144,
+    when: date | None = None,
+) -> Figure:
+    """Return the figure :func:`slide` saves (same parameters).
+
+    For tests and callers that read what was drawn: a map vue's axes have
+    the ``gid`` ``"atlas-map"`` (extent in Lambert-93 metres).
+    """
+    return _figure(vue, selection, faits, size, dpi, when or date.today())
+
+
 def _render(vue, selection, faits, fmts, size, dpi, when) -> dict[str, bytes]:
-    """Render a vue once per format (a non-map figure is built only once)."""
-    if vue.genre not in ("chiffres", "matrice", "soutenir"):
-        filters = vue.filters()
-        indicateur = vue.indicateur if vue.indicateur in INDICATORS else "nombre"
-        return {
-            fmt: render_map(
-                selection,
-                maille=vue.maille,
-                indicateur=indicateur if "choro" in vue.couches else None,
-                region=filters.region,
-                title=vue.titre or "Sans titre",
-                subtitle=_map_subtitle(vue, len(selection.ptce), size),
-                points="ptce" in vue.couches,
-                fmt=fmt,
-                size=size,
-                dpi=dpi,
-                when=when,
-                departements=filters.departements,
-                epci=filters.epci,
-            )
-            for fmt in fmts
-        }
+    """Render a vue once per format (the figure is built only once)."""
     fig: Figure = _figure(vue, selection, faits, size, dpi, when)
-    return {fmt: _save(fig, fmt, dpi, vue.titre) for fmt in fmts}
+    return {fmt: save_figure(fig, fmt, dpi, vue.titre) for fmt in fmts}
 
 
 def slide(
@@ -465,7 +480,7 @@ def slide(
     ----------
     vue : lib.storylines.Vue
         The vue; its ``genre`` says what the slide shows: a map
-        (``"carte"``, drawn by :func:`lib.static_map.render_map`), the
+        (``"carte"``, drawn by :func:`lib.static_map.draw_map`), the
         sourced figures and the notes where sources disagree
         (``"chiffres"``), the level × kind matrix of supports
         (``"matrice"``), or the ways to support a PTCE with the supports

@@ -22,6 +22,7 @@ import io
 import math
 import textwrap
 import threading
+from dataclasses import dataclass, field
 from datetime import date
 
 import geopandas as gpd
@@ -51,8 +52,18 @@ from lib.choropleth import (
 from lib.choropleth import indicator as compute_indicator
 from lib.explore import Frames
 from lib.framing import INSETS, display_geometry, inset_of, to_display
-from lib.maps import FILIERE_COLORS
-from lib.model import slugify
+from lib.model import NIVEAU_LABELS, NIVEAUX, slugify
+from lib.palette import (
+    CLUSTER_FILL,
+    CLUSTER_INK,
+    FILIERE_COLORS,
+    HALO_DARK,
+    HALO_LIGHT,
+    LEVEL_COLORS,
+    LEVEL_DASH,
+    LEVEL_WEIGHT,
+    LINE_CASING,
+)
 
 #: Output formats of the exports.
 FORMATS = ("png", "svg", "pdf")
@@ -279,7 +290,7 @@ def _inset_frames(ax, k: float) -> None:
     frames.boundary.plot(ax=ax, color="#6b7b88", linewidth=0.5 * k, zorder=1)
     for inset, frame in zip(INSETS, frames, strict=True):
         minx, _, _, maxy = frame.bounds
-        _text(ax, minx, maxy + 8000, inset.nom, fontsize=7 * k, fontweight="bold",
+        plain_text(ax, minx, maxy + 8000, inset.nom, fontsize=7 * k, fontweight="bold",
               color="#333333", va="bottom")  # fmt: skip
 
 
@@ -290,7 +301,7 @@ def _project_points(ptce: pd.DataFrame, insets: bool = False) -> pd.DataFrame:
     """
     placed = ptce[ptce["lon"].notna() & ptce["lat"].notna()]
     if placed.empty:
-        return pd.DataFrame({"x": [], "y": [], "filiere": []})
+        return pd.DataFrame({"x": [], "y": [], "filiere": [], "id": []})
     lat, lon = placed["lat"].to_numpy(), placed["lon"].to_numpy()
     where = [inset_of(a, b) for a, b in zip(lat, lon, strict=True)] if insets else []
     if insets:
@@ -308,6 +319,7 @@ def _project_points(ptce: pd.DataFrame, insets: bool = False) -> pd.DataFrame:
             "x": points.x.to_numpy(),
             "y": points.y.to_numpy(),
             "filiere": placed["filiere"].fillna("non renseignée").to_numpy(),
+            "id": (placed["id"] if "id" in placed else placed.index).to_numpy(),
         }
     )
 
@@ -334,11 +346,96 @@ def _fit(bounds, width_in: float, height_in: float, margin: float = 0.03):
 # --------------------------------------------------------------------------
 
 
-def _text(target, x, y, s, **kwargs):
-    """Draw a plain string: mathtext and TeX off, the app's font."""
+def plain_text(target, x, y, s, **kwargs):
+    """Draw a plain string: mathtext and TeX off, the app's font.
+
+    Parameters
+    ----------
+    target : matplotlib.figure.Figure or matplotlib.axes.Axes
+        Where to draw.
+    x, y : float
+        Position, in ``target``'s coordinates (or ``transform=``).
+    s : object
+        The text, drawn literally (``$`` and ``<b>`` included).
+    **kwargs
+        Passed to ``target.text``.
+
+    Returns
+    -------
+    matplotlib.text.Text
+    """
     kwargs.setdefault("fontfamily", _FONT)
     kwargs.setdefault("color", _INK)
     return target.text(x, y, str(s), parse_math=False, usetex=False, **kwargs)
+
+
+def wrap_text(
+    text: str, width_in: float, size: float, weight: str = "normal"
+) -> list[str]:
+    """Cut text into lines that fit ``width_in`` inches at ``size`` points.
+
+    Widths are measured with the font the exports draw with (not estimated
+    from a number of characters), so no line is wider than ``width_in``
+    unless one word alone is (at 144 dpi and more). Nothing is left out.
+
+    Parameters
+    ----------
+    text : str
+        Any text; runs of white space count as one space.
+    width_in : float
+        Width available, in inches.
+    size : float
+        Font size in points.
+    weight : str
+        ``"normal"`` or ``"bold"``.
+
+    Returns
+    -------
+    list of str
+        At least one line (``[""]`` for an empty text).
+    """
+    words = " ".join(str(text).split()).split(" ")
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        trial = f"{current} {word}" if current else word
+        # 2 % spare: Agg's hinting draws a little wider than the outlines.
+        if not current or text_width(trial, size, weight) * 1.02 <= width_in:
+            current = trial
+        else:
+            lines.append(current)
+            current = word
+    lines.append(current)
+    return lines
+
+
+def text_width(text: str, size: float, weight: str = "normal") -> float:
+    """Return the width in inches of one line drawn by :func:`plain_text`.
+
+    Parameters
+    ----------
+    text : str
+        One line.
+    size : float
+        Font size in points.
+    weight : str
+        ``"normal"`` or ``"bold"``.
+
+    Returns
+    -------
+    float
+    """
+    return _measure(text, round(size * 4) / 4, weight)
+
+
+@functools.lru_cache(maxsize=65536)
+def _measure(text: str, size: float, weight: str) -> float:
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    prop = FontProperties(family=_FONT, size=size, weight=weight)
+    width, _, _ = TextToPath().get_text_width_height_descent(text, prop, ismath=False)
+    return width / 72
 
 
 def _wrap(text: str, width_in: float, size: float) -> list[str]:
@@ -407,9 +504,9 @@ def _scale_bar(ax, xlim, ylim, size: float) -> None:
                 zorder=10,
             )
         )
-    _text(ax, x0, y0 + bar * 1.8, "0", fontsize=size, ha="center", va="bottom",
+    plain_text(ax, x0, y0 + bar * 1.8, "0", fontsize=size, ha="center", va="bottom",
           zorder=10)  # fmt: skip
-    _text(ax, x0 + length, y0 + bar * 1.8, format_km(km), fontsize=size,
+    plain_text(ax, x0 + length, y0 + bar * 1.8, format_km(km), fontsize=size,
           ha="center", va="bottom", zorder=10)  # fmt: skip
 
 
@@ -421,7 +518,7 @@ class _Column:
         self.transform = fig.dpi_scale_trans
 
     def _label(self, x, s, **kwargs) -> None:
-        _text(self.fig, x, self.y, s, transform=self.transform, va="center",
+        plain_text(self.fig, x, self.y, s, transform=self.transform, va="center",
               fontsize=kwargs.pop("fontsize", self.size), **kwargs)  # fmt: skip
 
     def header(self, s: str, note: str = "") -> None:
@@ -456,17 +553,45 @@ class _Column:
         self._label(self.x + self.step * 0.87 + 0.1, s)
         self.y -= self.step
 
-    def line(self, color: str, s: str, width: float) -> None:
+    def ring(self, color: str, s: str) -> None:
         self.fig.add_artist(
-            Line2D([self.x, self.x + self.step * 0.87], [self.y, self.y],
-                   color=color, linewidth=width, transform=self.transform)
+            Line2D([self.x + self.step * 0.43], [self.y], marker="o", color=color,
+                   markersize=self.size * 1.1, markerfacecolor="none",
+                   markeredgewidth=1.6, linestyle="", transform=self.transform)
         )  # fmt: skip
         self._label(self.x + self.step * 0.87 + 0.1, s)
         self.y -= self.step
 
+    def line(self, color: str, s: str, width: float, dashes=None) -> None:
+        drawn = Line2D(
+            [self.x, self.x + self.step * 0.87],
+            [self.y, self.y],
+            color=color,
+            linewidth=width,
+            transform=self.transform,
+        )
+        if dashes:
+            drawn.set_dashes(dashes)
+        self.fig.add_artist(drawn)  # fmt: skip
+        self._label(self.x + self.step * 0.87 + 0.1, s)
+        self.y -= self.step
 
-def _new_figure(size: tuple[float, float], dpi: float) -> Figure:
-    """Agg figure whose pixel size is exactly ``round(size * dpi)``."""
+
+def new_figure(size: tuple[float, float], dpi: float) -> Figure:
+    """Return an Agg figure whose pixel size is exactly ``round(size * dpi)``.
+
+    Parameters
+    ----------
+    size : tuple of float
+        Width and height in inches.
+    dpi : float
+        Resolution.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        White, on its own Agg canvas (no pyplot state).
+    """
     # Agg truncates width × dpi: 13.33 × 300 = 3998.9999… would give 3998 px.
     w, h = ((round(v * dpi) + 0.01) / dpi for v in size)
     fig = Figure(figsize=(w, h), dpi=dpi, facecolor="white")
@@ -474,8 +599,25 @@ def _new_figure(size: tuple[float, float], dpi: float) -> Figure:
     return fig
 
 
-def _save(fig: Figure, fmt: str, dpi: float, title: str) -> bytes:
-    """Write a figure to bytes, text kept as text in PDF and SVG."""
+def save_figure(fig: Figure, fmt: str, dpi: float, title: str) -> bytes:
+    """Write a figure to bytes, text kept as text in PDF and SVG.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        From :func:`new_figure`.
+    fmt : {"png", "svg", "pdf"}
+        Output format.
+    dpi : float
+        Resolution of the PNG (and of rasterised parts).
+    title : str
+        Title in the file's metadata.
+
+    Returns
+    -------
+    bytes
+        Same figure and arguments give the same bytes (no creation date).
+    """
     buffer = io.BytesIO()
     metadata = {
         "png": {"Title": title, "Software": "Atlas des PTCE"},
@@ -498,9 +640,9 @@ def _footer(fig: Figure, width: float, size: float, when: date, margin: float):
     dated = f"Atlas des PTCE — export du {format_date(when)}"
     lines = _wrap(SOURCE, width - 2 * margin - len(dated) * size * 0.56 / 72 - 0.3,
                   size)  # fmt: skip
-    _text(fig, margin, margin * 0.6, "\n".join(lines), fontsize=size, color=_GREY,
+    plain_text(fig, margin, margin * 0.6, "\n".join(lines), fontsize=size, color=_GREY,
           transform=fig.dpi_scale_trans, va="bottom", linespacing=1.35)  # fmt: skip
-    _text(fig, width - margin, margin * 0.6, dated, fontsize=size, color=_GREY,
+    plain_text(fig, width - margin, margin * 0.6, dated, fontsize=size, color=_GREY,
           transform=fig.dpi_scale_trans, va="bottom", ha="right")  # fmt: skip
     return margin * 0.6 + len(lines) * size * 1.35 / 72
 
@@ -526,6 +668,8 @@ def render_map(
     when: date | None = None,
     departements: tuple[str, ...] = (),
     epci: tuple[str, ...] = (),
+    supports: bool = False,
+    highlight: tuple[str, ...] = (),
 ) -> bytes:
     """Render the current Carte view as a static map.
 
@@ -543,11 +687,12 @@ def render_map(
         A région code (regional detail), or None for France entière (national
         detail, metropolitan France framed).
     title : str
-        Title printed at the top.
+        Title printed at the top (wrapped, never cut).
     subtitle : str
-        Second line, e.g. the active filters (:func:`filters_subtitle`).
+        Next lines, e.g. the active filters (:func:`filters_subtitle`).
     points : bool
-        Draw the PTCE, coloured by main filière.
+        Draw the PTCE, coloured by main filière; PTCE at the same place are
+        all drawn, side by side around it (see :func:`point_marks`).
     fmt : {"png", "svg", "pdf"}
         Output format.
     size : tuple of float
@@ -559,6 +704,12 @@ def render_map(
     departements, epci : tuple of str
         The territorial filters: territories they leave out are hatched and
         counted apart (« hors sélection »), as on the Carte.
+    supports : bool
+        Draw « qui soutient qui »: the outline of each supporting
+        collectivité and a line to each PTCE it supports, in the ink of its
+        level (:data:`lib.palette.LEVEL_COLORS`).
+    highlight : tuple of str
+        Ids of PTCE ringed in red, as in the Présentation.
 
     Returns
     -------
@@ -570,18 +721,146 @@ def render_map(
     ValueError
         For an unknown format, grid, indicator or classification method.
     """
+    fig = map_figure(
+        selection,
+        maille=maille,
+        indicateur=indicateur,
+        methode=methode,
+        region=region,
+        title=title,
+        subtitle=subtitle,
+        points=points,
+        fmt=fmt,
+        size=size,
+        dpi=dpi,
+        when=when,
+        departements=departements,
+        epci=epci,
+        supports=supports,
+        highlight=highlight,
+    )
+    return save_figure(fig, fmt, dpi, title)
+
+
+def map_figure(
+    selection: Frames,
+    *,
+    title: str,
+    subtitle: str = "",
+    fmt: str = "png",
+    size: tuple[float, float] = SLIDE,
+    dpi: int = 300,
+    when: date | None = None,
+    **view,
+) -> Figure:
+    """Return the figure :func:`render_map` saves (same parameters).
+
+    Tests and callers that need the drawn artists (the points, the map's
+    extent) read them here; ``view`` holds the parameters of
+    :func:`draw_map`.
+    """  # fmt: skip
     _check_format(fmt)
+    when = when or date.today()
+    width, height = size
+    k = max(0.6, min(width / SLIDE[0], height / SLIDE[1]))
+    margin = 0.35 * k
+    fig = new_figure(size, dpi)
+    # Title block: wrapped, never cut.
+    top = height - margin
+    inner = width - 2 * margin
+    lines = wrap_text(title, inner, 20 * k, "bold")
+    plain_text(fig, margin, top, "\n".join(lines), fontsize=20 * k,
+               fontweight="bold", va="top", linespacing=1.2,
+               transform=fig.dpi_scale_trans)  # fmt: skip
+    top -= 20 * k * 1.2 * len(lines) / 72 + 0.08 * k
+    if subtitle:
+        lines = wrap_text(subtitle, inner, 11 * k)
+        plain_text(fig, margin, top - 0.04, "\n".join(lines), fontsize=11 * k,
+                   va="top", color=_GREY, linespacing=1.3,
+                   transform=fig.dpi_scale_trans)  # fmt: skip
+        top -= 11 * k * 1.3 / 72 * len(lines) + 0.04
+    bottom = _footer(fig, width, 7 * k, when, margin) + 0.1 * k
+    draw_map(fig, (margin, bottom, inner, top - 0.15 - bottom), selection, **view)
+    return fig
+
+
+@dataclass
+class MapKeys:
+    """What :func:`draw_map` drew, for its legend and for tests.
+
+    Attributes
+    ----------
+    axes : matplotlib.axes.Axes
+        The map (``gid`` ``"atlas-map"``), in Lambert-93 metres.
+    legend : Legend or None
+        Classes of the choropleth, when drawn.
+    filieres : list of str
+        Filières of the PTCE drawn, in the palette's order.
+    niveaux : list of str
+        Levels of the supporting collectivités drawn.
+    marks : pandas.DataFrame
+        The PTCE marks drawn (see :func:`point_marks`).
+    """
+
+    axes: object
+    legend: Legend | None = None
+    filieres: list[str] = field(default_factory=list)
+    niveaux: list[str] = field(default_factory=list)
+    marks: pd.DataFrame | None = None
+
+
+def draw_map(
+    fig: Figure,
+    box: tuple[float, float, float, float],
+    selection: Frames,
+    *,
+    maille: str = "departement",
+    indicateur: str | None = "nombre",
+    methode: str = "quantiles",
+    region: str | None = "52",
+    points: bool = True,
+    departements: tuple[str, ...] = (),
+    epci: tuple[str, ...] = (),
+    supports: bool = False,
+    highlight: tuple[str, ...] = (),
+    legend_share: float = 0.27,
+) -> MapKeys:
+    """Draw a Carte view and its legend in a box of a figure.
+
+    The map takes the left of the box, the legend (colour keys of every
+    layer drawn) its right. The map frames what the Carte frames: the EPCI
+    chosen, else the départements, else the région (or France with the
+    overseas insets), like :func:`lib.carte.view_bounds`.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        From :func:`new_figure`.
+    box : tuple of float
+        ``(left, bottom, width, height)`` in inches.
+    selection : Frames
+        The filtered PTCE.
+    maille, indicateur, methode, region, points, departements, epci, supports,
+    highlight
+        As for :func:`render_map`.
+    legend_share : float
+        Share of the box's width given to the legend.
+
+    Returns
+    -------
+    MapKeys
+        The axes and what the legend lists.
+    """
     if maille not in MAILLE_LABELS:
         raise ValueError(f"maille inconnue : {maille!r}")
     if indicateur is not None and indicateur not in INDICATORS:
         raise ValueError(f"indicateur inconnu : {indicateur!r}")
     if methode not in METHODS:
         raise ValueError(f"méthode inconnue : {methode!r}")
-    when = when or date.today()
     detail = "regional" if region else "national"
-    width, height = size
+    width, height = fig.get_size_inches()
     k = max(0.6, min(width / SLIDE[0], height / SLIDE[1]))
-    margin = 0.35 * k
+    left, bottom, box_w, box_h = box
 
     territories = _projected(maille, detail, region) if region else _composite(maille)
     view_box = _view_box(territories, region, departements, epci)
@@ -600,35 +879,22 @@ def render_map(
             outside=outside,
             uncounted=uncounted(selection, maille),
         )
-    departements = (
+    outlines = (
         _projected("departement", detail, region)
         if region
         else _composite("departement")
     )
 
-    fig = _new_figure(size, dpi)
-    # Title block.
-    top = height - margin
-    drawn = _text(fig, margin, top, title, fontsize=20 * k, fontweight="bold",
-                  va="top", transform=fig.dpi_scale_trans)  # fmt: skip
-    _fit_width(drawn, width - 2 * margin)
-    top -= 20 * k * 1.45 / 72
-    if subtitle:
-        lines = _wrap(subtitle, width - 2 * margin, 11 * k)[:2]
-        _text(fig, margin, top - 0.04, "\n".join(lines), fontsize=11 * k, va="top",
-              color=_GREY, transform=fig.dpi_scale_trans)  # fmt: skip
-        top -= 11 * k * 1.35 / 72 * len(lines) + 0.04
-    bottom = _footer(fig, width, 7 * k, when, margin) + 0.1 * k
-
-    # Map axes on the left, legend column on the right.
-    legend_width = max(2.6 * k, width * 0.27)
-    map_box = (margin, bottom, width - 2 * margin - legend_width, top - 0.15 - bottom)
+    legend_width = max(2.6 * k, box_w * legend_share)
+    map_box = (left, bottom, box_w - legend_width, box_h)
     ax = fig.add_axes(
         [map_box[0] / width, map_box[1] / height, map_box[2] / width,
          map_box[3] / height]
     )  # fmt: skip
+    ax.set_gid("atlas-map")
     ax.set_axis_off()
-    minx, miny, maxx, maxy = _fit(view_box, map_box[2], map_box[3])
+    # A small margin: the extent stays within a few percent of the screen's.
+    minx, miny, maxx, maxy = _fit(view_box, map_box[2], map_box[3], margin=0.02)
 
     if region:
         # Neighbouring départements in light grey, for context.
@@ -636,83 +902,243 @@ def render_map(
         context.plot(ax=ax, color=_CONTEXT, edgecolor="#d4d4d4", linewidth=0.4 * k,
                      zorder=1)  # fmt: skip
     edge = 0.25 if maille == "epci" else 0.4
-    hatched = territories["code"].isin(outside)
-    inside = territories[~hatched]
-    if len(inside):
-        inside.plot(
-            ax=ax,
-            color=colors.reindex(inside["code"]).fillna(EMPTY_COLOR).tolist(),
-            edgecolor="white",
-            linewidth=edge * k,
-            zorder=2,
-        )
-    if hatched.any():
-        # Outside the selection: hatched as on the Carte, grey borders.
-        territories[hatched].plot(
-            ax=ax,
-            facecolor=OUTSIDE_COLOR,
-            edgecolor="#c8c8c8",
-            hatch=_HATCH,
-            hatchcolor=OUTSIDE_HATCH,
-            linewidth=edge * k,
-            zorder=2,
-        )
-    departements.boundary.plot(ax=ax, color=_OUTLINE, linewidth=0.8 * k, zorder=3)
+    if indicateur is not None:
+        hatched = territories["code"].isin(outside)
+        inside = territories[~hatched]
+        if len(inside):
+            inside.plot(
+                ax=ax,
+                color=colors.reindex(inside["code"]).fillna(EMPTY_COLOR).tolist(),
+                edgecolor="white",
+                linewidth=edge * k,
+                zorder=2,
+            )
+        if hatched.any():
+            # Outside the selection: hatched as on the Carte, grey borders.
+            territories[hatched].plot(
+                ax=ax,
+                facecolor=OUTSIDE_COLOR,
+                edgecolor="#c8c8c8",
+                hatch=_HATCH,
+                hatchcolor=OUTSIDE_HATCH,
+                linewidth=edge * k,
+                zorder=2,
+            )
+    else:
+        territories.plot(ax=ax, color=EMPTY_COLOR, edgecolor="white",
+                         linewidth=edge * k, zorder=2)  # fmt: skip
+    outlines.boundary.plot(ax=ax, color=_OUTLINE, linewidth=0.8 * k, zorder=3)
+    ax.set_xlim(minx, maxx)
+    ax.set_ylim(miny, maxy)
+    ax.set_aspect("equal")
+    per_inch = (maxx - minx) / map_box[2]  # metres per inch of paper
 
-    shown: list[str] = []
+    keys = MapKeys(axes=ax, legend=legend)
+    if supports:
+        keys.niveaux = _draw_supports(ax, selection, k, insets=region is None)
     if points:
         placed = _project_points(selection.ptce, insets=region is None)
         inside = placed[
             placed["x"].between(minx, maxx) & placed["y"].between(miny, maxy)
         ]
-        if len(inside):
-            known = inside["filiere"].where(
-                inside["filiere"].isin(list(FILIERE_COLORS)), "autre"
-            )
-            marker = 34 if len(inside) <= 150 else 14 if len(inside) <= 1500 else 5
-            ax.scatter(
-                inside["x"],
-                inside["y"],
-                s=marker * k * k,
-                c=known.map(FILIERE_COLORS).tolist(),
-                edgecolors="white",
-                linewidths=0.5 * k,
-                zorder=4,
-            )
-            present = set(known)
-            shown = [f for f in FILIERE_COLORS if f in present]
-    ax.set_xlim(minx, maxx)
-    ax.set_ylim(miny, maxy)
-    ax.set_aspect("equal")
+        keys.marks = _draw_points(ax, inside, per_inch, k)
+        present = set(inside["filiere"])
+        keys.filieres = [f for f in FILIERE_COLORS if f in present]
+        if highlight:
+            rings = inside[inside["id"].isin(highlight)]
+            ax.scatter(rings["x"], rings["y"], s=(22 * k) ** 2, facecolors="none",
+                       edgecolors=_HIGHLIGHT, linewidths=2.2 * k, zorder=7,
+                       gid="ptce-highlight")  # fmt: skip
     _scale_bar(ax, (minx, maxx), (miny, maxy), 8 * k)
     if region is None:
         _inset_frames(ax, k)
-        _text(ax, maxx - 0.01 * (maxx - minx), miny + 0.02 * (maxy - miny),
-              "Outre-mer en encarts, à d'autres échelles", fontsize=7 * k,
-              color=_GREY, ha="right", va="bottom")  # fmt: skip
+        plain_text(ax, maxx - 0.01 * (maxx - minx), miny + 0.02 * (maxy - miny),
+                   "Outre-mer en encarts, à d'autres échelles", fontsize=7 * k,
+                   color=_GREY, ha="right", va="bottom")  # fmt: skip
 
-    # Legend.
+    # Legend: one colour key per layer drawn.
     lines = legend.entries() if legend is not None else []
     entries = 2 + (len(lines) + 4 if legend else 0) + 1
-    entries += (len(shown) + 1.4) if shown else 0
-    available = map_box[3] - 0.1
-    step = min(0.27 * k, available / max(entries, 1))
+    entries += (len(keys.filieres) + 1.4) if keys.filieres else 0
+    entries += (len(keys.niveaux) + 1.4) if keys.niveaux else 0
+    entries += 1 if highlight else 0
+    stacked = keys.marks is not None and bool(
+        ((keys.marks["x"] != keys.marks["cx"]) | (keys.marks["count"] > 1)).any()
+    )
+    entries += 2 if stacked else 0
+    step = min(0.27 * k, (map_box[3] - 0.1) / max(entries, 1))
     size_pt = min(10 * k, step * 72 / 1.55)
-    column = _Column(fig, width - margin - legend_width + 0.15 * k, top - 0.15,
+    column = _Column(fig, left + box_w - legend_width + 0.15 * k, bottom + box_h,
                      step, size_pt)  # fmt: skip
+    column.width = legend_width - 0.2 * k
     if legend is not None:
         column.header(legend.title, legend.note())
         for entry in lines:
             column.patch(entry.color, entry.text, hatched=entry.hatched)
         if legend.footnote():
             column.remark(legend.footnote())
-    if shown:
+    if keys.filieres:
         column.header("PTCE (filière principale)")
-        for filiere in shown:
+        for filiere in keys.filieres:
             column.point(FILIERE_COLORS[filiere], filiere)
+    if stacked:
+        column.remark("Au même lieu : côte à côte autour du point,")
+        column.remark("ou bulle blanche et leur nombre")
+    if highlight:
+        column.ring(_HIGHLIGHT, "PTCE de la vue")
+    if keys.niveaux:
+        column.header("Collectivités qui soutiennent")
+        for niveau in keys.niveaux:
+            column.line(LEVEL_COLORS[niveau], NIVEAU_LABELS[niveau],
+                        LEVEL_WEIGHT[niveau] * 0.6 * k,
+                        dashes=_dashes(niveau))  # fmt: skip
     column.y -= step * 0.4
     column.line(_OUTLINE, "Limite de département", 0.8 * k)
-    return _save(fig, fmt, dpi, title)
+    return keys
+
+
+#: Ring of the PTCE a vue is about (as ``lib.carte.highlight_layer``).
+_HIGHLIGHT = "#d62728"
+#: Most PTCE drawn side by side around their place; more make one bubble.
+_RING_MOST = 8
+
+
+def point_marks(placed: pd.DataFrame, radius: float) -> pd.DataFrame:
+    """Return where each PTCE mark is drawn, PTCE at one place not hidden.
+
+    PTCE closer than a mark's diameter share a place (most are placed at the
+    chef-lieu of their commune). Up to eight are drawn side by side on a
+    small circle around it, each in its filière's colour; more become one
+    white bubble holding their number, as the Carte's clusters.
+
+    Parameters
+    ----------
+    placed : pandas.DataFrame
+        ``x``, ``y`` (metres) and ``filiere`` of the PTCE.
+    radius : float
+        Radius of one mark, in the same units as ``x`` and ``y``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per mark: ``x``, ``y``, ``color`` (None for a bubble),
+        ``count`` (1 for a PTCE, N for a bubble), ``cx``, ``cy`` (the place).
+        ``count`` sums to the number of rows of ``placed``.
+    """
+    columns = ["x", "y", "color", "count", "cx", "cy"]
+    if placed.empty:
+        return pd.DataFrame(columns=columns)
+    cell = max(radius * 2, 1e-9)
+    place = (
+        (placed["x"] / cell).round().astype("int64").astype(str)
+        + ":"
+        + (placed["y"] / cell).round().astype("int64").astype(str)
+    )
+    known = placed["filiere"].where(placed["filiere"].isin(list(FILIERE_COLORS)),
+                                    "autre")  # fmt: skip
+    rows = []
+    for _, group in placed.assign(_place=place, _color=known.map(FILIERE_COLORS)
+                                  ).groupby("_place", sort=True):  # fmt: skip
+        cx, cy = float(group["x"].mean()), float(group["y"].mean())
+        n = len(group)
+        if n == 1:
+            rows.append((cx, cy, group["_color"].iloc[0], 1, cx, cy))
+        elif n <= _RING_MOST:
+            # Marks just touching each other on a circle around the place.
+            ring = max(radius * 1.15 / math.sin(math.pi / n), radius * 1.3)
+            order = group.sort_values("filiere", key=lambda s: s.map(fr.sort_key))
+            for i, color in enumerate(order["_color"]):
+                angle = math.pi / 2 - 2 * math.pi * i / n
+                rows.append((cx + ring * math.cos(angle), cy + ring * math.sin(angle),
+                             color, 1, cx, cy))  # fmt: skip
+        else:
+            rows.append((cx, cy, None, n, cx, cy))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _draw_points(ax, placed: pd.DataFrame, per_inch: float, k: float):
+    """Draw the PTCE marks (see :func:`point_marks`); return them."""
+    n = len(placed)
+    marker = 34 if n <= 150 else 14 if n <= 1500 else 5  # area, points²
+    area = marker * k * k
+    radius = math.sqrt(area) / 2 / 72 * per_inch
+    marks = point_marks(placed, radius)
+    if marks.empty:
+        return marks
+    dots = marks[marks["count"] == 1]
+    moved = dots[(dots["x"] != dots["cx"]) | (dots["y"] != dots["cy"])]
+    for row in moved.itertuples():
+        ax.plot([row.cx, row.x], [row.cy, row.y], color=HALO_DARK,
+                linewidth=0.4 * k, zorder=4)  # fmt: skip
+    if len(moved):
+        centres = moved.drop_duplicates(["cx", "cy"])
+        ax.scatter(centres["cx"], centres["cy"], s=area * 0.12, c=HALO_DARK,
+                   linewidths=0, zorder=4)  # fmt: skip
+    ax.scatter(dots["x"], dots["y"], s=area, c=dots["color"].tolist(),
+               edgecolors=HALO_LIGHT, linewidths=0.5 * k, zorder=5,
+               gid="ptce")  # fmt: skip
+    for row in marks[marks["count"] > 1].itertuples():
+        label = fr.integer(row.count)
+        ax.scatter([row.x], [row.y], s=area * (2.2 + 0.5 * len(label)),
+                   c=CLUSTER_FILL, edgecolors=CLUSTER_INK, linewidths=0.8 * k,
+                   zorder=6)  # fmt: skip
+        plain_text(ax, row.x, row.y, label, fontsize=7 * k, fontweight="bold",
+                   ha="center", va="center", color=CLUSTER_INK, zorder=6,
+                   gid="ptce-count")  # fmt: skip
+    return marks
+
+
+def _dashes(niveau: str) -> tuple[float, ...] | None:
+    """Dash pattern of a level, from the palette's SVG ``stroke-dasharray``."""
+    pattern = LEVEL_DASH.get(niveau)
+    if not pattern:
+        return None
+    return tuple(float(v) / 2 for v in pattern.split())
+
+
+def _draw_supports(ax, selection: Frames, k: float, insets: bool) -> list[str]:
+    """Draw « qui soutient qui »: outlines and lines per level; return levels."""
+    from lib.layers import supports as support_layers
+
+    polys, links = support_layers(selection)
+    if not len(polys) and not links:
+        return []
+    drawn: set[str] = set()
+    if len(polys):
+        shapes = polys.to_crs(LAMBERT93) if polys.crs is not None else polys
+        if insets:
+            shapes = gpd.GeoDataFrame(
+                polys.drop(columns="geometry"),
+                geometry=[display_geometry(g) for g in polys.geometry],
+                crs=polys.crs,
+            ).to_crs(LAMBERT93)
+        for niveau, group in shapes.groupby("niveau"):
+            group.boundary.plot(ax=ax, color=LEVEL_COLORS.get(niveau, _INK),
+                                linewidth=1.2 * k, zorder=3.5)  # fmt: skip
+            drawn.add(str(niveau))
+    if links:
+        ends = pd.DataFrame(
+            {
+                "lat": [p for link in links for p in (link["from"][0], link["to"][0])],
+                "lon": [p for link in links for p in (link["from"][1], link["to"][1])],
+            }
+        )
+        xy = _project_points(ends.assign(filiere=None, id=None), insets=insets)
+        for i, link in enumerate(links):
+            (x0, y0), (x1, y1) = (
+                xy.iloc[2 * i][["x", "y"]],
+                xy.iloc[2 * i + 1][["x", "y"]],
+            )
+            niveau = link["niveau"]
+            width = LEVEL_WEIGHT.get(niveau, 2.5) * 0.6 * k
+            ax.plot([x0, x1], [y0, y1], color=LINE_CASING, linewidth=width + 1.2 * k,
+                    solid_capstyle="round", zorder=3.6)  # fmt: skip
+            line = ax.plot([x0, x1], [y0, y1], color=LEVEL_COLORS.get(niveau, _INK),
+                           linewidth=width, zorder=3.7, gid="support")[0]  # fmt: skip
+            if _dashes(niveau):
+                line.set_dashes(_dashes(niveau))
+            drawn.add(niveau)
+    return [n for n in NIVEAUX if n in drawn]
 
 
 # --------------------------------------------------------------------------
@@ -810,11 +1236,11 @@ def render_fiche_territoire(
     width, height = A4
     margin, k = 0.6, 1.0
     inner_w = width - 2 * margin
-    fig = _new_figure(A4, dpi)
+    fig = new_figure(A4, dpi)
     inch = fig.dpi_scale_trans
 
     def put(x, y, s, **kwargs):
-        return _text(fig, x, y, s, transform=inch, **kwargs)
+        return plain_text(fig, x, y, s, transform=inch, **kwargs)
 
     y = height - margin
     put(margin, y, "Atlas des PTCE — fiche territoire", fontsize=9, color=_GREY,
@@ -938,7 +1364,7 @@ def render_fiche_territoire(
             va="top", fontstyle="italic")  # fmt: skip
 
     _footer(fig, width, 7, when, margin)
-    return _save(fig, fmt, dpi, f"Fiche territoire — {fiche.nom}")
+    return save_figure(fig, fmt, dpi, f"Fiche territoire — {fiche.nom}")
 
 
 def _rate(value: float | None) -> str:

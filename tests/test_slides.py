@@ -147,3 +147,72 @@ def test_fixed_date_gives_identical_bytes(demo):
     assert recit_zip(short, select(frames), faits, when=WHEN) == recit_zip(
         short, select(frames), faits, when=WHEN
     )
+
+
+def _moulin(story: Recit) -> Vue:
+    return next(v for v in story.vues if "le-moulin-creatif" in v.surligner)
+
+
+def test_slide_of_a_supported_ptce_shows_the_screen(demo):
+    """Zoom of the screen, the PTCE's filière colour, support lines by level."""
+    import numpy as np
+    from pyproj import Transformer
+
+    from lib.carte import view_bounds
+    from lib.layers import supports
+    from lib.palette import FILIERE_COLORS, LEVEL_COLORS
+    from lib.slides import slide_figure
+
+    frames, story, faits = demo
+    vue = _moulin(story)
+    selection = select(frames)(vue)
+    ptce = selection.ptce.loc["le-moulin-creatif"]
+    data = slide(vue, selection, faits, when=WHEN)
+    with Image.open(io.BytesIO(data)) as image:
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3).astype(int)
+
+    def present(color: str, tolerance: int = 6) -> bool:
+        rgb = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
+        return bool((np.abs(pixels - rgb).max(axis=1) <= tolerance).sum() >= 12)
+
+    assert present(FILIERE_COLORS[ptce["filiere"]]), ptce["filiere"]
+    niveaux = {link["niveau"] for link in supports(selection)[1]
+               if link["ptce"] == "le-moulin-creatif"}  # fmt: skip
+    assert niveaux
+    assert any(present(LEVEL_COLORS[n]) for n in niveaux)
+
+    # Extent: the map frames what the screen frames (lib.carte.view_bounds).
+    filters = vue.filters()
+    (south, west), (north, east) = view_bounds(
+        filters.region, filters.departements, filters.epci
+    )[1]
+    to_l93 = Transformer.from_crs(4326, 2154, always_xy=True)
+    xs, ys = to_l93.transform([west, east, west, east], [south, south, north, north])
+    screen_w, screen_h = max(xs) - min(xs), max(ys) - min(ys)
+    fig = slide_figure(vue, selection, faits, when=WHEN)
+    ax = next(a for a in fig.axes if a.get_gid() == "atlas-map")
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    # The map holds the screen's bounds; along the tighter side it is at
+    # most 5 % larger (the other side widens to the slide's shape).
+    assert x0 <= min(xs) + 0.05 * screen_w and x1 >= max(xs) - 0.05 * screen_w
+    assert y0 <= min(ys) + 0.05 * screen_h and y1 >= max(ys) - 0.05 * screen_h
+    assert min((x1 - x0) / screen_w, (y1 - y0) / screen_h) <= 1.05
+
+
+def test_slide_text_is_wrapped_never_cut(demo):
+    """A long text is drawn whole, on as many lines as it needs: no « … »."""
+    from lib.slides import slide_figure
+
+    frames, story, faits = demo
+    long_text = " ".join(f"mot{i}" for i in range(160)) + " fin."
+    vue = replace(_moulin(story), titre="Titre " * 20 + "final", texte=long_text)
+    fig = slide_figure(vue, select(frames)(vue), faits, when=WHEN)
+    drawn = " ".join(t.get_text() for t in fig.texts)
+    assert "…" not in drawn
+    words = " ".join(drawn.split())
+    assert "mot0 mot1" in words and "mot159 fin." in words and "final" in words
+    renderer = fig.canvas.get_renderer()
+    width = fig.get_size_inches()[0] * fig.dpi
+    for text in fig.texts:
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width, text.get_text()

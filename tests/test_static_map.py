@@ -290,3 +290,65 @@ def test_fiche_bad_arguments(frames):
         render_fiche_territoire(frames, "departement", "44", fmt="svg")
     with pytest.raises(ValueError):
         render_fiche_territoire(frames, "departement", "XX")
+
+
+def _stacked_records() -> list[Ptce]:
+    """Seven PTCE in Loire-Atlantique, six of them at Nantes' chef-lieu."""
+    filieres = ("culture", "énergie", "mobilité", "textile", "numérique", None)
+    records = [
+        Ptce(id=f"n{i}", nom=f"Nantes {i}", commune="44109", departement="44",
+             region="52", filieres=(f,) if f else ())
+        for i, f in enumerate(filieres)
+    ]  # fmt: skip
+    records.append(Ptce(id="anc", nom="Ancenis", commune="44003", departement="44",
+                        region="52", filieres=("tourisme",)))  # fmt: skip
+    return records
+
+
+def test_every_placed_ptce_of_loire_atlantique_is_drawn(built_cache):
+    """PTCE at one place are all drawn (side by side or counted), by filière."""
+    from geo.lookup import commune_points
+    from lib.palette import FILIERE_COLORS
+    from lib.static_map import map_figure
+
+    frames = build_frames(_stacked_records(), commune_points())
+    placed = int(frames.ptce["lat"].notna().sum())
+    assert placed == 7
+    fig = map_figure(frames, title=TITLE, departements=("44",), dpi=72, when=WHEN)
+    ax = next(a for a in fig.axes if a.get_gid() == "atlas-map")
+    dots = sum(len(c.get_offsets()) for c in ax.collections if c.get_gid() == "ptce")
+    counted = sum(int(t.get_text()) for t in ax.texts if t.get_gid() == "ptce-count")
+    assert dots + counted == placed
+    # Every dot is apart from the others: none hides another.
+    offsets = [tuple(p) for c in ax.collections if c.get_gid() == "ptce"
+               for p in c.get_offsets()]  # fmt: skip
+    assert len(set(offsets)) == len(offsets)
+    # Coloured by filière, as the legend says.
+    faces = {
+        tuple(round(v, 3) for v in face[:3])
+        for c in ax.collections
+        if c.get_gid() == "ptce"
+        for face in c.get_facecolors()
+    }
+    import matplotlib.colors as mcolors
+
+    for filiere in ("culture", "énergie", "tourisme", "non renseignée"):
+        rgb = tuple(round(v, 3) for v in mcolors.to_rgb(FILIERE_COLORS[filiere]))
+        assert rgb in faces, filiere
+
+
+def test_many_ptce_at_one_place_are_counted(built_cache):
+    """More than eight PTCE at one place: one bubble with their number."""
+    from geo.lookup import commune_points
+    from lib.static_map import map_figure
+
+    records = [
+        Ptce(id=f"p{i}", nom=f"P {i}", commune="44109", departement="44",
+             region="52", filieres=("culture",))
+        for i in range(12)
+    ]  # fmt: skip
+    frames = build_frames(records, commune_points())
+    fig = map_figure(frames, title=TITLE, departements=("44",), dpi=72, when=WHEN)
+    ax = next(a for a in fig.axes if a.get_gid() == "atlas-map")
+    labels = [t.get_text() for t in ax.texts if t.get_gid() == "ptce-count"]
+    assert labels == ["12"]
