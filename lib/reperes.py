@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
 from lib import fr
+from lib import soutiens as types_soutien
 from lib.model import NIVEAU_LABELS, TYPES_SOUTIEN, Fait, fold
 
 __all__ = [
@@ -82,6 +83,10 @@ class Ref:
 
 def _guide(partie: str) -> Ref:
     return Ref(GUIDE, partie)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 _QUOI = _guide("PTCE, de quoi parle-t-on ?")
@@ -418,75 +423,43 @@ SECTIONS: tuple[Section, ...] = (
                 _COMMENT,
             ),
         ),
-        # The guide's own words (quoted), then a short definition in the
-        # atlas's words; type_soutien ties each way to the model's vocabulary,
-        # whose seven first labels follow the guide's order.
+        # The guide's own words (quoted); the label and the definition are
+        # the atlas's, defined once in lib.soutiens for every place a type
+        # appears (filters, legends, exports). The quotes follow the types'
+        # order, which is the guide's.
         entries=tuple(
             Entry(
-                titre,
+                _capital(types_soutien.libelle(code)),
                 texte,
                 _COMMENT,
                 citation=True,
-                exemple=definition,
-                type_soutien=TYPES_SOUTIEN[i],
+                exemple=types_soutien.definition(code),
+                type_soutien=code,
             )
-            for i, (titre, texte, definition) in enumerate(
+            for code, texte in zip(
+                TYPES_SOUTIEN[:7],
                 (
-                    (
-                        "Repérage et mise en lien",
-                        "Aider au repérage, à la mise en lien entre acteurs et à "
-                        "la compréhension du territoire et de ses orientations",
-                        "La collectivité fait connaître les acteurs entre eux et "
-                        "partage sa connaissance du territoire.",
-                    ),
-                    (
-                        "Financements dédiés au fonctionnement",
-                        "Aider au fonctionnement, avec des financements dédiés "
-                        "par exemple à l'animation des pôles et inscrits dans le "
-                        "temps (convention pluriannuelle d'objectifs par exemple)",
-                        "Une subvention de fonctionnement, de préférence sur "
-                        "plusieurs années, notamment pour l'animation du pôle.",
-                    ),
-                    (
-                        "Investissement",
-                        "Aider à l'investissement, que ce soit pour du matériel "
-                        "mutualisé, des locaux,…",
-                        "Un financement d'équipement : matériel partagé, locaux.",
-                    ),
-                    (
-                        "Conseil et ingénierie",
-                        "Apporter du conseil et de l'ingénierie, accompagner le "
-                        "PTCE sur les volets technique et administratif (la "
-                        "réciproque pouvant aussi être vraie…)",
-                        "Les services de la collectivité accompagnent le PTCE sur "
-                        "les questions techniques et administratives.",
-                    ),
-                    (
-                        "Accès au foncier",
-                        "Faciliter l'accès au foncier (repérage d'opportunité "
-                        "foncière, portage de l'investissement immobilier, mise à "
-                        "disposition de locaux ou terrains,…)",
-                        "Trouver, porter ou prêter des terrains et des locaux.",
-                    ),
-                    (
-                        "Appel aux biens et services du PTCE",
-                        "Faire appel aux biens et services proposés par le PTCE "
-                        "(dans le cadre de DSP, de marchés publics,..), ou au "
-                        "savoir-faire et à l'ingénierie des PTCE en matière de "
-                        "coopération",
-                        "La collectivité achète ce que produit le PTCE (marchés "
-                        "publics, délégations de service public) ou fait appel à "
-                        "son savoir-faire de coopération.",
-                    ),
-                    (
-                        "Acteur du PTCE",
-                        "Être acteur du PTCE et coopérer avec les acteurs du "
-                        "territoire (contribution à la gouvernance et au "
-                        "développement de ses activités)",
-                        "La collectivité prend part à la gouvernance du PTCE et au "
-                        "développement de ses activités.",
-                    ),
-                )
+                    "Aider au repérage, à la mise en lien entre acteurs et à la "
+                    "compréhension du territoire et de ses orientations",
+                    "Aider au fonctionnement, avec des financements dédiés par "
+                    "exemple à l'animation des pôles et inscrits dans le temps "
+                    "(convention pluriannuelle d'objectifs par exemple)",
+                    "Aider à l'investissement, que ce soit pour du matériel "
+                    "mutualisé, des locaux,…",
+                    "Apporter du conseil et de l'ingénierie, accompagner le PTCE "
+                    "sur les volets technique et administratif (la réciproque "
+                    "pouvant aussi être vraie…)",
+                    "Faciliter l'accès au foncier (repérage d'opportunité "
+                    "foncière, portage de l'investissement immobilier, mise à "
+                    "disposition de locaux ou terrains,…)",
+                    "Faire appel aux biens et services proposés par le PTCE (dans "
+                    "le cadre de DSP, de marchés publics,..), ou au savoir-faire "
+                    "et à l'ingénierie des PTCE en matière de coopération",
+                    "Être acteur du PTCE et coopérer avec les acteurs du "
+                    "territoire (contribution à la gouvernance et au "
+                    "développement de ses activités)",
+                ),
+                strict=True,
             )
         ),
     ),
@@ -677,7 +650,7 @@ def support_rows(
     soutiens : iterable of mapping
         Support rows (``lib.explore.Frames.soutiens`` as records): ``ptce_id``,
         ``ptce_nom``, ``niveau``, ``code``, ``collectivite``, ``type``,
-        ``note``, ``source``, ``source_url``.
+        ``note``, ``source``, ``source_url`` and, when known, ``deduit``.
     niveau, code : str
         The collectivité.
     ptce_id : str, optional
@@ -687,8 +660,9 @@ def support_rows(
     Returns
     -------
     list of dict
-        ``ptce_id``, ``ptce_nom``, ``collectivite``, ``type``, ``note`` and
-        ``source`` (a :class:`Ref`), the example's PTCE first.
+        ``ptce_id``, ``ptce_nom``, ``collectivite``, ``type`` (its label),
+        ``note``, ``deduit`` (the reasoning when the support is inferred,
+        else "") and ``source`` (a :class:`Ref`), the example's PTCE first.
     """
     rows = []
     for s in soutiens:
@@ -700,8 +674,10 @@ def support_rows(
                 "ptce_id": s["ptce_id"],
                 "ptce_nom": s["ptce_nom"],
                 "collectivite": fr.text(s.get("collectivite"), NIVEAU_LABELS[niveau]),
-                "type": fr.text(s.get("type")),
+                "type": types_soutien.libelle(fr.text(s.get("type"))),
                 "note": "" if fr.is_missing(s.get("note")) else s["note"],
+                # Inferred rather than read in its source: said, with why.
+                "deduit": "" if fr.is_missing(s.get("deduit")) else s["deduit"],
                 "source": Ref(
                     fr.text(s.get("source")),
                     url=None if fr.is_missing(url) else url,

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from lib import fr, reperes
+from lib import soutiens as types_soutien
 from lib.model import NIVEAU_LABELS, Fait
 from lib.reperes import Desaccord, Entry, Ref
 from pages import get_frames, get_store, run_app, set_query_params
@@ -123,6 +124,8 @@ def _supports(entry: Entry, soutiens: list[dict]) -> None:
     ]
     for r in rows:
         what = r["type"] + (f" — {r['note']}" if r["note"] else "")
+        if r["deduit"]:
+            what += f" — *déduit* : {r['deduit']}"
         source = reperes.source_text(r["source"])
         lines.append(
             f"- [{r['ptce_nom']}]({reperes.fiche_url(r['ptce_id'])}) : {what} "
@@ -135,7 +138,7 @@ def _type_count(label: str, soutiens: list[dict]) -> None:
     n = sum(1 for s in soutiens if s["type"] == label)
     link = reperes.soutien_url(label)
     st.markdown(
-        f"*Dans les données* — type « {label} » : "
+        f"*Dans les données* — « {types_soutien.libelle(label)} » : "
         f"{fr.count(n, 'soutien enregistré', 'soutiens enregistrés')}"
         + (f" ([voir les collectivités]({link}))" if n else "")
     )

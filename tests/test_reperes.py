@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import fr, reperes
+from lib import soutiens as types_soutien
 from lib.demo import load_demo_file
 from lib.model import TYPES_SOUTIEN, Fait, Source
 from lib.store import Store
@@ -122,6 +123,9 @@ def test_levels_and_ways_are_those_of_the_guide():
     # The guide's own words (quoted), each with a definition, tied in order
     # to the model's seven support types.
     assert all(w.citation and w.exemple for w in ways)
+    assert [w.exemple for w in ways] == [
+        types_soutien.definition(code) for code in TYPES_SOUTIEN[:7]
+    ]
     assert [w.type_soutien for w in ways] == list(TYPES_SOUTIEN[:7])
     assert "savoir-faire et à l'ingénierie des PTCE en matière de coopération" in (
         ways[5].texte
@@ -197,6 +201,8 @@ def test_level_examples_link_to_the_supports_of_the_data(store):
         rows = reperes.support_rows(soutiens, *entry.soutien)
         for row in rows:
             assert f"[{row['ptce_nom']}]({reperes.fiche_url(row['ptce_id'])})" in text
+            if row["deduit"]:  # an inferred support says so, with its reasoning
+                assert f"*déduit* : {row['deduit']}" in text
             checked += 1
         url = reperes.territoire_url(*entry.soutien)
         if rows and url:
