@@ -366,6 +366,7 @@ _PTCE_COLUMNS = [
 _SOUTIEN_COLUMNS = [
     "ptce_id", "ptce_nom", "niveau", "code", "collectivite", "type", "dispositif",
     "montant", "annee_debut", "annee_fin", "phase", "source", "source_url", "note",
+    "deduit",
 ]  # fmt: skip
 
 
