@@ -338,3 +338,14 @@ def test_map_options_survive_a_visit_to_another_page(built_cache, database):
     assert at.selectbox(key="carte_maille").value == "epci"
     assert at.selectbox(key="carte_indicateur").value == "montant"
     assert at.multiselect(key="carte_couches").value == ["choro"]
+
+
+def test_place_of_a_ptce_without_departement_names_its_commune_s():
+    from geo.lookup import commune_points
+    from lib.explore import build_frames
+    from lib.model import Ptce
+
+    frames = build_frames(
+        [Ptce(id="seul", nom="Seul", commune="44109")], commune_points()
+    )
+    assert frames.ptce["lieu"].tolist() == ["Nantes (44)"]

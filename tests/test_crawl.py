@@ -45,6 +45,7 @@ PAGES = (
     "collectivites",
     "statistiques",
     "presentation",
+    "reperes",
     "donnees",
     "sources",
 )
@@ -281,10 +282,11 @@ def _crawl(browser, base: str, query: str, exports: bool, skip_slow: bool) -> di
     exports_read = context.exports_read
     context.close()
     if exports:
-        # Every page with exports was read: Carte (4), Collectivités (its
-        # fiche territoire), Statistiques (CSV), Présentation (PNG at least).
-        assert len(exports_read) >= 6, exports_read
+        # The Carte's exports are always read; by default every page with
+        # exports: Carte (4), fiche territoire, Statistiques, Présentation.
         assert any(n.endswith(".pdf") for n in exports_read), exports_read
+        if not query:
+            assert len(exports_read) >= 6, exports_read
     return found
 
 
