@@ -47,6 +47,7 @@ from lib.maps import (
     ptce_markers,
     support_layer,
 )
+from lib.worker import offloadable
 
 LAYERS = {
     "ptce": "PTCE",
@@ -407,6 +408,7 @@ def view_title(region: str | None) -> str:
     return f"Les PTCE — {name}"
 
 
+@offloadable
 def offline_map(
     selection: Frames,
     *,

@@ -52,6 +52,7 @@ from lib.storylines import (
     support_counts,
 )
 from lib.territoires import matrice
+from lib.worker import offloadable
 
 #: Formats of a single slide.
 SLIDE_FORMATS = ("png", "pdf")
@@ -464,6 +465,7 @@ def _render(vue, selection, faits, fmts, size, dpi, when) -> dict[str, bytes]:
     return {fmt: save_figure(fig, fmt, dpi, vue.titre) for fmt in fmts}
 
 
+@offloadable
 def slide(
     vue: Vue,
     selection: Frames,
@@ -601,6 +603,15 @@ def recit_zip(
         give the same bytes.
     """
     when = when or date.today()
+    # The selections are made here (the callable may read the app's caches);
+    # the drawing, in a worker inside lib.worker.offloading().
+    return _recit_zip(story, [selections(vue) for vue in story.vues], faits,
+                      when, dpi)  # fmt: skip
+
+
+@offloadable
+def _recit_zip(story: Recit, frames: Sequence[Frames], faits, when: date, dpi):
+    """Build the ZIP of :func:`recit_zip` from the selections of the vues."""
     stamp = (max(when.year, 1980), when.month, when.day, 0, 0, 0)
     pdf_pages = []
     buffer = io.BytesIO()
@@ -612,9 +623,9 @@ def recit_zip(
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
 
-        for vue, name in zip(story.vues, slide_names(story), strict=True):
-            files = _render(vue, selections(vue), faits, ("png", "pdf"), SLIDE, dpi,
-                            when)  # fmt: skip
+        names = slide_names(story)
+        for vue, selection, name in zip(story.vues, frames, names, strict=True):
+            files = _render(vue, selection, faits, ("png", "pdf"), SLIDE, dpi, when)
             add(name, files["png"])
             pdf_pages.append(files["pdf"])
         add(pdf_name(story), _merge_pdfs(pdf_pages, story.titre))

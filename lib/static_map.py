@@ -64,6 +64,7 @@ from lib.palette import (
     LEVEL_WEIGHT,
     LINE_CASING,
 )
+from lib.worker import offloadable
 
 #: Output formats of the exports.
 FORMATS = ("png", "svg", "pdf")
@@ -652,6 +653,7 @@ def _footer(fig: Figure, width: float, size: float, when: date, margin: float):
 # --------------------------------------------------------------------------
 
 
+@offloadable
 def render_map(
     selection: Frames,
     *,
@@ -1191,6 +1193,7 @@ def _fiche_map(fig: Figure, box, fiche, k: float) -> None:
     _scale_bar(ax, (minx, maxx), (miny, maxy), 7)
 
 
+@offloadable
 def render_fiche_territoire(
     frames: Frames,
     niveau: str,

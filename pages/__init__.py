@@ -20,6 +20,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 
 import streamlit as st
@@ -357,6 +358,13 @@ def prepared_download(
     belong to the session (``st.session_state``) and are dropped as soon as
     the view they were made for changes (``signature``).
 
+    The file is drawn in a worker process (:mod:`lib.worker`): the export
+    functions ``make`` calls (:func:`lib.static_map.render_map`,
+    :func:`lib.slides.recit_zip`…) run there, so that making a récit's ZIP
+    does not hold the server for the other sessions. A failure is said in
+    French on the next run (:func:`lib.errors.explain`), with a reference in
+    the log.
+
     Parameters
     ----------
     label : str
@@ -364,7 +372,8 @@ def prepared_download(
     key : str
         Widget and session key, unique on the page.
     make : callable
-        ``() -> bytes``, run when "Préparer" is clicked.
+        ``() -> bytes``, run when "Préparer" is clicked; the export
+        functions it calls run in a worker.
     file_name, mime : str
         Of the download.
     signature : str
@@ -376,6 +385,9 @@ def prepared_download(
     if stored is not None and stored[0] != signature:
         del st.session_state[key]
         stored = None
+    failed = st.session_state.pop(f"{key}_erreur", None)
+    if failed is not None:
+        st.error(failed, icon=":material/error:")
     if stored is None:
         # A callback: the file is made before the rerun that shows it.
         st.button(
@@ -399,4 +411,17 @@ def prepared_download(
 
 
 def _prepare(key: str, signature: str, make) -> None:
-    st.session_state[key] = (signature, make())
+    from lib.errors import explain
+    from lib.worker import offloading
+
+    try:
+        # The export functions called by make() run in a worker process:
+        # this thread waits for the bytes without holding the GIL.
+        with offloading():
+            data = make()
+    except Exception as exc:
+        ref = uuid.uuid4().hex[:8]
+        _LOG.exception("Export %s impossible (référence %s)", key, ref)
+        st.session_state[f"{key}_erreur"] = explain(exc, for_app=True, ref=ref)
+        return
+    st.session_state[key] = (signature, data)
