@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from geo.reference import Reference, load_reference
+from lib.certitude import champs_deduits
 from lib.model import (
     FILIERES,
     FORMES_JURIDIQUES,
@@ -308,6 +309,8 @@ def build_frames(
                 "montant_total": sum(montants) if montants else np.nan,
                 "site_web": p.site_web,
                 "origine": p.origine,
+                "deduit": champs_deduits(p),
+                "meme_pole_que": p.meme_pole_que,
                 "lon": lon,
                 "lat": lat,
                 "placement": placement,
@@ -360,8 +363,8 @@ _PTCE_COLUMNS = [
     "departement", "departement_nom", "region", "filiere", "filieres", "stade",
     "forme_juridique", "annee_creation", "nb_membres", "emplois", "charte_signee",
     "ami", "ami_types", "types_soutien", "niveaux_soutien", "nb_soutiens",
-    "nb_collectivites", "montant_total", "site_web", "origine", "lon", "lat",
-    "placement", "lieu", "recherche",
+    "nb_collectivites", "montant_total", "site_web", "origine", "deduit",
+    "meme_pole_que", "lon", "lat", "placement", "lieu", "recherche",
 ]  # fmt: skip
 _SOUTIEN_COLUMNS = [
     "ptce_id", "ptce_nom", "niveau", "code", "collectivite", "type", "dispositif",

@@ -25,6 +25,7 @@ from geo.boundaries import load_boundaries
 from geo.lookup import UnknownCode, territory_name
 from geo.reference import Reference, load_reference
 from lib import fr, palette
+from lib.certitude import DEDUIT, libelle_champ
 from lib.maps import (
     FRANCE_BOUNDS,
     LayerStyle,
@@ -33,6 +34,7 @@ from lib.maps import (
     territory_layer,
 )
 from lib.model import NIVEAU_LABELS, Ptce, Source
+from lib.soutiens import libelle as libelle_type
 
 #: Badge shown for records that are not user data.
 ORIGINE_BADGES = {
@@ -43,7 +45,7 @@ ORIGINE_BADGES = {
 #: Columns of :func:`soutiens_table`.
 SOUTIEN_COLUMNS = [
     "Collectivité", "Niveau", "Code", "Type de soutien", "Dispositif",
-    "Montant (€)", "Début", "Fin", "Phase", "Source", "Lien", "Note",
+    "Montant (€)", "Début", "Fin", "Phase", "Source", "Lien", "Note", "Déduit",
 ]  # fmt: skip
 #: Columns of :func:`timeline_frame`.
 TIMELINE_COLUMNS = [
@@ -196,8 +198,11 @@ def figures(record: Ptce) -> dict[str, str]:
     """
     montants = [s.montant for s in record.soutiens if s.montant is not None]
     charte = {True: "oui", False: "non", None: fr.MISSING}[record.charte_signee]
+    creation = "Création" + (
+        f" ({DEDUIT})" if "annee_creation" in record.deductions else ""
+    )
     return {
-        "Création": fr.year(record.annee_creation),
+        creation: fr.year(record.annee_creation),
         "Membres": fr.integer(record.nb_membres),
         "Emplois": fr.integer(record.emplois),
         "Charte signée": charte,
@@ -246,7 +251,7 @@ def soutiens_table(record: Ptce, ref: Reference | None = None) -> pd.DataFrame:
             "Collectivité": collectivite_name(s.niveau, s.code, ref),
             "Niveau": NIVEAU_LABELS.get(s.niveau, s.niveau),
             "Code": s.code,
-            "Type de soutien": s.type,
+            "Type de soutien": libelle_type(s.type),
             "Dispositif": s.dispositif,
             "Montant (€)": s.montant,
             "Début": s.annee_debut,
@@ -255,6 +260,8 @@ def soutiens_table(record: Ptce, ref: Reference | None = None) -> pd.DataFrame:
             "Source": s.source.libelle if s.source else None,
             "Lien": safe_url(s.source.url) if s.source else None,
             "Note": s.note,
+            # The reasoning of an inferred support, empty when it was read.
+            "Déduit": f"{DEDUIT} : {s.deduit}" if s.deduit else None,
         }
         for s in record.soutiens
     ]
@@ -304,10 +311,11 @@ def timeline_frame(record: Ptce, ref: Reference | None = None) -> pd.DataFrame:
         name = collectivite_name(s.niveau, s.code, ref)
         rows.append(
             {
-                "ligne": f"{name} · {s.type}",
+                "ligne": f"{name} · {libelle_type(s.type)}"
+                + (f" ({DEDUIT})" if s.deduit else ""),
                 "collectivite": name,
                 "niveau": NIVEAU_LABELS.get(s.niveau, s.niveau),
-                "type": s.type,
+                "type": libelle_type(s.type),
                 "debut": int(start),
                 "fin": int(end),
                 "periode": periode,
@@ -454,9 +462,44 @@ class Fiche:
     timeline: pd.DataFrame
     sources: list[Source]
     origine: str
+    #: Values inferred rather than read: (field code, French name, reasoning),
+    #: the probable-duplicate link apart.
+    deductions: tuple[tuple[str, str, str], ...] = ()
+    #: Probable duplicates: (id, name, reasoning).
+    meme_pole: tuple[tuple[str, str, str], ...] = ()
+
+    def deduit(self, champ: str) -> bool:
+        """Tell whether the value of a field is inferred (« déduit »)."""
+        return any(code == champ for code, _, _ in self.deductions)
 
 
-def build_fiche(record: Ptce, ref: Reference | None = None) -> Fiche:
+def deductions(record: Ptce) -> tuple[tuple[str, str, str], ...]:
+    """Return the inferred values of a PTCE: (field, French name, reasoning)."""
+    return tuple(
+        (champ, libelle_champ(champ), why)
+        for champ, why in record.deductions.items()
+        if champ != "meme_pole_que"
+    )
+
+
+def meme_pole(
+    record: Ptce, noms: Mapping[str, str] | None = None
+) -> tuple[tuple[str, str, str], ...]:
+    """Return the probable duplicates of a PTCE: (id, name, reasoning).
+
+    A linked PTCE missing from ``noms`` (deleted, or not loaded) keeps its
+    identifier as its name.
+    """
+    why = record.deductions.get("meme_pole_que", "")
+    noms = noms or {}
+    return tuple((pid, noms.get(pid, pid), why) for pid in record.meme_pole_que)
+
+
+def build_fiche(
+    record: Ptce,
+    ref: Reference | None = None,
+    noms: Mapping[str, str] | None = None,
+) -> Fiche:
     """Gather the display data of a PTCE fiche.
 
     Parameters
@@ -465,6 +508,8 @@ def build_fiche(record: Ptce, ref: Reference | None = None) -> Fiche:
         The full aggregate (``Store.get``).
     ref : Reference, optional
         The COG reference.
+    noms : mapping, optional
+        ``{id: name}`` of the other PTCE, to name probable duplicates.
 
     Returns
     -------
@@ -492,6 +537,8 @@ def build_fiche(record: Ptce, ref: Reference | None = None) -> Fiche:
         timeline=timeline_frame(record, ref),
         sources=sources(record),
         origine=record.origine,
+        deductions=deductions(record),
+        meme_pole=meme_pole(record, noms),
     )
 
 
@@ -658,13 +705,25 @@ def _bounds(
     )
 
 
-def directory_table(ptce: pd.DataFrame) -> pd.DataFrame:
+def _deduit_cell(fields) -> str:
+    """« déduit : département, filières », or nothing when all was read."""
+    if fr.is_missing(fields) or not len(fields):
+        return ""
+    return f"{DEDUIT} : " + ", ".join(fields)
+
+
+def directory_table(
+    ptce: pd.DataFrame, noms: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Return the rows of the annuaire: French columns, indexed by PTCE id.
 
     Parameters
     ----------
     ptce : pandas.DataFrame
         :attr:`lib.explore.Frames.ptce` rows.
+    noms : mapping, optional
+        ``{id: name}`` of every PTCE, to name probable duplicates that the
+        filters leave out (by default, the names of ``ptce``).
 
     Returns
     -------
@@ -672,6 +731,7 @@ def directory_table(ptce: pd.DataFrame) -> pd.DataFrame:
         Sorted by name in French order (:func:`lib.fr.sort_key`); text and
         amounts written by :mod:`lib.fr`, numbers left empty when unknown.
     """
+    noms = dict(zip(ptce.index, ptce["nom"], strict=True)) | dict(noms or {})
     departement = [
         # A PTCE without a seat has neither (NaN under France entière).
         f"{nom} ({code})" if not fr.is_missing(nom) else fr.text(code)
@@ -696,6 +756,21 @@ def directory_table(ptce: pd.DataFrame) -> pd.DataFrame:
             "Montant connu": ptce["montant_total"].map(fr.euros),
             "AMI": ptce["ami"].map(lambda a: ", ".join(a) or fr.MISSING),
             "Origine": ptce["origine"].map(fr.text),
+            # Values no source states as such: the mark, reasoning in the fiche.
+            "Valeurs déduites": (
+                ptce["deduit"].map(_deduit_cell) if "deduit" in ptce else ""
+            ),
+            "Même pôle probable que": (
+                ptce["meme_pole_que"].map(
+                    lambda ids: (
+                        ", ".join(noms.get(i, i) for i in ids)
+                        if not fr.is_missing(ids)
+                        else ""
+                    )
+                )
+                if "meme_pole_que" in ptce
+                else ""
+            ),
         },
         index=ptce.index,
     )

@@ -16,6 +16,7 @@ from streamlit_folium import st_folium
 from geo.boundaries import ATTRIBUTION, CacheMissing
 from geo.lookup import commune_points
 from lib import fr
+from lib.certitude import DEDUIT, DEDUIT_AIDE, DOUBLONS_AIDE
 from lib.fiche import (
     Fiche,
     build_fiche,
@@ -53,7 +54,10 @@ def render() -> None:
         "clavier : flèches puis Maj + Espace) pour ouvrir la fiche du PTCE ; "
         "cliquez sur un titre de colonne pour trier."
     )
-    table = directory_table(frames.ptce)
+    every = get_frames().ptce
+    table = directory_table(
+        frames.ptce, dict(zip(every.index, every["nom"], strict=True))
+    )
     ids = list(table.index)
     selected = _table(table, ids)
     if selected:
@@ -89,6 +93,8 @@ def _table(table: pd.DataFrame, ids: list[str]) -> str | None:
                 help="Somme des montants de soutien connus (les autres sont "
                 "inconnus, pas nuls)",
             ),
+            "Valeurs déduites": st.column_config.TextColumn(help=DEDUIT_AIDE),
+            "Même pôle probable que": st.column_config.TextColumn(help=DOUBLONS_AIDE),
         },
     )
     rows = tuple(event.selection.rows)
@@ -119,7 +125,8 @@ def _fiche(ptce_id: str, in_table: bool) -> None:
         )
         st.button("Fermer", on_click=_close, args=(key,), key="fiche-fermer")
         return
-    fiche = build_fiche(record)
+    every = get_frames().ptce
+    fiche = build_fiche(record, noms=dict(zip(every.index, every["nom"], strict=True)))
     with st.container(border=True, key="fiche"):
         head, close = st.columns([6, 1], vertical_alignment="center")
         head.header(escape_markdown(fiche.nom), anchor="fiche")
@@ -137,7 +144,11 @@ def _fiche(ptce_id: str, in_table: bool) -> None:
                 icon=":material/filter_alt_off:",
             )
         _badges(fiche)
-        st.markdown(escape_markdown(fiche.lieu))
+        _meme_pole(fiche)
+        lieu = escape_markdown(fiche.lieu)
+        if fiche.deduit("commune") or fiche.deduit("departement"):
+            lieu += f" *({DEDUIT})*"
+        st.markdown(lieu)
         _identity(fiche)
         _figures(fiche)
         if fiche.description:
@@ -147,6 +158,7 @@ def _fiche(ptce_id: str, in_table: bool) -> None:
         _map(record, fiche)
         _membres(fiche)
         _soutiens(fiche)
+        _deductions(fiche)
         _sources(fiche)
         st.caption(
             "L'adresse de cette page (paramètre « ptce ») ouvre directement "
@@ -173,13 +185,65 @@ def _badges(fiche: Fiche) -> None:
 
 def _identity(fiche: Fiche) -> None:
     lines = [
-        ("Filières", ", ".join(fiche.filieres) or "non renseignées"),
-        ("Stade", fiche.stade or "non renseigné"),
-        ("Forme juridique", fiche.forme_juridique or "non renseignée"),
+        ("filieres", "Filières", ", ".join(fiche.filieres) or "non renseignées"),
+        ("stade", "Stade", fiche.stade or "non renseigné"),
+        (
+            "forme_juridique",
+            "Forme juridique",
+            fiche.forme_juridique or "non renseignée",
+        ),
     ]
     st.markdown(
-        "  \n".join(f"**{label}** : {escape_markdown(value)}" for label, value in lines)
+        "  \n".join(
+            f"**{label}** : {escape_markdown(value)}"
+            + (f" *({DEDUIT})*" if fiche.deduit(champ) else "")
+            for champ, label, value in lines
+        )
     )
+
+
+def _meme_pole(fiche: Fiche) -> None:
+    """Probable duplicates: a link to each, the reasoning and why not merged."""
+    for pid, nom, why in fiche.meme_pole:
+        st.warning(
+            f"**Même pôle probable que « {escape_markdown(nom)} »** ({DEDUIT}). "
+            f"{escape_markdown(why)}  \n{escape_markdown(DOUBLONS_AIDE)}",
+            icon=":material/join:",
+        )
+        st.button(
+            f"Ouvrir la fiche « {nom} »",
+            on_click=_open,
+            args=(pid,),
+            key=f"fiche-meme-pole-{pid}",
+            icon=":material/arrow_forward:",
+        )
+
+
+def _open(ptce_id: str) -> None:
+    st.query_params[PARAM] = ptce_id
+
+
+def _deductions(fiche: Fiche) -> None:
+    """Every inferred value with its reasoning (« déduit »)."""
+    supports = [
+        (row["Collectivité"], row["Type de soutien"], row["Déduit"])
+        for _, row in fiche.soutiens.iterrows()
+        if not fr.is_missing(row["Déduit"])
+    ]
+    if not fiche.deductions and not supports:
+        return
+    st.subheader("Valeurs déduites")
+    st.caption(escape_markdown(DEDUIT_AIDE))
+    items = [
+        f"- **{escape_markdown(name)}** — {DEDUIT} : {escape_markdown(why)}"
+        for _, name, why in fiche.deductions
+    ]
+    items += [
+        f"- **Soutien de {escape_markdown(who)}** ({escape_markdown(kind)}) — "
+        f"{escape_markdown(why)}"
+        for who, kind, why in supports
+    ]
+    st.markdown("\n".join(items))
 
 
 def _figures(fiche: Fiche) -> None:

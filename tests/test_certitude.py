@@ -304,3 +304,74 @@ def test_import_help_lists_the_labels():
 
 def test_demo_file_is_the_default():
     assert DEMO_FILE.exists()
+
+
+# -- shown as such: fiche, annuaire -------------------------------------------
+
+
+def test_build_fiche_carries_the_marks(demo):
+    from lib.fiche import build_fiche
+
+    by = {p.id: p for p in demo}
+    noms = {p.id: p.nom for p in demo}
+    fiche = build_fiche(by["les-ecossolies"], noms=noms)
+    assert fiche.deduit("annee_creation") and not fiche.deduit("commune")
+    ((_, name, why),) = [d for d in fiche.deductions if d[0] == "annee_creation"]
+    assert name == "année de création" and "2004" in why
+    assert "Création (déduit)" in fiche.figures
+    assert [(pid, nom) for pid, nom, _ in fiche.meme_pole] == [
+        ("le-solilab", "Le Solilab")
+    ]
+    moulin = build_fiche(by["le-moulin-creatif"], noms=noms)
+    marks = list(moulin.soutiens["Déduit"])
+    assert all(m.startswith("déduit : ") for m in marks)
+    assert "trois années" in marks[0]
+    assert list(moulin.soutiens["Type de soutien"]) == [types.libelle("autre")] * 2
+
+
+def test_directory_marks_inferred_values(demo, ref):
+    from lib.explore import build_frames
+    from lib.fiche import directory_table
+
+    frames = build_frames(demo, ref=ref)
+    table = directory_table(frames.ptce)
+    assert table.at["mieux-manger-en-mayenne", "Valeurs déduites"] == (
+        "déduit : département"
+    )
+    assert table.at["ptce-lab-sport", "Valeurs déduites"] == ""
+    assert table.at["le-moulin-creatif", "Valeurs déduites"] == "déduit : soutiens"
+    assert table.at["le-solilab", "Même pôle probable que"] == "Les Écossolies"
+    mine = table[["Valeurs déduites", "Même pôle probable que"]]
+    assert not mine.isna().any().any()
+
+
+def test_annuaire_fiche_shows_deduit_with_its_reasoning(
+    built_cache, tmp_path, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    from lib.demo import install_demo
+
+    url = f"sqlite:///{tmp_path / 'certitude.sqlite'}"
+    install_demo(Store(url))
+    monkeypatch.setenv("DATABASE_URL", url)
+    script = (
+        "from app import filters_sidebar\n"
+        "from pages import annuaire\n"
+        "filters_sidebar()\n"
+        "annuaire.render()\n"
+    )
+    at = AppTest.from_string(script, default_timeout=60)
+    at.query_params["ptce"] = "les-ecossolies"
+    at.run()
+    assert not at.exception
+    assert "Valeurs déduites" in [s.value for s in at.subheader]
+    text = " ".join(m.value for m in at.markdown)
+    assert "**année de création** — déduit : Les sources divergent" in text
+    assert "2004" in text and "2006" in text
+    warnings = " ".join(w.value for w in at.warning)
+    assert "Même pôle probable que « Le Solilab »" in warnings
+    assert "gardées séparées" in warnings
+    assert "Création (déduit)" in [m.label for m in at.metric]
+    soutiens = [d.value for d in at.dataframe if "Type de soutien" in d.value.columns]
+    assert "Déduit" in soutiens[0].columns

@@ -145,6 +145,7 @@ def test_ptce_param_opens_the_fiche(built_cache):
         "Siège et territoire d'action",
         "Membres",
         "Soutiens des collectivités",
+        "Valeurs déduites",  # its Région years and EPCI support (issue 13)
         "Sources",
     ]
     soutiens = [d.value for d in at.dataframe if "Type de soutien" in d.value.columns]
