@@ -6,6 +6,7 @@ draws exactly what the Carte draws.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from geo.boundaries import (
 )
 from geo.build import cache_dir
 from geo.reference import load_reference
-from lib import layers
+from lib import fr, layers
 from lib.choropleth import (
     INDICATORS,
     Legend,
@@ -47,6 +48,8 @@ from lib.maps import (
     ptce_markers,
     support_layer,
 )
+from lib.model import NIVEAU_LABELS, NIVEAUX
+from lib.palette import CLUSTER_INK, FILIERE_COLORS, LEVEL_COLORS, LEVEL_DASH
 from lib.worker import offloadable
 
 LAYERS = {
@@ -421,6 +424,8 @@ def offline_map(
     departements: tuple[str, ...] = (),
     epci: tuple[str, ...] = (),
     territoire: str | None = None,
+    subtitle: str = "",
+    when: dt.date | None = None,
 ) -> bytes:
     """Return the Carte view as one self-contained HTML file (works offline).
 
@@ -433,13 +438,21 @@ def offline_map(
         Title of the page.
     departements, epci, territoire
         What the view frames, as for :func:`framing_layer`.
+    subtitle : str
+        The active filters, in French (:func:`lib.static_map.filters_subtitle`).
+    when : datetime.date, optional
+        Date of the export (today by default).
 
     Returns
     -------
     bytes
-        UTF-8 HTML; see :func:`lib.offline_html.standalone_html`.
+        UTF-8 HTML; see :func:`lib.offline_html.standalone_html`. Over the
+        map, a legend (:func:`lib.offline_html.legend_panel`): title,
+        filters, a colour key per filière and per level of support drawn,
+        date and sources; the choropleth's classes are in the map.
     """
-    from lib.offline_html import standalone_bytes, standalone_map
+    from lib.offline_html import legend_panel, standalone_bytes, standalone_map
+    from lib.static_map import SOURCE
 
     built = map_layers(
         selection,
@@ -453,4 +466,62 @@ def offline_map(
     )
     framing = framing_layer(region, departements, epci, territoire)
     m = standalone_map([*built.groups, framing], base_for(region))
-    return standalone_bytes(m, title)
+    panel = legend_panel(
+        title,
+        subtitle,
+        offline_legend(selection, couches, built),
+        fr.date(when or dt.date.today()),
+        SOURCE,
+    )
+    return standalone_bytes(m, title, panel=panel)
+
+
+def offline_legend(selection: Frames, couches, built: MapLayers) -> list[tuple]:
+    """Return the sections of the offline legend of a Carte view.
+
+    Parameters
+    ----------
+    selection : Frames
+        The filtered PTCE.
+    couches : sequence of str
+        Layers drawn.
+    built : MapLayers
+        What :func:`map_layers` drew.
+
+    Returns
+    -------
+    list of (str, list of lib.offline_html.LegendKey)
+        PTCE by main filière (those drawn, in the palette's order) with the
+        bubble of PTCE grouped; supporting collectivités by level.
+    """
+    from lib.offline_html import LegendKey
+
+    sections = []
+    if "ptce" in couches:
+        placed = selection.ptce[selection.ptce["lat"].notna()]
+        if built.aggregated:
+            keys = [LegendKey("bubble", CLUSTER_INK, "PTCE regroupés par EPCI")]
+        else:
+            names = placed["filiere"].fillna("non renseignée")
+            names = names.where(names.isin(list(FILIERE_COLORS)), "autre")
+            keys = [
+                LegendKey("disc", color, filiere)
+                for filiere, color in FILIERE_COLORS.items()
+                if filiere in set(names)
+            ]
+            keys.append(LegendKey("bubble", CLUSTER_INK, "PTCE proches, regroupés"))
+        if len(placed):
+            sections.append(("PTCE (filière principale)", keys))
+    if built.links:
+        drawn = {link["niveau"] for link in built.links}
+        sections.append(
+            (
+                "Collectivités qui soutiennent",
+                [
+                    LegendKey("line", LEVEL_COLORS[n], NIVEAU_LABELS[n], LEVEL_DASH[n])
+                    for n in NIVEAUX
+                    if n in drawn
+                ],
+            )
+        )
+    return sections

@@ -33,7 +33,8 @@ import json
 import mimetypes
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -48,7 +49,14 @@ from lib.map_assets import (
 )
 from lib.maps import MARKERS_DIR, MARKERS_URL
 
-__all__ = ["DATA_URL_RE", "standalone_bytes", "standalone_html", "standalone_map"]
+__all__ = [
+    "DATA_URL_RE",
+    "LegendKey",
+    "legend_panel",
+    "standalone_bytes",
+    "standalone_html",
+    "standalone_map",
+]
 
 #: URL prefix of everything Streamlit serves from ``static/``.
 _STATIC_PREFIX = "/app/static/"
@@ -179,6 +187,134 @@ _CAPTION_STYLE = (
 )
 
 
+@dataclass(frozen=True)
+class LegendKey:
+    """One line of the offline legend: a colour key and its label.
+
+    Attributes
+    ----------
+    kind : {"disc", "line", "bubble", "ring"}
+        How the key is drawn: a PTCE marker, a support line, a cluster
+        bubble, a ring.
+    color : str
+        CSS colour.
+    label : str
+        Plain text (escaped when drawn).
+    dash : str or None
+        SVG ``stroke-dasharray`` of a line.
+    """
+
+    kind: str
+    color: str
+    label: str
+    dash: str | None = None
+
+
+_PANEL_STYLE = (
+    "<style>.atlas-offline-legend{position:absolute;top:84px;left:10px;"
+    "z-index:1000;max-width:min(320px,40vw);max-height:calc(100vh - 140px);"
+    "overflow:auto;background:rgba(255,255,255,.95);border-radius:4px;"
+    "padding:8px 12px;font:13px/1.4 system-ui,sans-serif;color:#222;"
+    "box-shadow:0 1px 4px rgba(0,0,0,.3)}"
+    ".atlas-offline-legend summary{font-weight:600;cursor:pointer}"
+    ".atlas-offline-legend h2{font-size:15px;margin:4px 0}"
+    ".atlas-offline-legend h3{font-size:13px;margin:8px 0 2px}"
+    ".atlas-offline-legend ul{list-style:none;margin:0;padding:0}"
+    ".atlas-offline-legend li{display:flex;align-items:center;gap:6px}"
+    ".atlas-offline-legend svg{flex:none}"
+    ".atlas-offline-legend .atlas-meta{color:#555;font-size:12px;margin:6px 0 0}"
+    "</style>"
+)
+
+
+def _key_svg(key: LegendKey) -> str:
+    color = html.escape(key.color, quote=True)
+    if key.kind == "line":
+        dash = (
+            f' stroke-dasharray="{html.escape(key.dash, quote=True)}"'
+            if key.dash
+            else ""
+        )
+        shape = (
+            '<line x1="1" y1="8" x2="27" y2="8" stroke="#fff" stroke-width="6"/>'
+            f'<line x1="1" y1="8" x2="27" y2="8" stroke="{color}" '
+            f'stroke-width="3"{dash}/>'
+        )
+    elif key.kind == "bubble":
+        shape = (
+            f'<circle cx="14" cy="8" r="7" fill="#fff" stroke="{color}" '
+            f'stroke-width="1.5"/><text x="14" y="11.5" font-size="9" '
+            f'text-anchor="middle" fill="{color}">3</text>'
+        )
+    elif key.kind == "ring":
+        shape = (
+            f'<circle cx="14" cy="8" r="6" fill="none" stroke="{color}" '
+            'stroke-width="2.5"/>'
+        )
+    else:
+        shape = (
+            f'<circle cx="14" cy="8" r="6" fill="{color}" stroke="#fff" '
+            'stroke-width="1.5"/><circle cx="14" cy="8" r="7" fill="none" '
+            'stroke="#333" stroke-width="1"/>'
+        )
+    return (
+        '<svg width="28" height="16" viewBox="0 0 28 16" aria-hidden="true">'
+        f"{shape}</svg>"
+    )
+
+
+def legend_panel(
+    title: str,
+    subtitle: str,
+    sections: Sequence[tuple[str, Sequence[LegendKey]]],
+    date_text: str,
+    sources: str,
+) -> str:
+    """Return the HTML of the offline map's legend: keys, filters, date, sources.
+
+    Parameters
+    ----------
+    title : str
+        Title of the map.
+    subtitle : str
+        The active filters, in French.
+    sections : sequence of (str, sequence of LegendKey)
+        A heading and its colour keys, per layer drawn (the choropleth has
+        its own legend in the map).
+    date_text : str
+        The export's date, in French (:func:`lib.fr.date`).
+    sources : str
+        The sources line.
+
+    Returns
+    -------
+    str
+        A ``<details open>`` panel over the top left of the map (it can be
+        folded away); every text escaped.
+    """
+    parts = [f"<h2>{html.escape(title)}</h2>"]
+    if subtitle:
+        parts.append(f'<p class="atlas-filters">{html.escape(subtitle)}</p>')
+    for heading, keys in sections:
+        if not keys:
+            continue
+        items = "".join(
+            f"<li>{_key_svg(key)}<span>{html.escape(key.label)}</span></li>"
+            for key in keys
+        )
+        parts.append(f"<h3>{html.escape(heading)}</h3><ul>{items}</ul>")
+    parts.append(
+        f'<p class="atlas-meta atlas-date">Export du {html.escape(date_text)}</p>'
+        f'<p class="atlas-meta atlas-sources">{html.escape(sources)}</p>'
+    )
+    return (
+        _PANEL_STYLE
+        + '<details open class="atlas-offline-legend"><summary>Légende</summary>'
+        + "".join(parts)
+        + "</details>"
+    )
+
+
 def standalone_map(
     groups: Iterable[folium.FeatureGroup], base: folium.Map
 ) -> folium.Map:
@@ -205,7 +341,9 @@ def standalone_map(
     return base
 
 
-def standalone_html(m: folium.Map, title: str, caption: bool = True) -> str:
+def standalone_html(
+    m: folium.Map, title: str, caption: bool = True, panel: str = ""
+) -> str:
     """Render a map as one HTML page that needs neither server nor network.
 
     Parameters
@@ -217,6 +355,9 @@ def standalone_html(m: folium.Map, title: str, caption: bool = True) -> str:
         Title of the page, also shown over the map; any text (escaped).
     caption : bool
         Show the title over the top of the map.
+    panel : str
+        HTML put over the map, e.g. :func:`legend_panel` (trusted: built
+        here, every text escaped).
 
     Returns
     -------
@@ -258,10 +399,14 @@ def standalone_html(m: folium.Map, title: str, caption: bool = True) -> str:
     if caption:
         box = f'<div class="atlas-offline-caption">{html.escape(title)}</div>'
         page = _insert_after(page, r"<body\b[^>]*>", _CAPTION_STYLE % box)
+    if panel:
+        page = _insert_after(page, r"<body\b[^>]*>", panel)
     return page
 
 
-def standalone_bytes(m: folium.Map, title: str, caption: bool = True) -> bytes:
+def standalone_bytes(
+    m: folium.Map, title: str, caption: bool = True, panel: str = ""
+) -> bytes:
     """Return :func:`standalone_html` encoded in UTF-8, for a download button.
 
     Parameters
@@ -272,6 +417,8 @@ def standalone_bytes(m: folium.Map, title: str, caption: bool = True) -> bytes:
         Title of the page.
     caption : bool
         Show the title over the map.
+    panel : str
+        HTML over the map (:func:`legend_panel`).
 
     Returns
     -------
@@ -283,7 +430,7 @@ def standalone_bytes(m: folium.Map, title: str, caption: bool = True) -> bytes:
     ValueError
         As :func:`standalone_html`.
     """
-    return standalone_html(m, title, caption).encode("utf-8")
+    return standalone_html(m, title, caption, panel).encode("utf-8")
 
 
 def _insert_after(page: str, pattern: str, text: str) -> str:

@@ -213,6 +213,7 @@ def _exports(selection, filters, maille, name, method, couches) -> None:
             departements=filters.departements,
             epci=filters.epci,
             territoire=territoire,
+            subtitle=subtitle,
             **view,
         )
 

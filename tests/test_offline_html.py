@@ -286,3 +286,69 @@ def test_fonts_and_images_of_style_sheets_become_data():
     assert "data:font/woff2;base64," in page and "data:font/ttf;base64," in page
     assert "../webfonts/" not in page
     assert fetched_urls(page) == []
+
+
+@pytest.mark.browser
+def test_carte_file_shows_legend_title_filters_date_and_sources(
+    browser, frames, tmp_path
+):
+    """The Carte's offline file explains itself with every request blocked."""
+    from datetime import date
+
+    from lib.carte import offline_map
+    from lib.palette import FILIERE_COLORS, LEVEL_COLORS
+    from lib.static_map import SOURCE
+
+    filters_text = "Région : Pays de la Loire · Filières : culture"
+    path = tmp_path / "carte.html"
+    path.write_bytes(
+        offline_map(
+            frames,
+            maille="departement",
+            indicateur="nombre",
+            methode="quantiles",
+            region=REGION,
+            couches=("ptce", "choro", "soutiens"),
+            title=TITLE,
+            subtitle=filters_text,
+            when=date(2026, 5, 1),
+        )
+    )
+    url = path.as_uri()
+    blocked = []
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+
+    def route(r):
+        if r.request.url == url or r.request.url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(url)
+    panel = page.locator(".atlas-offline-legend")
+    panel.wait_for(state="visible", timeout=30_000)
+    text = " ".join(panel.inner_text().split())
+    assert TITLE in text
+    assert filters_text in text
+    assert "Export du 1 mai 2026" in text
+    assert " ".join(SOURCE.split()) in text
+    keys = page.evaluate(
+        """() => [...document.querySelectorAll('.atlas-offline-legend li')].map(
+            li => ({label: li.textContent.trim(),
+                    colors: [...li.querySelectorAll('circle, line')].map(
+                        e => e.getAttribute('fill') + ' ' + e.getAttribute('stroke'))
+            }))"""
+    )
+    by_label = {k["label"]: " ".join(k["colors"]) for k in keys}
+    drawn = set(frames.ptce.loc[frames.ptce["lat"].notna(), "filiere"].dropna())
+    assert drawn
+    for filiere in drawn & set(FILIERE_COLORS):
+        assert FILIERE_COLORS[filiere] in by_label[filiere]
+    assert any(color in " ".join(by_label.values()) for color in LEVEL_COLORS.values())
+    # Every key is visible on screen, inside the viewport.
+    box = panel.bounding_box()
+    assert box and box["width"] > 100 and box["y"] + 10 < 720
+    assert blocked == [], blocked
+    page.close()
