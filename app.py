@@ -27,6 +27,8 @@ from lib.model import (
     TYPES_AMI,
     TYPES_SOUTIEN,
 )
+from lib.soutiens import SOURCE_TYPES, definition
+from lib.soutiens import libelle as libelle_type
 from pages import (
     FILTERS_KEY,
     database_notice,
@@ -58,6 +60,13 @@ YEARS = (1990, 2026)
 #: Streamlit's « Select all » entry is in English and cannot be translated;
 #: « Tous » (nothing chosen) already means every value.
 _NO_SELECT_ALL = {"select_all": False}
+#: Help of the « Types de soutien » filter: each type and its definition.
+_TYPES_HELP = (
+    "Les manières de soutenir un PTCE, selon le guide "
+    + SOURCE_TYPES
+    + " :\n\n"
+    + "\n".join(f"- **{libelle_type(t)}** : {definition(t)}" for t in TYPES_SOUTIEN)
+)
 
 
 def _to_widgets(filters: Filters) -> None:
@@ -152,6 +161,9 @@ def filters_sidebar() -> Filters:
         "Types de soutien",
         TYPES_SOUTIEN,
         key=_KEYS["types_soutien"],
+        # Stored codes stay stable; people read the guide's wording.
+        format_func=libelle_type,
+        help=_TYPES_HELP,
         placeholder="Tous",
         **_NO_SELECT_ALL,
     )

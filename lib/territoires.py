@@ -22,6 +22,9 @@ from lib import fr
 from lib.charts import count_values
 from lib.explore import Frames
 from lib.model import NIVEAU_LABELS, NIVEAUX, TYPES_SOUTIEN
+from lib.soutiens import code_type
+from lib.soutiens import definition as definition_type
+from lib.soutiens import libelle as libelle_type
 
 #: Levels that have a fiche territoire, in the order of the chooser.
 NIVEAUX_TERRITOIRE = ("epci", "departement", "region")
@@ -467,6 +470,8 @@ def matrice(soutiens: pd.DataFrame) -> pd.DataFrame:
     stats["Montants connus"] = stats["Montants connus"].astype(int)
     stats["Montant (€)"] = stats["Montant (€)"].astype(float)
     stats["Niveau"] = stats["niveau"].map(NIVEAU_LABELS)
+    # The guide's wording, not the stored code (lib.soutiens).
+    stats["type"] = stats["type"].map(libelle_type)
     stats = stats.rename(columns={"type": "Type de soutien"})
     return stats[MATRICE_COLUMNS]
 
@@ -503,7 +508,9 @@ def collectivites(soutiens: pd.DataFrame) -> pd.DataFrame:
                 "PTCE soutenus": part["ptce_id"].nunique(),
                 "Soutiens": len(part),
                 "Montant connu (€)": part["montant"].sum(min_count=1),
-                "Types de soutien": " ; ".join(fr.sorted_fr(set(part["type"]))),
+                "Types de soutien": " ; ".join(
+                    fr.sorted_fr({libelle_type(t) for t in part["type"]})
+                ),
                 "PTCE": " ; ".join(noms),
             }
         )
@@ -589,6 +596,9 @@ def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChar
     column = {"nombre": "Soutiens", "montant": "Montant (€)"}[mesure]
     data = matrix.assign(
         valeur=matrix[column].astype(float),
+        definition=[
+            definition_type(code_type(t) or t) for t in matrix["Type de soutien"]
+        ],
         texte=(
             matrix[column].map(lambda v: fr.integer(v) if v else "")
             if mesure == "nombre"
@@ -608,7 +618,7 @@ def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChar
     # the cells were cut at the chart's edge.
     y = alt.Y(
         "Type de soutien:N",
-        sort=list(TYPES_SOUTIEN),
+        sort=[libelle_type(t) for t in TYPES_SOUTIEN],
         title="Type de soutien",
         axis=alt.Axis(labelLimit=320),
     )
@@ -643,6 +653,7 @@ def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChar
         tooltip=[
             alt.Tooltip("Niveau:N"),
             alt.Tooltip("Type de soutien:N"),
+            alt.Tooltip("definition:N", title="Définition (guide RTES/CRESS)"),
             alt.Tooltip("Soutiens:Q", title="Nombre de soutiens", format=",d"),
             alt.Tooltip("montant_texte:N", title="Montants connus"),
             alt.Tooltip(
@@ -687,7 +698,7 @@ def support_rows(
         columns["Niveau"] = soutiens["niveau"].map(TERRITOIRE_LABELS).fillna("Commune")
     columns.update(
         {
-            "Type de soutien": soutiens["type"],
+            "Type de soutien": soutiens["type"].map(libelle_type),
             "Dispositif": soutiens["dispositif"],
             "Montant (€)": soutiens["montant"].astype("Float64"),
             "Début": soutiens["annee_debut"].astype("Int64"),

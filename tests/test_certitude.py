@@ -375,3 +375,24 @@ def test_annuaire_fiche_shows_deduit_with_its_reasoning(
     assert "Création (déduit)" in [m.label for m in at.metric]
     soutiens = [d.value for d in at.dataframe if "Type de soutien" in d.value.columns]
     assert "Déduit" in soutiens[0].columns
+
+
+def test_sidebar_filter_shows_labels_and_definitions(
+    built_cache, tmp_path, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'f.sqlite'}")
+    at = AppTest.from_string(
+        "from app import filters_sidebar\nfilters_sidebar()\n", default_timeout=60
+    )
+    at.run()
+    assert not at.exception
+    (widget,) = [m for m in at.sidebar.multiselect if m.label == "Types de soutien"]
+    assert list(widget.options) == [types.libelle(t) for t in TYPES_SOUTIEN]
+    for code in TYPES_SOUTIEN:
+        assert types.definition(code) in widget.help
+    # Choosing a label filters on the stored code.
+    widget.select(types.libelle("commande publique")).run()
+    assert not at.exception
+    assert at.sidebar.multiselect(key=widget.key).value == ["commande publique"]

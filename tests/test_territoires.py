@@ -10,6 +10,7 @@ import pytest
 from lib import fr
 from lib.explore import Filters, build_frames
 from lib.model import NIVEAUX, TYPES_SOUTIEN, Ptce, Soutien
+from lib.soutiens import libelle
 from lib.synthetic import generate
 from lib.territoires import (
     COLLECTIVITE_COLUMNS,
@@ -217,11 +218,14 @@ def test_matrice_every_combination(hand_made):
     assert list(table.columns) == MATRICE_COLUMNS
     assert len(table) == len(NIVEAUX) * len(TYPES_SOUTIEN)
     assert table["Soutiens"].sum() == len(hand_made.soutiens)
+    # Types in the guide's wording (lib.soutiens), not their stored codes.
+    invest, gouvernance = libelle("investissement"), libelle("acteur de la gouvernance")
+    assert set(table["Type de soutien"]) == {libelle(t) for t in TYPES_SOUTIEN}
     cell = table.set_index(["niveau", "Type de soutien"])
-    assert cell.loc[("region", "investissement"), "Soutiens"] == 2
-    assert cell.loc[("region", "investissement"), "Montant (€)"] == 12_000
-    assert cell.loc[("epci", "investissement"), "Montant (€)"] == 30_000
-    assert cell.loc[("epci", "acteur de la gouvernance"), "Montants connus"] == 0
+    assert cell.loc[("region", invest), "Soutiens"] == 2
+    assert cell.loc[("region", invest), "Montant (€)"] == 12_000
+    assert cell.loc[("epci", invest), "Montant (€)"] == 30_000
+    assert cell.loc[("epci", gouvernance), "Montants connus"] == 0
     assert cell.loc[("commune", "autre"), "Soutiens"] == 0
     empty = matrice(hand_made.soutiens.iloc[0:0])
     assert len(empty) == 32
@@ -250,7 +254,9 @@ def test_collectivites_list(hand_made):
     assert first["Montant connu (€)"] == 6_000
     row = table.set_index("Code").loc[PAYS_D_ANCENIS]
     assert row["PTCE soutenus"] == 2
-    assert row["Types de soutien"] == "acteur de la gouvernance ; investissement"
+    assert row["Types de soutien"] == (
+        f"{libelle('acteur de la gouvernance')} ; {libelle('investissement')}"
+    )
     assert table.set_index("Code").loc["44", "Montant connu (€)"] != 0
     assert pd.isna(table.set_index("Code").loc["44", "Montant connu (€)"])
     assert table["PTCE soutenus"].is_monotonic_decreasing
@@ -290,12 +296,16 @@ def test_heatmap_chart(hand_made):
     assert layers[1]["mark"]["type"] == "text"
     values = next(iter(counts["datasets"].values()))
     texts = {(v["niveau"], v["Type de soutien"]): v["texte"] for v in values}
-    assert texts[("region", "investissement")] == "2"
+    assert texts[("region", libelle("investissement"))] == "2"
     assert texts[("commune", "autre")] == ""
     amounts = heatmap_chart(table, "montant").to_dict()
     values = next(iter(amounts["datasets"].values()))
     texts = {(v["niveau"], v["Type de soutien"]): v["texte"] for v in values}
-    assert texts[("epci", "investissement")] == "30\u00a0k€"
+    assert texts[("epci", libelle("investissement"))] == "30\u00a0k€"
+    tips = {t.get("title") for t in counts["layer"][0]["encoding"]["tooltip"]}
+    assert "Définition (guide RTES/CRESS)" in tips
+    definitions = {v["Type de soutien"]: v["definition"] for v in values}
+    assert definitions[libelle("investissement")].startswith("Aider à investir")
     assert format_amount(1_260_000) == "1,3\u00a0M€"
     assert format_amount(850) == "850\u00a0€"
     assert format_amount(0) == ""
