@@ -15,7 +15,6 @@ from collections.abc import Sequence
 import streamlit as st
 
 from lib import fr, reperes
-from lib import soutiens as types_soutien
 from lib.model import NIVEAU_LABELS, Fait
 from lib.reperes import Desaccord, Entry, Ref
 from pages import get_frames, get_store, run_app, set_query_params
@@ -58,7 +57,16 @@ def render() -> None:
 def _guide(faits: Sequence[Fait]) -> None:
     frames = get_frames()
     ptce = frames.ptce
-    soutiens = frames.soutiens.to_dict("records")
+    table = frames.soutiens
+    # Only the supports of the guide's example collectivités become records:
+    # the frame may hold hundreds of thousands of rows.
+    wanted = {e.soutien for s in reperes.SECTIONS for e in s.entries if e.soutien}
+    keys = list(zip(table["niveau"], table["code"].astype(str), strict=True))
+    examples = table[[k in wanted for k in keys]].to_dict("records")
+    per_type = table["type"].value_counts().to_dict()
+    st.markdown(
+        "Aller à : " + " · ".join(f"[{s.titre}](#{s.key})" for s in reperes.SECTIONS)
+    )
     for section in reperes.SECTIONS:
         st.subheader(section.titre, anchor=section.key)
         if section.key == "politique":
@@ -68,13 +76,26 @@ def _guide(faits: Sequence[Fait]) -> None:
             _entry(entry, ptce)
         if section.key == "niveaux":
             _entry(reperes.REGIONS_DE_FRANCE, ptce)
+        numbered = section.key in ("raisons", "soutiens")
+        # Reasons, levels, ways and letters read as cards, two by row.
+        grid = section.key in ("decomposition", "raisons", "niveaux", "soutiens")
+        cells = _cells(len(section.entries)) if grid else None
         for i, entry in enumerate(section.entries, start=1):
-            numbered = section.key in ("raisons", "soutiens")
-            _entry(entry, ptce, number=i if numbered else None)
-            if entry.soutien:
-                _supports(entry, soutiens)
-            if entry.type_soutien:
-                _type_count(entry.type_soutien, soutiens)
+            with cells[i - 1] if cells else st.container():
+                _entry(entry, ptce, number=i if numbered else None)
+                if entry.soutien:
+                    _supports(entry, examples)
+                if entry.type_soutien:
+                    _type_count(entry.type_soutien, per_type.get(entry.type_soutien, 0))
+
+
+def _cells(n: int) -> list:
+    # Bordered cards, two per row, in reading order (row by row).
+    cells = []
+    for start in range(0, n, 2):
+        columns = st.columns(2)
+        cells += [c.container(border=True) for c in columns[: min(2, n - start)]]
+    return cells
 
 
 def _entry(entry: Entry, ptce, number: int | None = None) -> None:
@@ -134,12 +155,11 @@ def _supports(entry: Entry, soutiens: list[dict]) -> None:
     st.markdown("\n".join(lines))
 
 
-def _type_count(label: str, soutiens: list[dict]) -> None:
-    n = sum(1 for s in soutiens if s["type"] == label)
+def _type_count(label: str, n: int) -> None:
     link = reperes.soutien_url(label)
     st.markdown(
-        f"*Dans les données* — « {types_soutien.libelle(label)} » : "
-        f"{fr.count(n, 'soutien enregistré', 'soutiens enregistrés')}"
+        f"*Dans les données* — "
+        f"{fr.count(n, 'soutien enregistré', 'soutiens enregistrés')} de ce type"
         + (f" ([voir les collectivités]({link}))" if n else "")
     )
 
@@ -200,7 +220,8 @@ def _fait_source(fait: Fait) -> str:
 
 def _side_by_side(desaccord: Desaccord) -> None:
     with st.container(border=True):
-        st.markdown(f"**Les sources divergent — {desaccord.sujet}**")
+        sujet = desaccord.sujet[:1].upper() + desaccord.sujet[1:]
+        st.markdown(f"**{sujet}** — les sources divergent")
         for column, fait in zip(
             st.columns(len(desaccord.faits)), desaccord.faits, strict=True
         ):
