@@ -301,7 +301,13 @@ def default_recit(known_ids: Iterable[str] = ()) -> Recit:
             "chacun est montré avec sa source.",
             genre="chiffres",
             filtres={"region": "france"},
-            sujets=("AMI PTCE émergents", "PTCE recensés", "AMI PTCE 2025"),
+            # The figures whose sources disagree, and the census: a table
+            # read from the back of a room (all the figures: page Repères).
+            sujets=(
+                "PTCE recensés",
+                "AMI PTCE émergents — lauréats",
+                "AMI PTCE émergents — PTCE financés",
+            ),
         ),
         Vue(
             "Les PTCE en Pays de la Loire",

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
+from urllib.parse import urlencode
 
 import streamlit as st
 from streamlit_folium import st_folium
 
+from geo.boundaries import ATTRIBUTION
+from lib import fr, palette
 from lib.auth import WriteRefused
-from lib.carte import base_for, map_layers
-from lib.choropleth import INDICATORS
-from lib.model import NIVEAU_LABELS
+from lib.carte import base_for, map_layers, view_bounds
+from lib.choropleth import INDICATORS, OUTSIDE_HATCH
+from lib.model import NIVEAU_LABELS, NIVEAUX
+from lib.palette import FILIERE_COLORS
 from lib.slides import recit_zip, slide
 from lib.static_map import export_filename
 from lib.store import ConflictError, NotFoundError
@@ -36,9 +42,8 @@ from lib.storylines import (
     support_counts,
     vue_link,
 )
-from lib.territoires import heatmap_chart, matrice
+from lib.territoires import matrice
 from pages import (
-    attribution,
     boundaries_error,
     current_filters,
     current_user,
@@ -54,44 +59,232 @@ from pages import (
 
 _PARAMS = ("recit", "vue")
 
-# Large type for a projector; the shared filters are hidden (each vue has its
-# own), and the page uses the whole width.
+# Made for a projector. Every size is a multiple of --pres-u, 1 % of the
+# width of a 16:9 screen (19.2 px at 1920×1080, 12.8 px at 1280×720; on a
+# wider screen the height decides), so a vue is laid out the same at any
+# resolution and fits one screen: body text 1.5u (28.8 px at 1920×1080),
+# titles 2.6u (49.9 px). Selectors start at [data-testid=stMain] so that
+# they beat Streamlit's own rules for paragraphs, headings and buttons.
+# The shared filters are hidden (each vue has its own), and so are the
+# exports and the editor until « Outils » opens them (see _SCRIPT): the
+# vue is the whole screen, nothing below it to scroll to.
 _STYLE = """
 <style>
-section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {
+:root { --pres-u: min(1vw, 1.7778vh); }
+section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+header[data-testid="stHeader"], .st-key-pres_head, .st-key-pres_tools {
   display: none;
 }
-.pres-title { font-size: 2.6rem; font-weight: 700; line-height: 1.15;
-  margin: 0 0 .4rem 0; }
-.pres-text { font-size: 1.45rem; line-height: 1.45; max-width: 60em; }
-.pres-count { font-size: 1.3rem; }
-.pres-source { font-size: 1rem; opacity: .75; }
-.pres-table { font-size: 1.15rem; border-collapse: collapse; width: 100%; }
-.pres-table td, .pres-table th { border-bottom: 1px solid #ccc; padding: .35em .5em;
-  text-align: left; vertical-align: top; }
-.pres-ways li { font-size: 1.35rem; margin-bottom: .5rem; }
+html.pres-tools-open .st-key-pres_tools { display: flex; }
+[data-testid="stMain"] [data-testid="stMainBlockContainer"] {
+  max-width: none;
+  padding: calc(var(--pres-u) * .7) calc(var(--pres-u) * 2) calc(var(--pres-u) * .5);
+}
+[data-testid="stMain"] .st-key-pres_vue { gap: calc(var(--pres-u) * .7); }
+[data-testid="stMain"] .st-key-pres_nav button,
+[data-testid="stMain"] .pres-btn {
+  min-height: calc(var(--pres-u) * 2.5); padding: 0 calc(var(--pres-u) * .9);
+  font-size: calc(var(--pres-u) * 1.1); line-height: 1.2; border-radius: .4em;
+}
+[data-testid="stMain"] .st-key-pres_nav button * { font-size: inherit; }
+[data-testid="stMain"] .st-key-pres_nav [data-baseweb="select"] > div {
+  min-height: calc(var(--pres-u) * 2.5); font-size: calc(var(--pres-u) * 1);
+}
+[data-testid="stMain"] .pres-position {
+  font-size: calc(var(--pres-u) * 1); line-height: 1.3; margin: 0;
+}
+[data-testid="stMain"] .pres-position kbd {
+  font: inherit; border: 1px solid #bbb; border-radius: .25em; padding: 0 .3em;
+}
+[data-testid="stMain"] .pres-actions {
+  display: flex; gap: calc(var(--pres-u) * .5); justify-content: flex-end;
+}
+[data-testid="stMain"] .pres-btn {
+  display: inline-flex; align-items: center; gap: .35em; cursor: pointer;
+  background: #fff; color: inherit; border: 1px solid rgba(49, 51, 63, .25);
+  font-family: inherit; text-decoration: none; white-space: nowrap;
+}
+[data-testid="stMain"] .pres-btn:hover { border-color: #d62728; color: #d62728; }
+[data-testid="stMain"] .pres-btn:focus-visible { outline: 3px solid #0044AA; }
+[data-testid="stMain"] .pres-quit { font-weight: 600; }
+[data-testid="stMain"] h1.pres-title {
+  font-size: calc(var(--pres-u) * 2.6); font-weight: 700; line-height: 1.15;
+  margin: 0; padding: 0;
+}
+[data-testid="stMain"] p.pres-text {
+  font-size: calc(var(--pres-u) * 1.5); line-height: 1.35; margin: 0;
+  max-width: 64em;
+}
+[data-testid="stMain"] .pres-count {
+  font-size: calc(var(--pres-u) * 1.5); line-height: 1.3; margin: 0 0 .4em 0;
+}
+[data-testid="stMain"] .pres-foot {
+  font-size: calc(var(--pres-u) * .85); line-height: 1.3; margin: 0; opacity: .8;
+}
+[data-testid="stMain"] table.pres-table {
+  font-size: calc(var(--pres-u) * 1.5); line-height: 1.25;
+  border-collapse: collapse; width: 100%; margin: 0; border: none;
+}
+[data-testid="stMain"] table.pres-table.pres-dense {
+  font-size: calc(var(--pres-u) * 1.15);
+}
+[data-testid="stMain"] table.pres-table.pres-mid {
+  font-size: calc(var(--pres-u) * 1.3);
+}
+[data-testid="stMain"] .pres-table th, [data-testid="stMain"] .pres-table td {
+  border: none; border-bottom: 2px solid #ccc; padding: .3em .45em;
+  text-align: left; vertical-align: top; font-size: inherit;
+}
+[data-testid="stMain"] .pres-table th { font-weight: 700; }
+[data-testid="stMain"] .pres-table td.pres-num {
+  text-align: right; white-space: nowrap;
+}
+[data-testid="stMain"] .pres-table td.pres-cell {
+  text-align: center; vertical-align: middle; font-weight: 700;
+}
+[data-testid="stMain"] .pres-table th.pres-col { text-align: center; }
+[data-testid="stMain"] .pres-note {
+  font-size: calc(var(--pres-u) * 1.4); line-height: 1.3; margin: 0 0 .6em 0;
+  padding: .5em .7em; border-left: .3em solid #c58b00; background: #fff6dd;
+}
+[data-testid="stMain"] .pres-note strong { display: block; }
+[data-testid="stMain"] ol.pres-ways { margin: 0; padding-left: 1.3em; }
+[data-testid="stMain"] ol.pres-ways li {
+  font-size: calc(var(--pres-u) * 1.4); line-height: 1.3; margin: 0 0 .45em 0;
+}
+[data-testid="stMain"] .pres-legend {
+  font-size: calc(var(--pres-u) * 1.2); line-height: 1.3;
+}
+[data-testid="stMain"] .pres-legend p { font-size: inherit; margin: 0; }
+[data-testid="stMain"] .pres-legend .pres-legend-title {
+  font-weight: 700; margin-top: .5em;
+}
+[data-testid="stMain"] .pres-legend .pres-legend-note { opacity: .75; }
+[data-testid="stMain"] .pres-legend ul {
+  list-style: none; margin: .1em 0 0 0; padding: 0;
+  display: grid; grid-template-columns: 1fr; column-gap: .8em;
+}
+[data-testid="stMain"] .pres-legend ul.pres-two { grid-template-columns: 1fr 1fr; }
+[data-testid="stMain"] .pres-legend li {
+  display: flex; align-items: center; gap: .45em; margin: 0 0 .15em 0;
+  font-size: inherit;
+}
+[data-testid="stMain"] .pres-key { flex: none; box-sizing: border-box; }
+[data-testid="stMain"] .pres-key-dot {
+  width: .85em; height: .85em; border-radius: 50%;
+  border: .12em solid #fff; box-shadow: 0 0 0 .06em #333;
+}
+[data-testid="stMain"] .pres-key-box {
+  width: 1.6em; height: 1em; border: 1px solid #777;
+}
+[data-testid="stMain"] .pres-key-line { width: 2em; height: .8em; }
+[data-testid="stMain"] .pres-key-ring {
+  width: 1.1em; height: 1.1em; border-radius: 50%; background: transparent;
+}
+[data-testid="stMain"] .pres-key-cluster {
+  width: 1.25em; height: 1.25em; border-radius: 50%; font-size: .8em;
+  display: inline-flex; align-items: center; justify-content: center;
+  font-weight: 700;
+}
 </style>
 """
 
-# The clicker of a presenter sends Page Up / Page Down (or the arrows): the
-# keys click the Précédente / Suivante buttons of the page. The listener is
-# installed once per browser tab, on the app's document (same origin).
-_KEYS = """
+# Installed once per browser tab, on the app's document (same origin):
+# - the clicker of a presenter sends Page Up / Page Down (or the arrows):
+#   the keys click the Précédente / Suivante buttons of the page;
+# - Échap clicks « Quitter » (back to the Carte with the vue's filters; the
+#   browser itself takes the first Échap to leave full screen), F toggles
+#   full screen (Fullscreen API), as do the buttons of the bar;
+# - « Outils » shows the exports and the editor below the vue;
+# - the map of a vue is given the height left on the screen once the text
+#   and the legend are laid out (the component's own height is in pixels),
+#   and fitted again to the vue's bounds.
+_SCRIPT = """
 <script>
 const doc = window.parent.document;
+const win = window.parent;
 if (!doc.__atlasPresentationKeys) {
   doc.__atlasPresentationKeys = true;
+  const onPage = () => doc.querySelector(".st-key-pres_nav") !== null;
+  const fullscreen = () => {
+    if (doc.fullscreenElement) { doc.exitFullscreen(); return; }
+    const root = doc.documentElement;
+    if (root.requestFullscreen) { root.requestFullscreen().catch(() => {}); }
+  };
+  const tools = () => {
+    const open = doc.documentElement.classList.toggle("pres-tools-open");
+    doc.querySelectorAll('[data-pres-action="tools"]').forEach(
+      (b) => b.setAttribute("aria-expanded", String(open)));
+    const box = doc.querySelector(".st-key-pres_tools");
+    if (open && box) { win.requestAnimationFrame(() => box.scrollIntoView()); }
+  };
   doc.addEventListener("keydown", (event) => {
+    if (!onPage()) { return; }
     const target = event.target;
     if (target && (target.isContentEditable
         || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) { return; }
+    if (event.altKey || event.ctrlKey || event.metaKey) { return; }
     let key = null;
     if (["ArrowRight", "PageDown"].includes(event.key)) { key = "pres_next"; }
     if (["ArrowLeft", "PageUp"].includes(event.key)) { key = "pres_prev"; }
-    if (!key) { return; }
-    const button = doc.querySelector(`.st-key-${key} button`);
-    if (button && !button.disabled) { event.preventDefault(); button.click(); }
+    if (key) {
+      const button = doc.querySelector(`.st-key-${key} button`);
+      if (button && !button.disabled) { event.preventDefault(); button.click(); }
+      return;
+    }
+    if (event.key === "Escape") {
+      const quit = doc.querySelector('[data-pres-action="quit"]');
+      if (quit) { event.preventDefault(); quit.click(); }
+    } else if (event.key === "f" || event.key === "F") {
+      event.preventDefault();
+      fullscreen();
+    }
   });
+  doc.addEventListener("click", (event) => {
+    const el = event.target.closest && event.target.closest("[data-pres-action]");
+    if (!el) { return; }
+    const action = el.dataset.presAction;
+    if (action === "fullscreen") { event.preventDefault(); fullscreen(); }
+    if (action === "tools") { event.preventDefault(); tools(); }
+    if (action === "quit") {
+      // A new page load: the Carte then reads its filters from the URL.
+      event.preventDefault();
+      win.location.assign(el.href);
+    }
+  });
+  const fitMap = () => {
+    const box = doc.querySelector(".st-key-pres_map");
+    const frame = box && box.querySelector("iframe");
+    const foot = doc.querySelector(".pres-foot");
+    if (!frame || !foot || !frame.contentWindow) { return; }
+    const inner = frame.contentDocument;
+    const map = frame.contentWindow.map;
+    if (!inner || !inner.head || !map) { return; }
+    const unit = Math.min(win.innerWidth / 100, win.innerHeight * 1.7778 / 100);
+    const current = frame.getBoundingClientRect().height;
+    const bottom = foot.getBoundingClientRect().bottom;
+    const slack = win.innerHeight - unit * 0.5 - 2 - bottom;
+    const height = Math.max(200, Math.floor(current + slack));
+    const meta = box.querySelector("[data-bounds]");
+    const bounds = meta ? JSON.parse(meta.dataset.bounds) : null;
+    const key = (meta ? meta.dataset.bounds : "") + "|" + height;
+    if (frame.__presFit === key && Math.abs(slack) < 2) { return; }
+    frame.__presFit = key;
+    let style = inner.getElementById("pres-map-size");
+    if (!style) {
+      style = inner.createElement("style");
+      style.id = "pres-map-size";
+      inner.head.appendChild(style);
+    }
+    // The legend is beside the map, in projector type: not in its corner.
+    style.textContent = `#map_div { height: ${height}px !important; }` +
+      ".atlas-legend { display: none !important; }";
+    frame.style.setProperty("height", `${height}px`, "important");
+    map.invalidateSize(false);
+    if (bounds) { map.fitBounds(bounds, {padding: [16, 16], animate: false}); }
+    frame.dataset.presHeight = String(height);
+  };
+  win.setInterval(fitMap, 200);
 }
 </script>
 """
@@ -102,15 +295,19 @@ def render() -> None:
     saved = dict(list_recits(store))
     recit_id, index = _state_from_url(saved)
     story = _story(recit_id)
-    st.markdown(_STYLE, unsafe_allow_html=True)
-    st.iframe(_KEYS, height=1)
+    with st.container(key="pres_head"):
+        st.markdown(_STYLE, unsafe_allow_html=True)
+        st.iframe(_SCRIPT, height=1)
     index = min(index, len(story.vues) - 1)
-    _navigation(story, index, saved)
     vue = story.vues[index]
-    set_query_params({"recit": story.id, "vue": str(index + 1)}, _PARAMS)
-    _show(vue, story, index)
-    _exports(story, vue, index)
-    _editor(story, index)
+    with st.container(key="pres_vue"):
+        _navigation(story, index, saved, vue)
+        set_query_params({"recit": story.id, "vue": str(index + 1)}, _PARAMS)
+        _show(vue, story, index)
+    # Below the vue, shown by « Outils »: the vue alone fills the screen.
+    with st.container(key="pres_tools"):
+        _exports(story, vue, index)
+        _editor(story, index)
 
 
 def _state_from_url(saved: dict[str, str]) -> tuple[str, int]:
@@ -147,29 +344,58 @@ def _choose_recit() -> None:
     st.query_params["vue"] = "1"
 
 
-def _navigation(story: Recit, index: int, saved: dict[str, str]) -> None:
+def carte_link(vue: Vue) -> str:
+    """Return the Carte's link showing the vue's filters, grid and layers.
+
+    Parameters
+    ----------
+    vue : Vue
+
+    Returns
+    -------
+    str
+        Relative to the app (``./carte?…``), as the Carte mirrors its state
+        in the URL: a new page load opens the Carte on the very selection.
+    """
+    params: dict[str, str | list[str]] = dict(vue.filters().to_params())
+    params["couches"] = list(vue.couches) or ["ptce"]
+    if vue.maille != "departement":
+        params["maille"] = vue.maille
+    if vue.indicateur != "nombre" and vue.indicateur in INDICATORS:
+        params["indicateur"] = vue.indicateur
+    return "./carte?" + urlencode(params, doseq=True)
+
+
+def _navigation(story: Recit, index: int, saved: dict[str, str], vue: Vue) -> None:
     last = len(story.vues) - 1
-    cols = st.columns([1.2, 1.2, 4, 3])
-    cols[0].button(
-        "◀ Précédente",
-        key="pres_prev",
-        disabled=index == 0,
-        on_click=_step,
-        args=(-1, last),
-        use_container_width=True,
-    )
-    cols[1].button(
-        "Suivante ▶",
-        key="pres_next",
-        disabled=index == last,
-        on_click=_step,
-        args=(1, last),
-        use_container_width=True,
-    )
+    with st.container(key="pres_nav"):
+        cols = st.columns(
+            [1.25, 1.15, 3.6, 2.6, 3.4], vertical_alignment="center", gap="small"
+        )
+    with cols[0]:
+        st.button(
+            "◀ Précédente",
+            key="pres_prev",
+            disabled=index == 0,
+            on_click=_step,
+            args=(-1, last),
+            use_container_width=True,
+        )
+    with cols[1]:
+        st.button(
+            "Suivante ▶",
+            key="pres_next",
+            disabled=index == last,
+            on_click=_step,
+            args=(1, last),
+            use_container_width=True,
+        )
     cols[2].markdown(
-        f'<p data-testid="pres-position" style="margin-top:.4rem">Vue '
+        f'<p class="pres-position" data-testid="pres-position">Vue '
         f"<strong>{index + 1}</strong> sur {len(story.vues)} — "
-        f"{html.escape(story.titre)} · touches ← → ou Page préc./suiv.</p>",
+        f"{html.escape(story.titre)}<br><kbd>←</kbd> <kbd>→</kbd> vue "
+        "précédente, suivante · <kbd>F</kbd> plein écran · <kbd>Échap</kbd> "
+        "quitter</p>",
         unsafe_allow_html=True,
     )
     options = {DEFAULT_ID: default_recit().titre, **saved}
@@ -182,69 +408,202 @@ def _navigation(story: Recit, index: int, saved: dict[str, str]) -> None:
         on_change=_choose_recit,
         label_visibility="collapsed",
     )
+    cols[4].markdown(
+        '<div class="pres-actions">'
+        '<button type="button" class="pres-btn" data-pres-action="tools" '
+        'aria-expanded="false" title="Exporter, modifier le récit">Outils</button>'
+        '<button type="button" class="pres-btn" data-pres-action="fullscreen" '
+        f'title="Plein écran (touche F)">{_FULLSCREEN_ICON} Plein écran</button>'
+        f'<a class="pres-btn pres-quit" data-pres-action="quit" target="_self" '
+        f'href="{html.escape(carte_link(vue))}" '
+        'title="Revenir à la Carte avec les filtres de cette vue (touche Échap)">'
+        "✕ Quitter</a></div>",
+        unsafe_allow_html=True,
+    )
+
+
+#: Four corners (the glyph ⛶ is missing from common fonts).
+_FULLSCREEN_ICON = (
+    '<svg width="1em" height="1em" viewBox="0 0 16 16" aria-hidden="true" '
+    'fill="none" stroke="currentColor" stroke-width="2">'
+    '<path d="M1 5V1h4M11 1h4v4M15 11v4h-4M5 15H1v-4"/></svg>'
+)
 
 
 def _show(vue: Vue, story: Recit, index: int) -> None:
     selection = filtered(vue.filters())
+    count = (
+        f'<p class="pres-count" data-testid="pres-counter"><strong>'
+        f"{fr.integer(len(selection.ptce))} PTCE</strong> dans cette vue</p>"
+    )
     st.markdown(
         f'<h1 class="pres-title" data-testid="pres-title">'
         f"{html.escape(vue.titre)}</h1>"
-        f'<p class="pres-text">{html.escape(vue.texte)}</p>'
-        f'<p class="pres-count" data-testid="pres-counter"><strong>'
-        f"{len(selection.ptce)} PTCE</strong> dans cette vue</p>",
+        + (f'<p class="pres-text">{html.escape(vue.texte)}</p>' if vue.texte else ""),
         unsafe_allow_html=True,
     )
     if vue.genre == "chiffres":
-        _figures(vue)
+        _figures(vue, count)
     elif vue.genre == "matrice":
-        st.altair_chart(heatmap_chart(matrice(selection.soutiens)))
+        _matrix(selection, count)
     elif vue.genre == "soutenir":
-        _ways(selection)
+        _ways(selection, count)
     else:
-        _map(vue, selection, story, index)
+        _map(vue, selection, count)
     footer = [
         f'<a href="{html.escape(vue_link(story.id, index))}">Lien de cette vue</a>'
     ]
     if vue.source:
         footer.append(f"Source : {html.escape(vue.source)}")
+    if vue.genre == "carte":
+        footer.append(html.escape(ATTRIBUTION))
     st.markdown(
-        f'<p class="pres-source">{" · ".join(footer)}</p>', unsafe_allow_html=True
+        f'<p class="pres-foot">{" · ".join(footer)}</p>', unsafe_allow_html=True
     )
 
 
-def _figures(vue: Vue) -> None:
+#: Rows of figures read from the back of a room at full size; a longer table
+#: (a récit of one's own) is set smaller rather than past the screen's edge.
+_FIGURES_AT_FULL_SIZE = 7
+
+
+def _source_html(row: dict, short: bool = False) -> str:
+    title = html.escape(row["Source"])
+    text = html.escape(_short_source(row["Source"]) if short else row["Source"])
+    if row["Lien"]:
+        return f'<a href="{html.escape(row["Lien"])}" title="{title}">{text}</a>'
+    return f'<span title="{title}">{text}</span>'
+
+
+def _short_source(label: str) -> str:
+    # « Chorum — 15 nouveaux PTCE obtiennent… » reads « Chorum » on a
+    # projector; the whole title stays in the link's tooltip.
+    return label.split(" — ", 1)[0]
+
+
+def _figures(vue: Vue, count: str) -> None:
     faits = figures_of(get_store().faits(), vue.sujets)
+    rows = figure_rows(faits)
+    # Columns no figure fills (no value, no year) are left out, and a source
+    # shared by every figure is written once under the table.
+    shown = [c for c in ("Valeur", "Année") if any(r[c] not in ("", "—") for r in rows)]
+    sources = {(r["Source"], r["Lien"]) for r in rows}
+    shared = len(sources) == 1
     cells = []
-    for row in figure_rows(faits):
-        source = html.escape(row["Source"])
-        if row["Lien"]:
-            source = f'<a href="{html.escape(row["Lien"])}">{source}</a>'
-        cells.append(
-            f"<tr><td>{html.escape(row['Chiffre'])}</td>"
-            f"<td><strong>{html.escape(row['Valeur'])}</strong></td>"
-            f"<td>{html.escape(row['Année'])}</td><td>{source}</td></tr>"
+    for row in rows:
+        extra = "".join(
+            '<td class="pres-num">'
+            + (
+                f"<strong>{html.escape(row[c])}</strong>"
+                if c == "Valeur"
+                else html.escape(row[c])
+            )
+            + "</td>"
+            for c in shown
         )
-    st.markdown(
-        '<table class="pres-table"><tr><th>Chiffre</th><th>Valeur</th>'
-        f"<th>Année</th><th>Source</th></tr>{''.join(cells)}</table>",
+        source = "" if shared else f"<td>{_source_html(row, short=True)}</td>"
+        cells.append(f"<tr><td>{html.escape(row['Chiffre'])}</td>{extra}{source}</tr>")
+    dense = " pres-dense" if len(rows) > _FIGURES_AT_FULL_SIZE else ""
+    columns = ("Chiffre", *shown) if shared else ("Chiffre", *shown, "Source")
+    head = "".join(f"<th>{c}</th>" for c in columns)
+    table = (
+        f'<table class="pres-table{dense}" data-testid="pres-figures">'
+        f"<tr>{head}</tr>{''.join(cells)}</table>"
+    )
+    if shared and rows:
+        table += f'<p class="pres-foot">Source : {_source_html(rows[0])}</p>'
+    notes = divergences(faits)
+    if not notes:
+        st.markdown(table, unsafe_allow_html=True)
+        return
+    # The notes are the point of such a vue: beside the table, in view.
+    left, right = st.columns([1.75, 1], gap="large")
+    left.markdown(table, unsafe_allow_html=True)
+    right.markdown(
+        "".join(
+            f'<p class="pres-note" data-testid="pres-divergence">'
+            f"{_divergence_html(note)}</p>"
+            for note in notes
+        ),
         unsafe_allow_html=True,
     )
-    for note in divergences(faits):
-        st.warning(note, icon=":material/compare_arrows:")
 
 
-def _ways(selection) -> None:
-    items = "".join(f"<li>{html.escape(way)}</li>" for way in WAYS_TO_SUPPORT)
-    st.markdown(f'<ul class="pres-ways">{items}</ul>', unsafe_allow_html=True)
-    counts = support_counts(selection.soutiens)
-    st.markdown("**Dans l'atlas, soutiens recensés par nature**")
-    st.dataframe(
-        {"Nature du soutien": list(counts), "Soutiens": list(counts.values())},
-        hide_index=True,
+def _divergence_html(note: str) -> str:
+    head, sep, rest = note.partition(" : ")
+    if not sep:
+        return html.escape(note)
+    return f"<strong>{html.escape(head)}</strong>{html.escape(rest)}"
+
+
+def _matrix(selection, count: str) -> None:
+    # An HTML table, not a chart: its type scales with the screen like the
+    # text, and every count is written in its cell.
+    data = matrice(selection.soutiens)
+    levels = list(dict.fromkeys(data["Niveau"]))
+    kinds = list(dict.fromkeys(data["Type de soutien"]))
+    values = {
+        (k, lv): int(n)
+        for k, lv, n in zip(
+            data["Type de soutien"], data["Niveau"], data["Soutiens"], strict=True
+        )
+    }
+    top = max(values.values(), default=0)
+    rows = []
+    for kind in kinds:
+        tds = []
+        for level in levels:
+            n = values.get((kind, level), 0)
+            if n:
+                shade = palette.SEQUENTIAL[
+                    min(int(n / top * (len(palette.SEQUENTIAL) - 1) + 0.5), 4)
+                ]
+                ink = "#fff" if shade in palette.SEQUENTIAL[3:] else "#222"
+                style = f"background:{shade};color:{ink}"
+                text = fr.integer(n)
+            else:
+                style, text = f"background:{palette.EMPTY_COLOR};color:#777", "—"
+            tds.append(f'<td class="pres-cell" style="{style}">{text}</td>')
+        rows.append(f"<tr><td>{html.escape(kind)}</td>{''.join(tds)}</tr>")
+    head = "".join(
+        f'<th class="pres-col">{html.escape(level)}</th>' for level in levels
+    )
+    table = (
+        '<table class="pres-table" data-testid="pres-matrix">'
+        f"<tr><th>Type de soutien</th>{head}</tr>{''.join(rows)}</table>"
+    )
+    left, right = st.columns([2.4, 1], gap="large")
+    left.markdown(table, unsafe_allow_html=True)
+    total = sum(values.values())
+    right.markdown(
+        count
+        + '<div class="pres-legend"><p>Nombre de soutiens recensés dans l\'atlas, '
+        "par niveau de la collectivité qui soutient et par type de soutien "
+        f"({fr.count(total, 'soutien', 'soutiens')}) ; plus la case est foncée, "
+        "plus ils sont nombreux.</p></div>",
+        unsafe_allow_html=True,
     )
 
 
-def _map(vue: Vue, selection, story: Recit, index: int) -> None:
+def _ways(selection, count: str) -> None:
+    items = "".join(f"<li>{html.escape(way)}</li>" for way in WAYS_TO_SUPPORT)
+    counts = support_counts(selection.soutiens)
+    rows = "".join(
+        f"<tr><td>{html.escape(kind)}</td>"
+        f'<td class="pres-num"><strong>{fr.integer(n)}</strong></td></tr>'
+        for kind, n in counts.items()
+    )
+    left, right = st.columns([1.5, 1], gap="large")
+    left.markdown(f'<ol class="pres-ways">{items}</ol>', unsafe_allow_html=True)
+    right.markdown(
+        count + '<table class="pres-table pres-mid" data-testid="pres-supports">'
+        "<tr><th>Dans l'atlas, soutiens recensés par nature</th>"
+        f"<th>Soutiens</th></tr>{rows}</table>",
+        unsafe_allow_html=True,
+    )
+
+
+def _map(vue: Vue, selection, count: str) -> None:
     error = boundaries_error()
     if error:
         st.error(error, icon=":material/map:")
@@ -261,29 +620,170 @@ def _map(vue: Vue, selection, story: Recit, index: int) -> None:
         epci=filters.epci,
     )
     base = base_for(filters.region, departements=filters.departements)
-    # One map per vue: changing vue fits the new extent.
-    st_folium(
-        base,
-        key=f"pres-carte-{story.id}-{index}",
-        height=560,
-        use_container_width=True,
-        feature_group_to_add=built.groups,
-        returned_objects=[],
+    bounds = view_bounds(filters.region, filters.departements)[1]
+    left, right = st.columns([2.2, 1], gap="medium")
+    with left, st.container(key="pres_map"):
+        # The bounds the script fits the map to once it has its height.
+        st.markdown(
+            f'<span hidden data-bounds="{html.escape(json.dumps(bounds))}"></span>',
+            unsafe_allow_html=True,
+        )
+        # One map per vue: changing vue fits the new extent.
+        st_folium(
+            base,
+            key=f"pres-carte-{vue_key(vue)}",
+            height=480,
+            use_container_width=True,
+            feature_group_to_add=built.groups,
+            returned_objects=[],
+        )
+    right.markdown(count + _legend_html(vue, selection, built), unsafe_allow_html=True)
+
+
+def vue_key(vue: Vue) -> str:
+    """Return a short stable key of what a vue's map shows."""
+    text = json.dumps(vue.to_dict(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+# -- legend -----------------------------------------------------------------------
+
+#: Colour of the rings around highlighted PTCE (lib.carte.highlight_layer).
+_HIGHLIGHT = "#d62728"
+
+
+def _key_item(key: str, label: str) -> str:
+    return f"<li>{key}<span>{html.escape(label)}</span></li>"
+
+
+def _dot(color: str) -> str:
+    return (
+        f'<span class="pres-key pres-key-dot" data-color="{color}" '
+        f'style="background:{color}"></span>'
     )
-    if built.legend is not None:
-        # The same lines as the legend drawn in the map (counts of territories).
-        lines = " ; ".join(e.text for e in built.legend.entries())
-        footnote = built.legend.footnote()
-        st.caption(
-            f"{built.legend.title} : {lines}." + (f" {footnote}." if footnote else "")
+
+
+def _line(level: str) -> str:
+    color = palette.LEVEL_COLORS[level]
+    dash = palette.LEVEL_DASH[level]
+    dashed = f" stroke-dasharray='{dash}'" if dash else ""
+    weight = palette.LEVEL_WEIGHT[level]
+    return (
+        f'<svg class="pres-key pres-key-line" data-color="{color}" '
+        'viewBox="0 0 40 12" aria-hidden="true">'
+        f"<line x1='1' y1='6' x2='39' y2='6' stroke='{palette.LINE_CASING}' "
+        f"stroke-width='{weight + 3}'/>"
+        f"<line x1='1' y1='6' x2='39' y2='6' stroke='{color}' "
+        f"stroke-width='{weight}'{dashed}/></svg>"
+    )
+
+
+def _legend_html(vue: Vue, selection, built) -> str:
+    """Return the legend of a vue's map: a colour key for every layer drawn."""
+    blocks = []
+    placed = selection.ptce[selection.ptce["lat"].notna()]
+    if "ptce" in vue.couches and len(placed):
+        if built.aggregated:
+            items = _key_item(
+                f'<span class="pres-key pres-key-cluster" data-color="'
+                f'{palette.CLUSTER_FILL}" style="background:{palette.CLUSTER_FILL};'
+                f'border:.12em solid {palette.CLUSTER_INK}">3</span>',
+                "PTCE regroupés par EPCI (leur nombre)",
+            )
+        else:
+            present = set(placed["filiere"])
+            items = "".join(
+                _key_item(_dot(color), filiere)
+                for filiere, color in FILIERE_COLORS.items()
+                if filiere in present
+            )
+            items += _key_item(
+                f'<span class="pres-key pres-key-cluster" data-color="'
+                f'{palette.CLUSTER_FILL}" style="background:{palette.CLUSTER_FILL};'
+                f'border:.12em solid {palette.CLUSTER_INK}">2</span>',
+                "PTCE proches, regroupés (leur nombre)",
+            )
+        blocks.append(("ptce", "PTCE par filière principale", items))
+    if vue.surligner and placed["id"].isin(vue.surligner).any():
+        ring = (
+            f'<span class="pres-key pres-key-ring" data-color="{_HIGHLIGHT}" '
+            f'style="border:.2em solid {_HIGHLIGHT}"></span>'
+        )
+        names = placed.loc[placed["id"].isin(vue.surligner), "nom"]
+        blocks.append(
+            (
+                "surligner",
+                "Mis en évidence",
+                "".join(_key_item(ring, str(name)) for name in names),
+            )
         )
     if built.links:
-        st.caption(
-            "Lignes : collectivités qui soutiennent ("
-            + ", ".join(NIVEAU_LABELS.values())
-            + ")."
+        levels = {link["niveau"] for link in built.links}
+        items = "".join(
+            _key_item(_line(level), f"soutien d'une {NIVEAU_LABELS[level]}")
+            if level in ("region", "commune")
+            else _key_item(_line(level), f"soutien d'un {NIVEAU_LABELS[level]}")
+            for level in NIVEAUX
+            if level in levels
         )
-    attribution()
+        blocks.append(
+            (
+                "soutiens",
+                "Qui soutient qui (contour et ligne vers le PTCE)",
+                items,
+            )
+        )
+    if "territoires" in vue.couches and any(
+        "Territoires" in str(getattr(g, "layer_name", "")) for g in built.groups
+    ):
+        items = _key_item(
+            '<span class="pres-key pres-key-box" data-color="#333333" '
+            'style="background:transparent;border:.15em solid #333333"></span>',
+            "territoire d'action d'un PTCE",
+        )
+        blocks.append(("territoires", "Territoires d'action", items))
+    if built.legend is not None:
+        legend = built.legend
+        items = ""
+        for entry in legend.entries():
+            fill = (
+                f"repeating-linear-gradient(45deg,{OUTSIDE_HATCH} 0 2px,"
+                f"{entry.color} 2px 6px)"
+                if entry.hatched
+                else entry.color
+            )
+            items += _key_item(
+                f'<span class="pres-key pres-key-box" data-color="{entry.color}" '
+                f'style="background:{fill}"></span>',
+                entry.text,
+            )
+        title = legend.title + (f" ({legend.note()})" if legend.note() else "")
+        foot = legend.footnote()
+        if foot:
+            items += f'<li class="pres-legend-note">{html.escape(foot)}.</li>'
+        blocks.append(("choro", title, items))
+    html_blocks = "".join(
+        f'<div data-layer="{layer}"><p class="pres-legend-title">'
+        f"{html.escape(title)}</p>"
+        # Many keys (every filière): two columns, to stay beside the map.
+        f"<ul{' class=pres-two' if items.count('<li>') > 8 else ''}>{items}</ul></div>"
+        for layer, title, items in blocks
+    )
+    unplaced = len(selection.ptce) - len(placed)
+    if unplaced and "ptce" in vue.couches:
+        html_blocks += (
+            '<p class="pres-legend-note">'
+            + html.escape(
+                f"{fr.count(unplaced, 'PTCE', 'PTCE')} sans localisation connue "
+                + ("n'est pas" if unplaced < 2 else "ne sont pas")
+                + " sur la carte."
+            )
+            + "</p>"
+        )
+    return (
+        '<div class="pres-legend" data-testid="pres-legend" role="group" '
+        f'aria-label="Légende de la carte">{html_blocks}</div>'
+    )
 
 
 def _exports(story: Recit, vue: Vue, index: int) -> None:
