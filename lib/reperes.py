@@ -97,7 +97,9 @@ _POLITIQUE = _guide("Relance de la politique nationale de PTCE depuis 2021")
 _COMMENT = _guide("Comment soutenir et s'appuyer sur un PTCE ?")
 _SCIC = _guide("PTCE et SCIC")
 _PLUS_LOIN = _guide("Pour aller plus loin")
-_ACCOMPAGNENT = _guide("Le RTEs et la CRESS vous accompagnent")
+_ACCOMPAGNENT = _guide(
+    "Pour aller plus loin » et « Le RTEs et la CRESS vous accompagnent"
+)
 _INTRO = _guide("introduction (page de couverture)")
 
 
@@ -501,7 +503,7 @@ SECTIONS: tuple[Section, ...] = (
                 "d'entrée sur le territoire ; en Pays de la Loire, la CRESS et les "
                 "réseaux départementaux de l'ESS accompagnent les PTCE et appuient "
                 "les collectivités dans leurs plans d'action pour l'ESS et les PTCE.",
-                _PLUS_LOIN,
+                _ACCOMPAGNENT,
                 url="https://www.cress-pdl.org/les-missions/developper/les-ptce-ligeriens/",
             ),
             Entry(
@@ -516,7 +518,7 @@ SECTIONS: tuple[Section, ...] = (
                 "pour une économie solidaire, qui réunit près de 200 collectivités : "
                 "mise en relation, partage d'expériences, formation des élu·es et "
                 "des technicien·nes, plaidoyer.",
-                _PLUS_LOIN,
+                _ACCOMPAGNENT,
                 url="https://www.rtes.fr/les-ptce",
             ),
             Entry(
