@@ -203,8 +203,13 @@ def _export_text(name: str, data: bytes) -> str:
 
 
 def _open_expanders(page) -> None:
-    closed = page.locator("[data-testid='stExpander'] details:not([open]) > summary")
+    # Expanders in a hidden tab or container stay closed: nobody sees them.
+    closed = page.locator(
+        "[data-testid='stExpander'] details:not([open]) > summary:visible"
+    )
     for _ in range(closed.count()):
+        if not closed.count():
+            break
         closed.first.click()
     _settle(page)
 
