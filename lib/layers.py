@@ -16,6 +16,7 @@ from geo.boundaries import in_region, load_boundaries, static_geojson
 from lib import fr
 from lib.explore import Frames
 from lib.model import NIVEAU_LABELS
+from lib.soutiens import libelle as libelle_type
 
 DETAIL = "regional"
 
@@ -168,15 +169,22 @@ def _details(s) -> list[str]:
         years = f"jusqu'en {end}"
     else:
         years = "non renseignées"
-    kind = fr.text(s.type, fr.NOT_GIVEN)
+    # The guide's wording of the type (lib.soutiens), not its stored code.
+    kind = fr.text(
+        libelle_type(s.type) if isinstance(s.type, str) else s.type, fr.NOT_GIVEN
+    )
     if not fr.is_missing(s.dispositif):
         kind = f"{kind} ({s.dispositif})"
-    return [
+    lines = [
         f"Soutien : {kind}",
         f"Montant : {fr.euros(s.montant, missing=fr.NOT_GIVEN)}",
         f"Années : {years}",
         f"Source : {fr.text(s.source, 'non renseignée')}",
     ]
+    deduit = getattr(s, "deduit", None)
+    if not fr.is_missing(deduit):
+        lines.append(f"Déduit : {deduit}")
+    return lines
 
 
 def outline_sources(

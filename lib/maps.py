@@ -635,7 +635,7 @@ const icon = (index, approx) => {
     return icons[key];
 };
 return function (row) {
-    const [lat, lon, index, approx, nom, lieu, id] = row;
+    const [lat, lon, index, approx, nom, lieu, id, deduit] = row;
     const filiere = FILIERES[index];
     const href = FICHE + encodeURIComponent(id);
     const marker = L.marker(new L.LatLng(lat, lon), {
@@ -651,6 +651,7 @@ return function (row) {
         box.appendChild(text("strong", nom));
         box.appendChild(document.createElement("br"));
         box.appendChild(document.createTextNode(lieu));
+        if (deduit) box.appendChild(text("div", deduit));
         return box;
     });
     marker.bindPopup(function () {
@@ -658,6 +659,7 @@ return function (row) {
         box.appendChild(text("strong", nom));
         box.appendChild(text("div", lieu));
         box.appendChild(text("div", "Filière : " + filiere));
+        if (deduit) box.appendChild(text("div", deduit));
         const link = text("a", "Ouvrir la fiche");
         link.setAttribute("href", href);
         link.setAttribute("target", "_top");
@@ -801,8 +803,9 @@ def marker_rows(ptce) -> list[list]:
     Returns
     -------
     list of list
-        ``[lat, lon, filière index, approximate, name, place, id]``; the
-        filière is an index into :data:`FILIERE_COLORS` (sent once).
+        ``[lat, lon, filière index, approximate, name, place, id, certainty]``;
+        the filière is an index into :data:`FILIERE_COLORS` (sent once);
+        certainty is :func:`marker_certainty` (empty when every value is read).
     """
     placed = ptce[ptce["lon"].notna() & ptce["lat"].notna()]
     index = {name: i for i, name in enumerate(FILIERE_COLORS)}
@@ -819,9 +822,37 @@ def marker_rows(ptce) -> list[list]:
             placed["nom"].astype(str).tolist(),
             placed["lieu"].tolist(),
             placed["id"].astype(str).tolist(),
+            marker_certainty(placed),
             strict=True,
         )
     ]
+
+
+def marker_certainty(ptce) -> list[str]:
+    """Say which values of each PTCE are inferred, for its tooltip and popup.
+
+    Parameters
+    ----------
+    ptce : pandas.DataFrame
+        Rows of :attr:`lib.explore.Frames.ptce`.
+
+    Returns
+    -------
+    list of str
+        E.g. « Valeurs déduites : département · même pôle probable qu'une
+        autre fiche », or "" when every value was read in a source.
+    """
+    if "deduit" not in ptce:
+        return [""] * len(ptce)
+    out = []
+    for fields, doubles in zip(ptce["deduit"], ptce["meme_pole_que"], strict=True):
+        parts = []
+        if fields:
+            parts.append("Valeurs déduites : " + ", ".join(fields))
+        if doubles:
+            parts.append("même pôle probable qu'une autre fiche")
+        out.append(" · ".join(parts))
+    return out
 
 
 def marker_file(rows: list[list]) -> str:

@@ -396,3 +396,25 @@ def test_sidebar_filter_shows_labels_and_definitions(
     widget.select(types.libelle("commande publique")).run()
     assert not at.exception
     assert at.sidebar.multiselect(key=widget.key).value == ["commande publique"]
+
+
+def test_map_tooltips_mark_inferred_values(demo, ref):
+    from geo.lookup import commune_points
+    from lib.explore import build_frames
+    from lib.layers import supports
+    from lib.maps import marker_rows
+
+    frames = build_frames(demo, commune_points(), ref)
+    rows = {row[6]: row for row in marker_rows(frames.ptce)}
+    assert rows["mieux-manger-en-mayenne"][7] == "Valeurs déduites : département"
+    assert rows["ptce-lab-sport"][7] == ""
+    assert "même pôle probable" in rows["le-solilab"][7]
+    _polys, links = supports(frames)
+    details = {
+        link["label"]: link["details"]
+        for link in links
+        if link["ptce"] == "le-moulin-creatif"
+    }
+    region = next(d for label, d in details.items() if "(région)" in label)
+    assert region[0] == f"Soutien : {types.libelle('autre')}"
+    assert region[-1].startswith("Déduit : Années 2015 à 2017 déduites")

@@ -19,6 +19,7 @@ from lib.maps import (
     support_layer,
     support_rows,
 )
+from lib.soutiens import libelle
 from tests.test_carte import XSS, make_records
 
 
@@ -83,7 +84,8 @@ def test_line_text_names_who_supports_whom_how_much_when_and_source(frames):
     commune = next(label for label in by_label if "(commune)" in label)
     assert commune.endswith("→ A")
     assert by_label[commune] == [
-        "Soutien : investissement",
+        # The guide's wording of the type (lib.soutiens), not its stored code.
+        f"Soutien : {libelle('investissement')}",
         f"Montant : {fr.euros(1000.0)}",
         "Années : non renseignées",
         "Source : s",
