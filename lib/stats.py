@@ -33,6 +33,7 @@ from lib.model import (
     STADES,
     TYPES_SOUTIEN,
 )
+from lib.soutiens import libelle as libelle_type
 
 #: Label of a missing value (feminine nouns: filière, année, catégorie).
 NON_RENSEIGNEE = "non renseignée"
@@ -241,7 +242,8 @@ def soutiens_type_niveau(frames: Frames) -> pd.DataFrame:
     index = pd.MultiIndex.from_product([types, niveaux], names=["type", "niveau"])
     table = _support_totals(data, ["type", "niveau"]).reindex(index)
     table = _fill_counts(table).reset_index()
-    table.insert(0, "Type de soutien", table.pop("type"))
+    # The guide's wording of each type (lib.soutiens), not its stored code.
+    table.insert(0, "Type de soutien", [libelle_type(t) for t in table.pop("type")])
     table.insert(1, "Niveau", [NIVEAU_LABELS.get(n, n) for n in table.pop("niveau")])
     return table[
         ["Type de soutien", "Niveau", SOUTIENS, "PTCE soutenus", CONNUS, INCONNUS,

@@ -21,6 +21,7 @@ from lib.model import (
     Ptce,
     Soutien,
 )
+from lib.soutiens import libelle
 from lib.synthetic import generate
 
 TABLES = (
@@ -175,18 +176,21 @@ def test_par_departement_code_and_name(small):
 def test_soutiens_type_niveau_every_combination(small):
     table = stats.soutiens_type_niveau(small)
     assert len(table) == len(TYPES_SOUTIEN) * len(NIVEAUX)
-    assert list(table["Type de soutien"].unique()) == list(TYPES_SOUTIEN)
+    # In the guide's wording (lib.soutiens), in vocabulary order.
+    assert list(table["Type de soutien"].unique()) == [
+        libelle(t) for t in TYPES_SOUTIEN
+    ]
     assert list(table["Niveau"].unique()) == [NIVEAU_LABELS[n] for n in NIVEAUX]
     cells = table.set_index(["Type de soutien", "Niveau"])
-    region = cells.loc[("investissement", "région")]
+    region = cells.loc[(libelle("investissement"), "région")]
     assert region["Soutiens"] == 2
     assert region["PTCE soutenus"] == 2
     assert region["Montant connu (€)"] == 3500
-    commune = cells.loc[("investissement", "commune")]
+    commune = cells.loc[(libelle("investissement"), "commune")]
     # Only an unknown amount: the total is empty, not 0 €.
     assert (commune["Soutiens"], commune["Soutiens au montant inconnu"]) == (1, 1)
     assert pd.isna(commune["Montant connu (€)"])
-    nothing = cells.loc[("conseil et ingénierie", "EPCI")]
+    nothing = cells.loc[(libelle("conseil et ingénierie"), "EPCI")]
     assert nothing["Soutiens"] == 0
     assert pd.isna(nothing["Montant connu (€)"])
     assert table["Soutiens"].sum() == len(small.soutiens)
