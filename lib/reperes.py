@@ -43,6 +43,7 @@ __all__ = [
     "Step",
     "bare_url",
     "carte_url",
+    "data_line",
     "desaccords",
     "fait_groups",
     "fait_value",
@@ -622,6 +623,46 @@ def carte_url(nom: str, region: str | None) -> str:
     return "./carte?" + urlencode(
         {"region": region or "france", "q": nom}, quote_via=quote
     )
+
+
+def data_line(key: str, ptce) -> str:
+    """Return what the data holds about a section of the guide, in Markdown.
+
+    Parameters
+    ----------
+    key : str
+        ``"charte"`` (signatures recorded) or ``"scic"`` (PTCE in SCIC form);
+        any other key has no line.
+    ptce : pandas.DataFrame
+        The PTCE frame (``lib.explore.Frames.ptce``): ``charte_signee``,
+        ``forme_juridique``.
+
+    Returns
+    -------
+    str
+        Empty when the section has nothing to count.
+    """
+    total = fr.integer(len(ptce))
+    if key == "charte":
+        known = sum(not fr.is_missing(v) for v in ptce["charte_signee"])
+        signed = sum(v is True or v == 1 for v in ptce["charte_signee"])
+        return (
+            f"*Dans les données* — la signature de la charte est renseignée pour "
+            f"{fr.count(known, 'PTCE', 'PTCE')} sur {total} "
+            f"({fr.count(signed, 'signataire')})."
+        )
+    if key == "scic":
+        n = sum(v == "SCIC" for v in ptce["forme_juridique"])
+        url = "./annuaire?" + urlencode(
+            {"region": "france", "forme": "SCIC"}, quote_via=quote
+        )
+        return (
+            f"*Dans les données* — {fr.count(n, 'PTCE', 'PTCE')} sur {total} "
+            f"{fr.plural(n, 'a', 'ont')} la forme SCIC"
+            + (f" ([les voir dans l'annuaire]({url}))" if n else "")
+            + "."
+        )
+    return ""
 
 
 def soutien_url(type_soutien: str) -> str:

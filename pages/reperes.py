@@ -76,6 +76,8 @@ def _guide(faits: Sequence[Fait]) -> None:
             _entry(entry, ptce)
         if section.key == "niveaux":
             _entry(reperes.REGIONS_DE_FRANCE, ptce)
+        if line := reperes.data_line(section.key, ptce):
+            st.markdown(line)
         numbered = section.key in ("raisons", "soutiens")
         # Reasons, levels, ways and letters read as cards, two by row.
         grid = section.key in ("decomposition", "raisons", "niveaux", "soutiens")

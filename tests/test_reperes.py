@@ -320,3 +320,20 @@ def test_pages_read_no_raw_value_even_without_data(tmp_path, monkeypatch):
 def test_demo_pages_read_no_raw_value(store):
     for partie in (None, "chiffres"):
         assert_no_raw_text(_all_text(_page(partie)))
+
+
+def test_charte_and_scic_say_what_the_data_holds(store):
+    from lib.model import Ptce
+
+    store.save(
+        Ptce(id="une-scic", nom="Une SCIC", commune="44109", forme_juridique="SCIC",
+             charte_signee=True),
+        "test",
+    )  # fmt: skip
+    total = fr.integer(len(store.load()))
+    spans = _spans(_page())
+    charte = "\n".join(v for _, v in spans["La charte des PTCE"])
+    assert f"renseignée pour 1\u00a0PTCE sur {total} (1\u00a0signataire)" in charte
+    scic = "\n".join(v for _, v in spans["PTCE et SCIC"])
+    assert f"1\u00a0PTCE sur {total} a la forme SCIC" in scic
+    assert "./annuaire?region=france&forme=SCIC" in scic
