@@ -174,6 +174,7 @@ def _form(form: FormData, key: str) -> FormData:
     soutien_columns = [
         "niveau", "collectivite", "type_soutien", "dispositif", "montant",
         "annee_debut", "annee_fin", "phase", "source", "source_url", "note",
+        "deduit",  # the reasoning of an inferred support: kept on save
     ]  # fmt: skip
     soutiens = st.data_editor(
         pd.DataFrame(form.soutiens, columns=soutien_columns).astype(str),

@@ -418,3 +418,14 @@ def test_map_tooltips_mark_inferred_values(demo, ref):
     region = next(d for label, d in details.items() if "(région)" in label)
     assert region[0] == f"Soutien : {types.libelle('autre')}"
     assert region[-1].startswith("Déduit : Années 2015 à 2017 déduites")
+
+
+def test_edit_form_keeps_the_marks(store):
+    from lib.editing import form_data, plan_form
+
+    saved = store.save(_sample(), "alice")
+    form = form_data(saved)
+    assert form.ptce["deductions"].startswith("département : ")
+    assert form.soutiens[0]["deduit"].startswith("La source dit")
+    plan = plan_form(form, store)
+    assert plan.ok and [r.id for r in plan.unchanged] == ["exemple"]
