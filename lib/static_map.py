@@ -1165,11 +1165,16 @@ def _fiche_geometries(niveau: str, code: str):
     return shape, inner, neighbours
 
 
-def _fiche_map(fig: Figure, box, fiche, k: float) -> None:
-    """Small map of the territory with its PTCE points."""
+_INNER_NAMES = {"epci": "Limite de commune", "departement": "Limite d'EPCI",
+                "region": "Limite de département"}  # fmt: skip
+
+
+def _fiche_map(fig: Figure, box, fiche, k: float) -> list[str]:
+    """Map of the territory with its PTCE; return the filières drawn."""
     x, y, w, h = box
     fw, fh = fig.get_size_inches()
     ax = fig.add_axes([x / fw, y / fh, w / fw, h / fh])
+    ax.set_gid("atlas-map")
     ax.set_axis_off()
     shape, inner, neighbours = _fiche_geometries(fiche.niveau, fiche.code)
     minx, miny, maxx, maxy = _fit(shape.total_bounds, w, h, margin=0.06)
@@ -1179,18 +1184,86 @@ def _fiche_map(fig: Figure, box, fiche, k: float) -> None:
     if len(inner):
         inner.boundary.plot(ax=ax, color="#9fb4c7", linewidth=0.35, zorder=3)
     shape.boundary.plot(ax=ax, color="#253494", linewidth=1.2, zorder=4)
-    placed = _project_points(fiche.ptce)
-    if len(placed):
-        known = placed["filiere"].where(
-            placed["filiere"].isin(list(FILIERE_COLORS)), "autre"
-        )
-        ax.scatter(placed["x"], placed["y"], s=28 * k, zorder=5,
-                   c=known.map(FILIERE_COLORS).tolist(), edgecolors="white",
-                   linewidths=0.5)  # fmt: skip
     ax.set_xlim(minx, maxx)
     ax.set_ylim(miny, maxy)
     ax.set_aspect("equal")
+    placed = _project_points(fiche.ptce)
+    _draw_points(ax, placed, (maxx - minx) / w, k)
     _scale_bar(ax, (minx, maxx), (miny, maxy), 7)
+    present = set(placed["filiere"])
+    return [f for f in FILIERE_COLORS if f in present]
+
+
+def _fiche_legend(
+    fig: Figure, x: float, top: float, width: float, fiche, filieres: list[str]
+) -> float:
+    """Legend under the fiche's map; return its bottom (inches)."""  # fmt: skip
+    step, size = 0.19, 7.5
+    column = _Column(fig, x, top - 0.05, step, size)
+    column.line("#253494", f"Limite : {fiche.nom}", 1.2)
+    column.line("#9fb4c7", _INNER_NAMES[fiche.niveau], 0.6)
+    if filieres:
+        column.header("PTCE (filière principale)")
+        per_row = 2 if width > 3 else 1
+        col_w = width / per_row
+        for i in range(0, len(filieres), per_row):
+            y = column.y
+            for j, filiere in enumerate(filieres[i : i + per_row]):
+                column.x = x + j * col_w
+                column.y = y
+                column.point(FILIERE_COLORS[filiere], filiere)
+            column.x = x
+        column.remark("Au même lieu : côte à côte autour du point.")
+    return column.y
+
+
+def _cell(text, width: float, size: float, most: int = 2) -> list[str]:
+    """Wrap a table cell in at most ``most`` lines, the last ended by « … »."""
+    lines = wrap_text(fr.text(text), width, size)
+    wide = [text_width(line, size) > width for line in lines[:most]]
+    if any(wide):  # a word wider than the column: cut there
+        most = wide.index(True) + 1
+    elif len(lines) <= most:
+        return lines
+    kept, rest = lines[: most - 1], " ".join(lines[most - 1 :])
+    words = rest.split(" ")
+    while len(words) > 1 and text_width(" ".join(words) + "…", size) > width:
+        words.pop()
+    last = " ".join(words)
+    while len(last) > 1 and text_width(last + "…", size) > width:
+        last = last[:-1]
+    return [*kept, last.rstrip(" ,;:.") + "…"]
+
+
+def _bullets(put, x: float, y: float, width: float, floor: float, items) -> float:
+    """Draw a bulleted list down to ``floor``, then « … et N autres »."""
+    size, line_h = 8.5, 8.5 * 1.25 / 72
+    for i, item in enumerate(items):
+        lines = _cell(item, width - 0.15, size)
+        needed = len(lines) * line_h + 0.05
+        if y - needed - line_h < floor and i < len(items) - 1:
+            more = fr.count(len(items) - i, "autre soutien", "autres soutiens")
+            put(x, y, f"… et {more}", fontsize=size, color=_GREY, va="top",
+                fontstyle="italic")  # fmt: skip
+            return y - line_h
+        put(x, y, "•", fontsize=size, va="top", color="#253494")
+        put(x + 0.15, y, "\n".join(lines), fontsize=size, va="top",
+            linespacing=1.25)  # fmt: skip
+        y -= needed
+    return y
+
+
+def _support_text(row) -> str:
+    """« PTCE — type, montant, années » of one support given."""
+    parts = [fr.text(row.type, "type non renseigné")]
+    if not fr.is_missing(row.montant):
+        parts.append(fr.euros(row.montant))
+    start, end = fr.year(row.annee_debut, ""), fr.year(row.annee_fin, "")
+    if start and end and start != end:
+        parts.append(f"{start}–{end}")
+    elif start or end:
+        parts.append(start or end)
+    return f"{fr.text(row.ptce_nom)} — {', '.join(parts)}"
 
 
 @offloadable
@@ -1249,10 +1322,14 @@ def render_fiche_territoire(
     put(margin, y, "Atlas des PTCE — fiche territoire", fontsize=9, color=_GREY,
         va="top")  # fmt: skip
     y -= 0.25
-    name_lines = _wrap(fiche.nom, inner_w, 20)[:2]
-    put(margin, y, "\n".join(name_lines), fontsize=20, fontweight="bold", va="top",
-        linespacing=1.15)  # fmt: skip
-    y -= 20 * 1.3 / 72 * len(name_lines) + 0.05
+    # The whole name, wrapped by measured widths; smaller type when long.
+    for title_size in (20, 17, 15):
+        name_lines = wrap_text(fiche.nom, inner_w, title_size, "bold")
+        if len(name_lines) <= 2:
+            break
+    put(margin, y, "\n".join(name_lines), fontsize=title_size, fontweight="bold",
+        va="top", linespacing=1.15)  # fmt: skip
+    y -= title_size * 1.3 / 72 * len(name_lines) + 0.05
     kind = fiche.type_label
     if niveau == "epci":
         kind = f"{kind} (EPCI) · SIREN {code}"
@@ -1278,37 +1355,66 @@ def render_fiche_territoire(
         )  # fmt: skip
         put(x + 0.1, y - 0.12, value, fontsize=15, fontweight="bold", va="top",
             color="#253494")  # fmt: skip
-        put(x + 0.1, y - box_h + 0.1, "\n".join(_wrap(label, box_w - 0.2, 7.5)[:2]),
-            fontsize=7.5, color=_GREY, va="bottom")  # fmt: skip
+        put(x + 0.1, y - box_h + 0.1,
+            "\n".join(wrap_text(label, box_w - 0.2, 7.5)), fontsize=7.5,
+            color=_GREY, va="bottom")  # fmt: skip
     y -= box_h + 0.25
 
-    lines = _wrap(fiche.comparaison, inner_w, 9.5)
+    lines = wrap_text(fiche.comparaison, inner_w, 9.5)
     put(margin, y, "\n".join(lines), fontsize=9.5, va="top", linespacing=1.4)
     y -= 9.5 * 1.4 / 72 * len(lines) + 0.25
 
-    # Map on the left, supports on the right.
-    map_h = 3.3
+    # The list of PTCE at the bottom: measured first, so that the map takes
+    # the room it leaves (a territory with few PTCE gets a larger map).
+    footer_top = margin * 0.6 + 3 * 7 * 1.35 / 72 + 0.25
+    cols = (0.0, inner_w * 0.33, inner_w * 0.52, inner_w * 0.7)
+    ends = (*cols[1:], inner_w + 0.15)
+    rows = fiche.ptce.sort_values("nom", key=lambda s: s.map(fr.sort_key))
+    received = (
+        fiche.soutiens_recus.groupby("ptce_id")["type"]
+        .agg(lambda kinds: ", ".join(dict.fromkeys(fr.text(t) for t in kinds)))
+        .to_dict()
+        if len(fiche.soutiens_recus)
+        else {}
+    )
+    size, line_h = 8.5, 8.5 * 1.25 / 72
+    table = []
+    for row in rows.itertuples(index=False):
+        cells = (row.nom, row.lieu, row.filiere, received.get(row.id, "aucun connu"))
+        wrapped = [
+            _cell(cell, end - cx - 0.15, size)
+            for cx, end, cell in zip(cols, ends, cells, strict=True)
+        ]
+        table.append((wrapped, max(map(len, wrapped)) * line_h + 0.06))
+    head_h = 0.3 + 0.2
+    wanted = head_h + sum(h for _, h in table[:40]) + 0.3
+    present = fiche.ptce["filiere"].fillna("non renseignée").nunique()
+    legend_h = 0.19 * (3.4 + math.ceil(present / 2) + 1) + 0.1
+    map_h = min(max(y - footer_top - wanted - legend_h, 3.3), 5.2)
+
+    # Map and its legend on the left, supports on the right.
     map_w = inner_w * 0.5
-    _fiche_map(fig, (margin, y - map_h, map_w, map_h), fiche, k)
+    filieres = _fiche_map(fig, (margin, y - map_h, map_w, map_h), fiche, k)
+    legend_bottom = _fiche_legend(fig, margin, y - map_h, map_w, fiche, filieres)
     x = margin + map_w + 0.3
     col_w = inner_w - map_w - 0.3
     yy = y
     put(x, yy, "Soutiens reçus par niveau", fontsize=11, fontweight="bold", va="top")
     yy -= 0.32
-    table = soutiens_par_niveau(fiche.soutiens_recus)
-    if table.empty:
+    by_level = soutiens_par_niveau(fiche.soutiens_recus)
+    if by_level.empty:
         put(x, yy, "Aucun soutien connu.", fontsize=9, va="top", color=_GREY)
         yy -= 0.25
     else:
-        cols = (0.0, 1.15, 1.85, col_w)
+        level_cols = (0.0, 1.15, 1.85, col_w)
         heads = ("Niveau", "Soutiens", "PTCE", "Montant connu")
-        for cx, head in zip(cols, heads, strict=True):
+        for cx, head in zip(level_cols, heads, strict=True):
             put(x + cx, yy, head, fontsize=8, color=_GREY, va="top",
                 ha="right" if cx else "left")  # fmt: skip
         yy -= 0.22
-        for row in table.itertuples(index=False):
+        for row in by_level.itertuples(index=False):
             cells = (row[0], _number(row[1]), _number(row[3]), _number(row[4], "€"))
-            for cx, cell in zip(cols, cells, strict=True):
+            for cx, cell in zip(level_cols, cells, strict=True):
                 put(x + cx, yy, cell, fontsize=9, va="top",
                     ha="right" if cx else "left")  # fmt: skip
             yy -= 0.2
@@ -1318,53 +1424,73 @@ def render_fiche_territoire(
     yy -= 0.32
     donnes = fiche.soutiens_donnes
     if donnes.empty:
-        given = "Aucun soutien enregistré."
+        put(x, yy, "Aucun soutien enregistré.", fontsize=9, va="top", color=_GREY)
+        yy -= 0.25
     else:
         amount = donnes["montant"].sum(min_count=1)
         given = (
-            f"{len(donnes)} soutien{'s' if len(donnes) > 1 else ''} à "
-            f"{donnes['ptce_id'].nunique()} PTCE"
-            + (f", {_number(amount, '€')} connus" if pd.notna(amount) else "")
-            + "."
+            f"{fr.count(len(donnes), 'soutien')} à "
+            f"{fr.count(donnes['ptce_id'].nunique(), 'PTCE', 'PTCE')}"
+            + (f", {fr.euros(amount)} connus" if pd.notna(amount) else "")
+            + " :"
         )
-    put(x, yy, "\n".join(_wrap(given, col_w, 9)), fontsize=9, va="top")
-    y -= map_h + 0.35
+        lines = wrap_text(given, col_w, 9)
+        put(x, yy, "\n".join(lines), fontsize=9, va="top", linespacing=1.25)
+        yy -= len(lines) * 9 * 1.25 / 72 + 0.06
+        floor = min(legend_bottom, y - map_h) - 0.1
+        ordered = donnes.sort_values("ptce_nom", key=lambda s: s.map(fr.sort_key))
+        yy = _bullets(
+            put,
+            x,
+            yy,
+            col_w,
+            floor,
+            [_support_text(r) for r in ordered.itertuples(index=False)],
+        )
+    recus = fiche.soutiens_recus
+    floor = min(legend_bottom, y - map_h) - 0.1
+    if len(recus) and yy - 0.9 > floor:
+        # Who supports the PTCE present, and how: the room left in the column.
+        yy -= 0.2
+        put(x, yy, "Soutiens reçus en détail", fontsize=11, fontweight="bold",
+            va="top")  # fmt: skip
+        yy -= 0.32
+        ordered = recus.sort_values(
+            ["ptce_nom", "collectivite"], key=lambda s: s.map(fr.sort_key)
+        )
+        items = [
+            f"{fr.text(r.collectivite)} → {_support_text(r)}"
+            for r in ordered.itertuples(index=False)
+        ]
+        yy = _bullets(put, x, yy, col_w, floor, items)
+    y = min(y - map_h, legend_bottom) - 0.3
 
-    # List of the PTCE present.
-    footer_top = margin * 0.6 + 3 * 7 * 1.35 / 72 + 0.25
+    # List of the PTCE present, with the kinds of support each receives.
     put(margin, y, f"PTCE présents ({len(fiche.ptce)})", fontsize=11,
         fontweight="bold", va="top")  # fmt: skip
     y -= 0.3
-    cols = (0.0, inner_w * 0.47, inner_w * 0.74)
-    limits = (80, 40, 40)  # then cut to the column's width
-    for cx, head in zip(cols, ("Nom", "Lieu", "Filière principale"), strict=True):
+    heads = ("Nom", "Lieu", "Filière principale", "Soutiens reçus (types)")
+    for cx, head in zip(cols, heads, strict=True):
         put(margin + cx, y, head, fontsize=8, color=_GREY, va="top")
     y -= 0.2
-    row_h = 0.19
-    rows = fiche.ptce.sort_values("nom", key=lambda s: s.map(fr.sort_key))
-    capacity = max(1, int((y - footer_top) / row_h))
-    if len(rows) > capacity:
-        shown, rest = rows.iloc[: capacity - 1], len(rows) - (capacity - 1)
-    else:
-        shown, rest = rows, 0
     if rows.empty:
         put(margin, y, "Aucun PTCE connu dans ce territoire pour cette sélection.",
             fontsize=9, color=_GREY, va="top")  # fmt: skip
-    for i, row in enumerate(shown.itertuples(index=False)):
+    for i, (wrapped, row_h) in enumerate(table):
+        if y - row_h - line_h < footer_top and i < len(table) - 1:
+            rest = len(table) - i
+            put(margin, y - 0.03, f"… et {rest} autres", fontsize=8.5, color=_GREY,
+                va="top", fontstyle="italic")  # fmt: skip
+            break
         if i % 2 == 0:
             fig.add_artist(
                 Rectangle((margin - 0.05, y - row_h + 0.03), inner_w + 0.1, row_h,
                           facecolor="#f6f6f6", edgecolor="none", transform=inch)
             )  # fmt: skip
-        cells = (row.nom, row.lieu, row.filiere)
-        ends = (*cols[1:], inner_w + 0.15)
-        for cx, end, cell, limit in zip(cols, ends, cells, limits, strict=True):
-            drawn = put(margin + cx, y, _truncate(cell, limit), fontsize=8.5, va="top")
-            _fit_width(drawn, end - cx - 0.15)
+        for cx, lines in zip(cols, wrapped, strict=True):
+            put(margin + cx, y, "\n".join(lines), fontsize=size, va="top",
+                linespacing=1.25)  # fmt: skip
         y -= row_h
-    if rest:
-        put(margin, y - 0.03, f"… et {rest} autres", fontsize=8.5, color=_GREY,
-            va="top", fontstyle="italic")  # fmt: skip
 
     _footer(fig, width, 7, when, margin)
     return save_figure(fig, fmt, dpi, f"Fiche territoire — {fiche.nom}")

@@ -352,3 +352,44 @@ def test_many_ptce_at_one_place_are_counted(built_cache):
     ax = next(a for a in fig.axes if a.get_gid() == "atlas-map")
     labels = [t.get_text() for t in ax.texts if t.get_gid() == "ptce-count"]
     assert labels == ["12"]
+
+
+def test_fiche_names_the_ptce_and_the_kinds_of_support(frames):
+    """Supports given are listed one by one: PTCE, kind, amount; map legend."""
+    _, text = pdf_text(render_fiche_territoire(frames, "departement", "44", when=WHEN))
+    # Given by the département 44: 1 000 € of investissement to « Café $x$ ».
+    assert "1 soutien à 1 PTCE" in text
+    assert f"{DOLLAR} — investissement, 1 000 €" in text.replace("\u202f", " ")
+    # Received, in detail: who supports whom, and how.
+    assert "Soutiens reçus en détail" in text
+    assert "conseil et ingénierie" in text
+    # The map explains itself.
+    assert "PTCE (filière principale)" in text
+    assert "Limite : Loire-Atlantique" in text and "Limite d'EPCI" in text
+    assert "culture" in text and "énergie" in text
+
+
+def test_fiche_wraps_a_long_title_and_fills_its_page(frames):
+    """The whole name is printed within the page; the map grows into the room."""
+    from lib.static_map import A4
+
+    name = "CA de la Région Nazairienne et de l'Estuaire (CARENE)"
+    _, text = pdf_text(render_fiche_territoire(frames, "epci", "244400644", when=WHEN))
+    assert name in text
+    data = render_fiche_territoire(
+        frames, "epci", "244400644", fmt="png", dpi=60, when=WHEN
+    )
+    with Image.open(io.BytesIO(data)) as image:
+        grey = image.convert("L")
+        width, height = grey.size
+        # Right margin (0.6 in) stays white: nothing runs off the page.
+        right = grey.crop((width - int(0.45 * 60), 0, width, height))
+        assert right.getextrema()[0] > 240
+        # Ink reaches the lower part of the page above the footer: the page
+        # is used, not left 40 % empty (rows of the lowest 30 % drawn on).
+        rows = [
+            y for y in range(int(height * 0.55), int(height * 0.88))
+            if grey.crop((0, y, width, y + 1)).getextrema()[0] < 200
+        ]  # fmt: skip
+        assert len(rows) > 0.5 * (height * 0.33)
+    assert A4[1] * 60 == pytest.approx(height, abs=1)
