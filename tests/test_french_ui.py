@@ -26,7 +26,7 @@ if not shutil.which("chromium"):
 TIMEOUT_MS = 90_000
 #: Every URL path of the menu, and the root.
 PATHS = ("", "accueil", "carte", "annuaire", "collectivites", "statistiques",
-         "presentation", "donnees", "sources")  # fmt: skip
+         "presentation", "donnees", "sources", "reperes")  # fmt: skip
 #: The title each path shows.
 TITLES = {
     "": "Atlas des PTCE",
@@ -38,6 +38,7 @@ TITLES = {
     "presentation": "",  # the title of the récit's first view
     "donnees": "Données",
     "sources": "Territoires et sources",
+    "reperes": "Repères — collectivités et PTCE",
 }
 ENGLISH = re.compile(r"Page not found|Select all|Select \d+ matches|\bPrint\b|Record")
 
