@@ -745,17 +745,6 @@ def directory_table(
             "Filières": ptce["filieres"].map(
                 lambda f: ", ".join(f) or "non renseignée"
             ),
-            "Stade": ptce["stade"].map(fr.text),
-            "Forme juridique": ptce["forme_juridique"].map(fr.text),
-            "Création": ptce["annee_creation"].astype("Int64"),
-            "Membres": ptce["nb_membres"].astype("Int64"),
-            "Emplois": ptce["emplois"].astype("Int64"),
-            "Soutiens": ptce["nb_soutiens"].astype("Int64"),
-            "Collectivités": ptce["nb_collectivites"].astype("Int64"),
-            # Text: st.dataframe cannot write euros the French way by itself.
-            "Montant connu": ptce["montant_total"].map(fr.euros),
-            "AMI": ptce["ami"].map(lambda a: ", ".join(a) or fr.MISSING),
-            "Origine": ptce["origine"].map(fr.text),
             # Values no source states as such: the mark, reasoning in the fiche.
             "Valeurs déduites": (
                 ptce["deduit"].map(_deduit_cell) if "deduit" in ptce else ""
@@ -771,6 +760,17 @@ def directory_table(
                 if "meme_pole_que" in ptce
                 else ""
             ),
+            "Stade": ptce["stade"].map(fr.text),
+            "Forme juridique": ptce["forme_juridique"].map(fr.text),
+            "Création": ptce["annee_creation"].astype("Int64"),
+            "Membres": ptce["nb_membres"].astype("Int64"),
+            "Emplois": ptce["emplois"].astype("Int64"),
+            "Soutiens": ptce["nb_soutiens"].astype("Int64"),
+            "Collectivités": ptce["nb_collectivites"].astype("Int64"),
+            # Text: st.dataframe cannot write euros the French way by itself.
+            "Montant connu": ptce["montant_total"].map(fr.euros),
+            "AMI": ptce["ami"].map(lambda a: ", ".join(a) or fr.MISSING),
+            "Origine": ptce["origine"].map(fr.text),
         },
         index=ptce.index,
     )

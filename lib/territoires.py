@@ -620,7 +620,8 @@ def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChar
         "Type de soutien:N",
         sort=[libelle_type(t) for t in TYPES_SOUTIEN],
         title="Type de soutien",
-        axis=alt.Axis(labelLimit=320),
+        # The guide's wording is long: room for it (full text in the tooltip).
+        axis=alt.Axis(labelLimit=460),
     )
     x = alt.X(
         "Niveau:N",

@@ -206,8 +206,8 @@ def _meme_pole(fiche: Fiche) -> None:
     """Probable duplicates: a link to each, the reasoning and why not merged."""
     for pid, nom, why in fiche.meme_pole:
         st.warning(
-            f"**Même pôle probable que « {escape_markdown(nom)} »** ({DEDUIT}). "
-            f"{escape_markdown(why)}  \n{escape_markdown(DOUBLONS_AIDE)}",
+            f"**Même pôle probable** ({DEDUIT}) : {escape_markdown(why)}  \n"
+            f"{escape_markdown(DOUBLONS_AIDE)}",
             icon=":material/join:",
         )
         st.button(

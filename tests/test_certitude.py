@@ -417,7 +417,10 @@ def test_map_tooltips_mark_inferred_values(demo, ref):
     }
     region = next(d for label, d in details.items() if "(région)" in label)
     assert region[0] == f"Soutien : {types.libelle('autre')}"
-    assert region[-1].startswith("Déduit : Années 2015 à 2017 déduites")
+    assert region[-1].startswith(
+        "Déduit : La source dit que le Moulin Créatif a démarré"
+    )
+    assert "2015 à 2017" in region[-1]
 
 
 def test_edit_form_keeps_the_marks(store):
