@@ -22,6 +22,8 @@ import pandas as pd
 
 from lib import fr, stats
 from lib.model import NIVEAU_LABELS, NIVEAUX, ROLES_MEMBRE
+from lib.soutiens import code_type
+from lib.soutiens import definition as definition_type
 
 #: Default source line, shown under every title.
 SOURCE = "Source : base Atlas des PTCE (données de démonstration : faits sourcés)"
@@ -363,6 +365,11 @@ def soutiens_type_niveau(table: pd.DataFrame, source: str = SOURCE) -> alt.Layer
         **{
             "Montant (texte)": table[stats.MONTANT].map(_euros),
             "Niveau": pd.Series(table["Niveau"], dtype="object"),
+            # Each kind's definition from the guide (lib.soutiens).
+            "Définition": [
+                definition_type(code_type(t) or "") or fr.MISSING
+                for t in table["Type de soutien"]
+            ],
         }
     )
     high = max(int(data[stats.SOUTIENS].max()) if len(data) else 0, 1)
@@ -395,6 +402,7 @@ def soutiens_type_niveau(table: pd.DataFrame, source: str = SOURCE) -> alt.Layer
         ),
         tooltip=[
             alt.Tooltip("Type de soutien:N"),
+            alt.Tooltip("Définition:N"),
             alt.Tooltip("Niveau:N", title="Niveau"),
             alt.Tooltip(f"{stats.SOUTIENS}:Q", title="Soutiens", format=",d"),
             alt.Tooltip("PTCE soutenus:Q", format=",d"),

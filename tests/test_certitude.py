@@ -432,3 +432,15 @@ def test_edit_form_keeps_the_marks(store):
     assert form.soutiens[0]["deduit"].startswith("La source dit")
     plan = plan_form(form, store)
     assert plan.ok and [r.id for r in plan.unchanged] == ["exemple"]
+
+
+def test_statistiques_chart_gives_each_definition(ref):
+    from lib import charts, stats
+    from lib.explore import build_frames
+    from lib.synthetic import generate
+
+    table = stats.soutiens_type_niveau(build_frames(generate(50, seed=3, ref=ref)))
+    spec = charts.soutiens_type_niveau(table).to_dict()
+    values = next(iter(spec["datasets"].values()))
+    got = {v["Type de soutien"]: v["Définition"] for v in values}
+    assert got == {types.libelle(t): types.definition(t) for t in TYPES_SOUTIEN}
