@@ -246,11 +246,9 @@ if (!doc.__atlasPresentationKeys) {
     const action = el.dataset.presAction;
     if (action === "fullscreen") { event.preventDefault(); fullscreen(); }
     if (action === "tools") { event.preventDefault(); tools(); }
-    if (action === "quit") {
-      // A new page load: the Carte then reads its filters from the URL.
-      event.preventDefault();
-      win.location.assign(el.href);
-    }
+    // « Quitter » is a plain link (target _self), followed by the browser:
+    // a new page load, so the Carte reads its filters from the URL. (This
+    // script's frame is sandboxed: it may not navigate the page itself.)
   });
   const fitMap = () => {
     const box = doc.querySelector(".st-key-pres_map");
@@ -268,9 +266,12 @@ if (!doc.__atlasPresentationKeys) {
     const meta = box.querySelector("[data-bounds]");
     const bounds = meta ? JSON.parse(meta.dataset.bounds) : null;
     const key = (meta ? meta.dataset.bounds : "") + "|" + height;
-    if (frame.__presFit === key && Math.abs(slack) < 2) { return; }
-    frame.__presFit = key;
     let style = inner.getElementById("pres-map-size");
+    // A new map in the same frame (another vue) is sized and fitted anew.
+    if (frame.__presFit === key && frame.__presMap === map && style
+        && Math.abs(slack) < 2) { return; }
+    frame.__presFit = key;
+    frame.__presMap = map;
     if (!style) {
       style = inner.createElement("style");
       style.id = "pres-map-size";
@@ -513,14 +514,13 @@ def _figures(vue: Vue, count: str) -> None:
     if shared and rows:
         table += f'<p class="pres-foot">Source : {_source_html(rows[0])}</p>'
     notes = divergences(faits)
-    if not notes:
-        st.markdown(table, unsafe_allow_html=True)
-        return
-    # The notes are the point of such a vue: beside the table, in view.
+    # The notes are the point of such a vue: beside the table, in view, under
+    # the count of PTCE of the vue's territory.
     left, right = st.columns([1.75, 1], gap="large")
     left.markdown(table, unsafe_allow_html=True)
     right.markdown(
-        "".join(
+        count
+        + "".join(
             f'<p class="pres-note" data-testid="pres-divergence">'
             f"{_divergence_html(note)}</p>"
             for note in notes
