@@ -729,6 +729,31 @@ def _soutien_from_row(
 # --------------------------------------------------------------------------
 
 
+#: Certainty columns by sheet (see :func:`_keep_marks`).
+_MARKS = {"PTCE": ("deductions", "meme_pole_que"), "Soutiens": ("deduit",)}
+
+
+def _keep_marks(record: Ptce, stored: Ptce, without: set[str]) -> Ptce:
+    """Keep the stored « déduit » marks that the file has no column for.
+
+    A file exported before these columns existed must not turn an inferred
+    value into one that reads as sourced: a mark is only removed by a file
+    that has the column and leaves the cell empty.
+    """
+    changes: dict = {}
+    if "deductions" in without:
+        changes["deductions"] = dict(stored.deductions)
+    if "meme_pole_que" in without:
+        changes["meme_pole_que"] = stored.meme_pole_que
+    if "deduit" in without:
+        known = {replace(s, deduit=None): s.deduit for s in stored.soutiens}
+        changes["soutiens"] = tuple(
+            replace(s, deduit=known.get(replace(s, deduit=None)))
+            for s in record.soutiens
+        )
+    return replace(record, **changes) if changes else record
+
+
 def _missing_columns(
     table: Table, matched: dict[int, str], problems: list[Problem]
 ) -> bool:
@@ -777,6 +802,8 @@ def plan_import(
     soutiens: dict[str, list[Soutien]] = {}
     child_lines: dict[str, list[tuple[_RowErrors, str]]] = {}
     has_sheet = {t.sheet for t in tables}
+    # Certainty columns a file leaves out (older exports): stored marks stay.
+    without_marks: set[str] = set()
     for table in tables:
         matched, unknown = _cells(table)
         if unknown:
@@ -789,6 +816,9 @@ def plan_import(
         plan.problems.extend(table.problems)
         if _missing_columns(table, matched, plan.problems):
             continue
+        for column in _MARKS.get(table.sheet, ()):
+            if column not in matched.values():
+                without_marks.add(column)
         cleaned: dict[int, list[str]] = {}
         unnamed = [i for i, h in enumerate(table.headers) if not (h or "").strip()]
         for line, cells in table.rows:
@@ -885,6 +915,8 @@ def plan_import(
             ),
             version=stored.version if stored else 0,
         )
+        if stored is not None:
+            record = _keep_marks(record, stored, without_marks)
         if stored is None:
             plan.created.append(record)
         elif stored.content() == record.content():

@@ -444,3 +444,30 @@ def test_statistiques_chart_gives_each_definition(ref):
     values = next(iter(spec["datasets"].values()))
     got = {v["Type de soutien"]: v["Définition"] for v in values}
     assert got == {types.libelle(t): types.definition(t) for t in TYPES_SOUTIEN}
+
+
+def test_a_file_without_the_mark_columns_keeps_stored_marks(store):
+    record = _sample()
+    store.save(record, "alice")
+    # An export made before the columns existed: same values, no marks.
+    ptce = to_csv([record], "PTCE").decode("utf-8-sig").splitlines()
+    soutiens = to_csv([record], "Soutiens").decode("utf-8-sig").splitlines()
+
+    def drop(lines, names):
+        rows = list(csv.reader(lines, delimiter=";"))
+        keep = [i for i, h in enumerate(rows[0]) if h not in names]
+        out = io.StringIO()
+        csv.writer(out, delimiter=";").writerows([[r[i] for i in keep] for r in rows])
+        return out.getvalue().encode()
+
+    old_ptce = drop(ptce, {"deductions", "meme_pole_que"})
+    old_soutiens = drop(soutiens, {"deduit"})
+    plan = import_files([("p.csv", old_ptce), ("s.csv", old_soutiens)], store, "t")
+    assert not plan.problems, [p.message for p in plan.problems]
+    assert store.get("exemple").content() == record.content()
+    # A file that has the columns, left empty, removes the marks.
+    empty = to_csv([replace(record, deductions={}, meme_pole_que=())], "PTCE")
+    plan = import_files([("p.csv", empty)], store, "t")
+    assert not plan.problems
+    assert store.get("exemple").deductions == {}
+    assert store.get("exemple").soutiens[0].deduit  # no Soutiens file: kept
