@@ -90,6 +90,9 @@ html.pres-tools-open .st-key-pres_tools { display: flex; }
 [data-testid="stMain"] .st-key-pres_nav [data-baseweb="select"] > div {
   min-height: calc(var(--pres-u) * 2.5); font-size: calc(var(--pres-u) * 1);
 }
+[data-testid="stMain"] .st-key-pres_nav [data-testid="stSelectbox"] * {
+  font-size: calc(var(--pres-u) * 1);
+}
 [data-testid="stMain"] .pres-position {
   font-size: calc(var(--pres-u) * 1); line-height: 1.3; margin: 0;
 }
@@ -129,7 +132,7 @@ html.pres-tools-open .st-key-pres_tools { display: flex; }
   font-size: calc(var(--pres-u) * 1.15);
 }
 [data-testid="stMain"] table.pres-table.pres-mid {
-  font-size: calc(var(--pres-u) * 1.3);
+  font-size: calc(var(--pres-u) * 1.4);
 }
 [data-testid="stMain"] .pres-table th, [data-testid="stMain"] .pres-table td {
   border: none; border-bottom: 2px solid #ccc; padding: .3em .45em;
@@ -150,12 +153,15 @@ html.pres-tools-open .st-key-pres_tools { display: flex; }
 [data-testid="stMain"] .pres-note strong { display: block; }
 [data-testid="stMain"] ol.pres-ways { margin: 0; padding-left: 1.3em; }
 [data-testid="stMain"] ol.pres-ways li {
-  font-size: calc(var(--pres-u) * 1.4); line-height: 1.3; margin: 0 0 .45em 0;
+  font-size: calc(var(--pres-u) * 1.5); line-height: 1.3; margin: 0 0 .45em 0;
 }
 [data-testid="stMain"] .pres-legend {
   font-size: calc(var(--pres-u) * 1.2); line-height: 1.3;
 }
 [data-testid="stMain"] .pres-legend p { font-size: inherit; margin: 0; }
+[data-testid="stMain"] .pres-legend.pres-explain {
+  font-size: calc(var(--pres-u) * 1.4);
+}
 [data-testid="stMain"] .pres-legend .pres-legend-title {
   font-weight: 700; margin-top: .5em;
 }
@@ -278,8 +284,10 @@ if (!doc.__atlasPresentationKeys) {
       inner.head.appendChild(style);
     }
     // The legend is beside the map, in projector type: not in its corner.
+    // Zoom buttons, scale and sources grow with the screen like the text.
     style.textContent = `#map_div { height: ${height}px !important; }` +
-      ".atlas-legend { display: none !important; }";
+      ".atlas-legend { display: none !important; }" +
+      `.leaflet-control { zoom: ${Math.max(1, unit / 12.8)}; }`;
     frame.style.setProperty("height", `${height}px`, "important");
     map.invalidateSize(false);
     if (bounds) { map.fitBounds(bounds, {padding: [16, 16], animate: false}); }
@@ -514,6 +522,9 @@ def _figures(vue: Vue, count: str) -> None:
     if shared and rows:
         table += f'<p class="pres-foot">Source : {_source_html(rows[0])}</p>'
     notes = divergences(faits)
+    if not notes:
+        st.markdown(count + table, unsafe_allow_html=True)
+        return
     # The notes are the point of such a vue: beside the table, in view, under
     # the count of PTCE of the vue's territory.
     left, right = st.columns([1.75, 1], gap="large")
@@ -576,8 +587,8 @@ def _matrix(selection, count: str) -> None:
     left.markdown(table, unsafe_allow_html=True)
     total = sum(values.values())
     right.markdown(
-        count
-        + '<div class="pres-legend"><p>Nombre de soutiens recensés dans l\'atlas, '
+        count + '<div class="pres-legend pres-explain"><p>Nombre de soutiens recensés '
+        "dans l'atlas, "
         "par niveau de la collectivité qui soutient et par type de soutien "
         f"({fr.count(total, 'soutien', 'soutiens')}) ; plus la case est foncée, "
         "plus ils sont nombreux.</p></div>",

@@ -82,7 +82,7 @@ _MEASURE = """() => {
     legendPx: px(legend),
     layers: layers,
     buttons: [...document.querySelectorAll(
-      ".st-key-pres_nav button, .pres-btn")].map(b => ({
+      ".st-key-pres_nav [data-testid^='stBaseButton'], .pres-btn")].map(b => ({
         text: b.innerText, px: px(b), height: b.getBoundingClientRect().height})),
   };
 }"""
@@ -188,11 +188,10 @@ def test_every_vue_fits_one_screen_in_projector_type(
 ):
     recit, frames = story
     page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(f"{server}/presentation")
     scale = width / 1920
     for i, vue in enumerate(recit.vues):
-        if i:
-            page.keyboard.press("ArrowRight")
+        # Each vue opened from its link (the keys are tested apart).
+        page.goto(f"{server}/presentation?vue={i + 1}")
         where = f"vue {i + 1} « {vue.titre} » at {width}×{height}"
         m = _settle(page, vue.titre)
         # Nothing scrolls: neither the document nor Streamlit's main pane.
@@ -251,7 +250,7 @@ def _on_carte(page) -> None:
 def test_quitter_and_escape_return_to_the_carte_with_the_vue_filters(
     browser, server, story
 ):
-    recit, _ = story
+    recit, frames = story
     # A vue on one département, with the supports layer.
     number, vue = next(
         (i + 1, v) for i, v in enumerate(recit.vues) if v.filtres.get("dep")
@@ -266,11 +265,12 @@ def test_quitter_and_escape_return_to_the_carte_with_the_vue_filters(
     filters, params = _carte_filters(page.url)
     assert filters == vue.filters()
     assert set(params["couches"]) == set(vue.couches)
-    # Back on the Carte, the sidebar (its filters, the menu) is there again.
+    # Back on the Carte, the sidebar (its filters, the menu) is there again,
+    # and the Carte counts the vue's PTCE.
     assert page.get_by_test_id("stSidebar").is_visible()
-    assert (
-        vue.filters().departements[0] in page.get_by_test_id("stSidebar").text_content()
-    )
+    expected = len(frames.filtered(vue.filters()).ptce)
+    counter = page.get_by_test_id("ptce-counter").inner_text()
+    assert counter.startswith(f"{expected} PTCE"), counter
 
     # Échap from another vue (France entière), after a step with the keyboard.
     first, second = recit.vues[0], recit.vues[1]
