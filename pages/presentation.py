@@ -217,12 +217,23 @@ if (!doc.__atlasPresentationKeys) {
     const root = doc.documentElement;
     if (root.requestFullscreen) { root.requestFullscreen().catch(() => {}); }
   };
-  const tools = () => {
-    const open = doc.documentElement.classList.toggle("pres-tools-open");
+  const toolsState = () => {
+    // The bar is drawn again on each run: its button says the state anew.
+    const open = doc.documentElement.classList.contains("pres-tools-open");
     doc.querySelectorAll('[data-pres-action="tools"]').forEach(
       (b) => b.setAttribute("aria-expanded", String(open)));
+    return open;
+  };
+  const tools = () => {
+    doc.documentElement.classList.toggle("pres-tools-open");
+    const open = toolsState();
     const box = doc.querySelector(".st-key-pres_tools");
-    if (open && box) { win.requestAnimationFrame(() => box.scrollIntoView()); }
+    const main = doc.querySelector('[data-testid="stMain"]');
+    if (open && box) {
+      win.requestAnimationFrame(() => box.scrollIntoView({block: "start"}));
+    } else if (main) {
+      main.scrollTo(0, 0);
+    }
   };
   doc.addEventListener("keydown", (event) => {
     if (!onPage()) { return; }
@@ -293,7 +304,7 @@ if (!doc.__atlasPresentationKeys) {
     if (bounds) { map.fitBounds(bounds, {padding: [16, 16], animate: false}); }
     frame.dataset.presHeight = String(height);
   };
-  win.setInterval(fitMap, 200);
+  win.setInterval(() => { toolsState(); fitMap(); }, 200);
 }
 </script>
 """

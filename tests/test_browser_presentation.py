@@ -272,11 +272,9 @@ def test_quitter_and_escape_return_to_the_carte_with_the_vue_filters(
     counter = page.get_by_test_id("ptce-counter").inner_text()
     assert counter.startswith(f"{expected} PTCE"), counter
 
-    # Échap from another vue (France entière), after a step with the keyboard.
+    # Échap from another vue (Pays de la Loire, the default région).
     first, second = recit.vues[0], recit.vues[1]
-    page.goto(f"{server}/presentation?vue=1")
-    _settle(page, first.titre)
-    page.keyboard.press("ArrowRight")
+    page.goto(f"{server}/presentation?vue=2")
     _settle(page, second.titre)
     page.keyboard.press("Escape")
     _on_carte(page)
@@ -306,6 +304,12 @@ def test_full_screen_tools_on_demand_and_quitter_by_keyboard(browser, server, st
     ).to_be_visible()
     assert page.get_by_role("button", name="Outils").get_attribute("aria-expanded") == (
         "true"
+    )
+    # Closed again, the vue alone is on screen.
+    page.get_by_role("button", name="Outils").click()
+    sync_api.expect(tools).to_be_hidden()
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-testid='stMain']\").scrollTop === 0"
     )
     # Full screen with the button, and back with the key F.
     page.get_by_role("button", name="Plein écran").click()
