@@ -198,8 +198,9 @@ html.pres-tools-open .st-key-pres_tools { display: flex; }
 # Installed once per browser tab, on the app's document (same origin):
 # - the clicker of a presenter sends Page Up / Page Down (or the arrows):
 #   the keys click the Précédente / Suivante buttons of the page;
-# - Échap clicks « Quitter » (back to the Carte with the vue's filters; the
-#   browser itself takes the first Échap to leave full screen), F toggles
+# - Échap closes the tools when open, else clicks « Quitter » (back to the
+#   Carte with the vue's filters; the browser itself takes the first Échap
+#   to leave full screen), F toggles
 #   full screen (Fullscreen API), as do the buttons of the bar;
 # - « Outils » shows the exports and the editor below the vue;
 # - the map of a vue is given the height left on the screen once the text
@@ -250,6 +251,12 @@ if (!doc.__atlasPresentationKeys) {
       return;
     }
     if (event.key === "Escape") {
+      // Open tools are closed first; then Échap leaves the Présentation.
+      if (doc.documentElement.classList.contains("pres-tools-open")) {
+        event.preventDefault();
+        tools();
+        return;
+      }
       const quit = doc.querySelector('[data-pres-action="quit"]');
       if (quit) { event.preventDefault(); quit.click(); }
     } else if (event.key === "f" || event.key === "F") {

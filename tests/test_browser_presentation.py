@@ -305,7 +305,13 @@ def test_full_screen_tools_on_demand_and_quitter_by_keyboard(browser, server, st
     assert page.get_by_role("button", name="Outils").get_attribute("aria-expanded") == (
         "true"
     )
-    # Closed again, the vue alone is on screen.
+    # Closed again (Échap closes the tools, not the Présentation), the vue
+    # alone is on screen.
+    page.keyboard.press("Escape")
+    sync_api.expect(tools).to_be_hidden()
+    assert "/presentation" in page.url
+    page.get_by_role("button", name="Outils").click()
+    sync_api.expect(tools).to_be_visible()
     page.get_by_role("button", name="Outils").click()
     sync_api.expect(tools).to_be_hidden()
     page.wait_for_function(
