@@ -34,6 +34,7 @@ from lib.model import NIVEAU_LABELS, NIVEAUX, TYPES_SOUTIEN, Fait, fold, slugify
 from lib.static_map import (
     SLIDE,
     SOURCE,
+    PdfDocument,
     draw_map,
     format_date,
     new_figure,
@@ -556,19 +557,6 @@ def pdf_name(story: Recit) -> str:
     return f"{_slug(story.id, 'recit')}.pdf"
 
 
-def _merge_pdfs(pages: Sequence[bytes], title: str) -> bytes:
-    """Concatenate one-page PDFs into one document."""
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter()
-    for page in pages:
-        writer.append(PdfReader(io.BytesIO(page)))
-    writer.add_metadata({"/Title": title, "/Creator": "Atlas des PTCE"})
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
-
-
 def recit_zip(
     story: Recit,
     selections: Callable[[Vue], Frames],
@@ -613,7 +601,6 @@ def recit_zip(
 def _recit_zip(story: Recit, frames: Sequence[Frames], faits, when: date, dpi):
     """Build the ZIP of :func:`recit_zip` from the selections of the vues."""
     stamp = (max(when.year, 1980), when.month, when.day, 0, 0, 0)
-    pdf_pages = []
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
 
@@ -624,9 +611,10 @@ def _recit_zip(story: Recit, frames: Sequence[Frames], faits, when: date, dpi):
             archive.writestr(info, data)
 
         names = slide_names(story)
-        for vue, selection, name in zip(story.vues, frames, names, strict=True):
-            files = _render(vue, selection, faits, ("png", "pdf"), SLIDE, dpi, when)
-            add(name, files["png"])
-            pdf_pages.append(files["pdf"])
-        add(pdf_name(story), _merge_pdfs(pdf_pages, story.titre))
+        with PdfDocument(story.titre) as document:
+            for vue, selection, name in zip(story.vues, frames, names, strict=True):
+                fig = _figure(vue, selection, faits, SLIDE, dpi, when)
+                add(name, save_figure(fig, "png", dpi, vue.titre))
+                document.add(fig)
+        add(pdf_name(story), document.data)
     return buffer.getvalue()

@@ -17,6 +17,7 @@ copied and extracted.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import math
@@ -95,7 +96,7 @@ _CONTEXT = "#f3f3f3"
 _HATCH = "////"
 # rc_context changes matplotlib's global parameters: savefig calls hold this
 # lock so that two sessions exporting at once do not see each other's values.
-_RC_LOCK = threading.Lock()
+_RC_LOCK = threading.RLock()  # re-entered: PNG pages saved inside a PdfDocument
 
 
 # --------------------------------------------------------------------------
@@ -625,10 +626,55 @@ def save_figure(fig: Figure, fmt: str, dpi: float, title: str) -> bytes:
         "pdf": {"Title": title, "Creator": "Atlas des PTCE", "CreationDate": None},
         "svg": {"Title": title, "Date": None},
     }[fmt]
-    rc = {"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "atlas-ptce"}
-    with _RC_LOCK, mpl.rc_context(rc):
+    with _RC_LOCK, mpl.rc_context(_SAVE_RC):
         fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
     return buffer.getvalue()
+
+
+_SAVE_RC = {"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "atlas-ptce"}
+
+
+class PdfDocument:
+    """A PDF of several figures, one page each, fonts embedded once.
+
+    Saving each page apart and merging them subsets and embeds the fonts
+    once per page (most of the time of a récit's PDF); here they are written
+    once for the document. Text stays text (TrueType fonts), as in
+    :func:`save_figure`. Use as a context manager; :attr:`data` holds the
+    bytes after the block.
+
+    Parameters
+    ----------
+    title : str
+        Title in the document's metadata.
+    """
+
+    def __init__(self, title: str):
+        self.title = title
+        self.data = b""
+        self._buffer = io.BytesIO()
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> PdfDocument:
+        from matplotlib.backends.backend_pdf import PdfPages
+
+        # The settings are read when the fonts are written, at the end.
+        self._stack.enter_context(_RC_LOCK)
+        self._stack.enter_context(mpl.rc_context(_SAVE_RC))
+        metadata = {"Title": self.title, "Creator": "Atlas des PTCE",
+                    "CreationDate": None}  # fmt: skip
+        self._pages = self._stack.enter_context(
+            PdfPages(self._buffer, metadata=metadata)
+        )
+        return self
+
+    def add(self, fig: Figure) -> None:
+        """Add a figure as the next page."""
+        self._pages.savefig(fig)
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+        self.data = self._buffer.getvalue()
 
 
 def _check_format(fmt: str, allowed=FORMATS) -> None:
