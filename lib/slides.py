@@ -55,6 +55,15 @@ from lib.storylines import (
 from lib.territoires import matrice
 from lib.worker import offloadable
 
+__all__ = [
+    "SLIDE_FORMATS",
+    "pdf_name",
+    "recit_zip",
+    "slide",
+    "slide_figure",
+    "slide_names",
+]
+
 #: Formats of a single slide.
 SLIDE_FORMATS = ("png", "pdf")
 

@@ -21,7 +21,6 @@ import contextlib
 import functools
 import io
 import math
-import textwrap
 import threading
 from dataclasses import dataclass, field
 from datetime import date
@@ -94,6 +93,32 @@ _OUTLINE = "#4d4d4d"
 _CONTEXT = "#f3f3f3"
 #: Hatch of the territories outside the selection (as on the Carte).
 _HATCH = "////"
+__all__ = [
+    "A4",
+    "FORMATS",
+    "LAMBERT93",
+    "MAILLE_LABELS",
+    "SLIDE",
+    "SOURCE",
+    "MapKeys",
+    "PdfDocument",
+    "draw_map",
+    "export_filename",
+    "filters_subtitle",
+    "format_date",
+    "format_km",
+    "map_figure",
+    "new_figure",
+    "plain_text",
+    "point_marks",
+    "render_fiche_territoire",
+    "render_map",
+    "save_figure",
+    "scale_length_km",
+    "text_width",
+    "wrap_text",
+]
+
 # rc_context changes matplotlib's global parameters: savefig calls hold this
 # lock so that two sessions exporting at once do not see each other's values.
 _RC_LOCK = threading.RLock()  # re-entered: PNG pages saved inside a PdfDocument
@@ -440,43 +465,6 @@ def _measure(text: str, size: float, weight: str) -> float:
     return width / 72
 
 
-def _wrap(text: str, width_in: float, size: float) -> list[str]:
-    """Cut text into lines that fit ``width_in`` inches at ``size`` points."""
-    chars = max(10, int(width_in * 72 / (size * 0.56)))
-    return textwrap.wrap(
-        text, chars, break_long_words=False, break_on_hyphens=False
-    ) or [""]
-
-
-def _truncate(text, limit: int) -> str:
-    """Shorten a string to ``limit`` characters, ending with an ellipsis."""
-    text = "" if text is None or (isinstance(text, float) and np.isnan(text)) else text
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _fit_width(text_artist, width_in: float) -> None:
-    """Shorten a drawn text with an ellipsis until it fits ``width_in`` inches."""
-    fig = text_artist.get_figure()
-    renderer = fig.canvas.get_renderer()
-    full = text_artist.get_text()
-
-    def fits(n: int) -> bool:
-        text_artist.set_text(full if n >= len(full) else full[:n].rstrip() + "…")
-        return text_artist.get_window_extent(renderer).width <= width_in * fig.dpi
-
-    if fits(len(full)):
-        return
-    lo, hi = 0, len(full) - 1  # fits(lo) is assumed, hi is the longest tried
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid - 1
-    fits(lo)
-
-
 def _number(value: float | None, unit: str = "") -> str:
     """French number: narrow no-break space for thousands, comma for decimals."""
     if fr.is_missing(value):
@@ -685,8 +673,8 @@ def _check_format(fmt: str, allowed=FORMATS) -> None:
 def _footer(fig: Figure, width: float, size: float, when: date, margin: float):
     """Draw the sources (wrapped) at the bottom left, the date at the right."""
     dated = f"Atlas des PTCE — export du {format_date(when)}"
-    lines = _wrap(SOURCE, width - 2 * margin - len(dated) * size * 0.56 / 72 - 0.3,
-                  size)  # fmt: skip
+    room = width - 2 * margin - text_width(dated, size) - 0.3
+    lines = wrap_text(SOURCE, room, size)
     plain_text(fig, margin, margin * 0.6, "\n".join(lines), fontsize=size, color=_GREY,
           transform=fig.dpi_scale_trans, va="bottom", linespacing=1.35)  # fmt: skip
     plain_text(fig, width - margin, margin * 0.6, dated, fontsize=size, color=_GREY,
