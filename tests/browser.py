@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -90,3 +91,33 @@ def is_local(url: str) -> bool:
     if parsed.scheme in ("data", "blob", "about", "chrome-error"):
         return True
     return parsed.hostname in LOCAL_HOSTS
+
+
+def require_chromium() -> None:
+    """Fail (not skip) when Debian's chromium is missing: `make test` installs it."""
+    import pytest
+
+    if not shutil.which("chromium"):
+        pytest.fail(
+            "chromium is missing: `make test` installs Debian's package "
+            "(apt-get install -y chromium)",
+            pytrace=False,
+        )
+
+
+@contextmanager
+def chromium():
+    """Yield a Playwright browser on Debian's chromium (never `playwright install`).
+
+    Playwright's sync API allows one instance per thread at a time: callers
+    close it before another test module opens its own.
+    """
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

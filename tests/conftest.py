@@ -164,3 +164,12 @@ def postgres_url(postgres_server) -> Iterator[str]:
 def geojson_features(text: str) -> list[dict]:
     """Parse a GeoJSON FeatureCollection text into its features."""
     return json.loads(text)["features"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for the real-browser tests of one module (see tests/browser.py)."""
+    from tests.browser import chromium
+
+    with chromium() as b:
+        yield b

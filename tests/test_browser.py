@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, is_local, streamlit_server
+from tests.browser import is_local, streamlit_server
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-if not shutil.which("chromium"):
-    pytest.fail(
-        "chromium is missing: `make test` installs Debian's package "
-        "(apt-get install -y chromium)",
-        pytrace=False,
-    )
 
 MAP_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ changing the filter changes the legend (the old one does not stay behind).
 from __future__ import annotations
 
 import io
-import shutil
 
 import pytest
 
@@ -20,12 +19,6 @@ pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-if not shutil.which("chromium"):
-    pytest.fail(
-        "chromium is missing: `make test` installs Debian's package "
-        "(apt-get install -y chromium)",
-        pytrace=False,
-    )
 
 TIMEOUT_MS = 60_000
 FRAME = "iframe[title='streamlit_folium.st_folium']"

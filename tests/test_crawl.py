@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import zipfile
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from tests.browser import streamlit_server
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-if not shutil.which("chromium"):
-    pytest.fail("chromium is missing: `make test` installs it", pytrace=False)
 
 TIMEOUT_MS = 120_000
 
@@ -60,14 +57,6 @@ STATES = (
     ("aucun PTCE", {"q": "zzzz-aucun-ptce-zzzz"}),
     ("PTCE sans détail", {"region": "france", "q": "sans détail"}),
 )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _demo_store(path):
