@@ -361,7 +361,7 @@ def year(value: object, missing: str = MISSING) -> str:
 
 
 def date(value: str | dt.date | None, missing: str = MISSING) -> str:
-    """Return a day as French text: « 12 mars 2021 ».
+    """Return a day as French text: « 12 mars 2021 », « 1er mai 2026 ».
 
     Parameters
     ----------
@@ -385,7 +385,9 @@ def date(value: str | dt.date | None, missing: str = MISSING) -> str:
         value = value.to_pydatetime()
     if isinstance(value, dt.datetime):
         value = value.date()
-    return format_date(value, "d MMMM y", locale=LOCALE)
+    # French writes the first day of a month as an ordinal: « 1er mai ».
+    text = format_date(value, "d MMMM y", locale=LOCALE)
+    return "1er" + text[1:] if value.day == 1 else text
 
 
 def _moment(value: str | dt.datetime | None) -> dt.datetime | None:

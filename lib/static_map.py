@@ -83,10 +83,6 @@ SOURCE = (
 MAILLE_LABELS = {"departement": "département", "epci": "EPCI"}
 
 _FONT = "DejaVu Sans"
-_MOIS = (
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-    "septembre", "octobre", "novembre", "décembre",
-)  # fmt: skip
 _INK = "#222222"
 _GREY = "#666666"
 _OUTLINE = "#4d4d4d"
@@ -140,10 +136,9 @@ def format_date(when: date) -> str:
     Returns
     -------
     str
-        Day (``1er`` for the first), month name and year.
+        Day (``1er`` for the first), month name and year (:func:`lib.fr.date`).
     """
-    day = "1er" if when.day == 1 else str(when.day)
-    return f"{day} {_MOIS[when.month - 1]} {when.year}"
+    return fr.date(when)
 
 
 def export_filename(title: str, fmt: str, when: date | None = None) -> str:

@@ -134,7 +134,7 @@ def test_years_are_never_grouped():
 
 def test_dates():
     assert fr.date("2021-03-12") == "12 mars 2021"
-    assert fr.date(dt.date(2024, 8, 1)) == "1 août 2024"
+    assert fr.date(dt.date(2024, 8, 1)) == "1er août 2024"
     assert fr.date(pd.Timestamp("2020-12-31")) == "31 décembre 2020"
     assert fr.date("pas une date") == fr.MISSING
     # A moment in UTC is shown in Paris time.
@@ -156,3 +156,13 @@ def test_file_sizes():
     assert fr.file_size(703_803) == f"704{NBSP}ko"
     assert fr.file_size(1) == f"1{NBSP}octet"
     assert fr.file_size(None) == fr.MISSING
+
+
+def test_first_of_the_month_is_an_ordinal():
+    import datetime as dt
+
+    from lib import fr
+
+    assert fr.date(dt.date(2026, 5, 1)) == "1er mai 2026"
+    assert fr.date("2021-03-12") == "12 mars 2021"
+    assert fr.date(dt.date(2026, 11, 27)) == "27 novembre 2026"
