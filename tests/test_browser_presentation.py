@@ -9,24 +9,16 @@ filters in the URL.
 
 from __future__ import annotations
 
-import shutil
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from tests.browser import streamlit_server
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
-
-if not shutil.which("chromium"):
-    pytest.fail(
-        "chromium is missing: `make test` installs Debian's package "
-        "(apt-get install -y chromium)",
-        pytrace=False,
-    )
 
 TIMEOUT_MS = 60_000
 SIZES = [(1920, 1080), (1280, 720)]
@@ -86,14 +78,6 @@ _MEASURE = """() => {
         text: b.innerText, px: px(b), height: b.getBoundingClientRect().height})),
   };
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
