@@ -205,6 +205,10 @@ def _open_expanders(page) -> None:
 
 def _read_exports(page, skip_slow: bool) -> list[str]:
     texts = []
+    # The Présentation keeps its exports and editor behind « Outils ».
+    tools = page.locator("[data-pres-action='tools'][aria-expanded='false']")
+    if tools.count():
+        tools.first.click()
     _open_expanders(page)
     texts.append(page.locator("body").inner_text())
     done = set()
