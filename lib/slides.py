@@ -31,6 +31,7 @@ from lib import fr
 from lib.choropleth import INDICATORS
 from lib.explore import Frames
 from lib.model import NIVEAU_LABELS, NIVEAUX, TYPES_SOUTIEN, Fait, fold, slugify
+from lib.soutiens import libelle
 from lib.static_map import (
     SLIDE,
     SOURCE,
@@ -342,7 +343,8 @@ def _matrix_body(page: _Page, top: float, bottom: float, soutiens) -> None:
                  fit=cell_w - 0.05)  # fmt: skip
     y -= cell_h
     for kind in TYPES_SOUTIEN:
-        label = kind[:1].upper() + kind[1:]
+        label = libelle(kind)
+        label = label[:1].upper() + label[1:]
         page.put(m, y - cell_h / 2, label, fontsize=size, va="center",
                  fit=label_w - 0.15 * k)  # fmt: skip
         values = [int(table.at[kind, n]) for n in NIVEAUX]
@@ -399,7 +401,8 @@ def _ways_body(page: _Page, top: float, bottom: float, soutiens) -> None:
     most = max(max(counts.values()), 1)
     number_w = 0.6 * k
     for kind, count in counts.items():
-        label = kind[:1].upper() + kind[1:]
+        label = libelle(kind)
+        label = label[:1].upper() + label[1:]
         page.put(x, y, label, fontsize=label_size, fit=right_w)
         bar_y = y - _height(1, label_size) - 0.03 * k - bar_h
         length = (right_w - number_w) * count / most

@@ -23,6 +23,7 @@ from lib.carte import MAILLES as CARTE_MAILLES
 from lib.explore import Filters
 from lib.fr import MISSING, date_time, integer
 from lib.model import TYPES_SOUTIEN, Fait, fold, slugify
+from lib.soutiens import TYPES as SUPPORT_TYPES
 from lib.store import ConflictError, NotFoundError, Store, recit, recit_historique
 
 #: What a vue shows besides its title and text.
@@ -257,21 +258,10 @@ _EXPERIENCES = (
     ),
 )
 
-#: Ways a collectivité can support a PTCE (seed document, "Comment soutenir").
-WAYS_TO_SUPPORT = (
-    "Repérer les acteurs et les mettre en lien ; inciter les acteurs du "
-    "territoire à signer la charte des PTCE.",
-    "Aider au fonctionnement, avec des financements dédiés, par exemple à "
-    "l'animation des pôles, inscrits dans le temps (convention pluriannuelle "
-    "d'objectifs).",
-    "Apporter du conseil et de l'ingénierie, accompagner le PTCE sur les volets "
-    "technique et administratif.",
-    "Faire appel aux biens et services proposés par le PTCE (délégations de "
-    "service public, marchés publics), ou à son savoir-faire en matière de "
-    "coopération.",
-    "Être acteur du PTCE et coopérer avec les acteurs du territoire (gouvernance, "
-    "développement des activités) ; une SCIC peut associer une collectivité à "
-    "son capital.",
+#: The seven ways a collectivité can support a PTCE, in the seed's wording
+#: ("Comment soutenir et s'appuyer sur un PTCE ?", defined in lib.soutiens).
+WAYS_TO_SUPPORT = tuple(
+    t.libelle[:1].upper() + t.libelle[1:] for t in SUPPORT_TYPES if t.code != "autre"
 )
 
 

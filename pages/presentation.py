@@ -18,6 +18,7 @@ from lib.choropleth import INDICATORS, OUTSIDE_HATCH
 from lib.model import NIVEAU_LABELS, NIVEAUX
 from lib.palette import FILIERE_COLORS
 from lib.slides import recit_zip, slide
+from lib.soutiens import definition, libelle
 from lib.static_map import export_filename
 from lib.store import ConflictError, NotFoundError
 from lib.storylines import (
@@ -618,7 +619,8 @@ def _ways(selection, count: str) -> None:
     items = "".join(f"<li>{html.escape(way)}</li>" for way in WAYS_TO_SUPPORT)
     counts = support_counts(selection.soutiens)
     rows = "".join(
-        f"<tr><td>{html.escape(kind)}</td>"
+        f'<tr><td title="{html.escape(definition(kind))}">'
+        f"{html.escape(libelle(kind))}</td>"
         f'<td class="pres-num"><strong>{fr.integer(n)}</strong></td></tr>'
         for kind, n in counts.items()
     )

@@ -227,3 +227,14 @@ def test_copy_form_creates_a_recit(demo_store, built_cache):
     with Store(str(demo_store.engine.url)).engine.connect() as conn:
         par = conn.exec_driver_sql("SELECT par FROM recit").scalar()
     assert par == "Alice (alice)"
+
+
+def test_the_ways_vue_lists_the_seven_ways_of_the_guide():
+    from lib.soutiens import TYPES
+    from lib.storylines import WAYS_TO_SUPPORT
+
+    assert len(WAYS_TO_SUPPORT) == 7
+    assert any("investissement" in w for w in WAYS_TO_SUPPORT)
+    assert any("foncier" in w for w in WAYS_TO_SUPPORT)
+    labels = [t.libelle for t in TYPES if t.code != "autre"]
+    assert [w.lower() for w in WAYS_TO_SUPPORT] == [x.lower() for x in labels]
