@@ -173,3 +173,34 @@ def browser():
 
     with chromium() as b:
         yield b
+
+
+# -- the real-browser tests' server ----------------------------------------------
+# Modules that need other data define their own ``database``/``server``.
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory) -> dict[str, str]:
+    """A demo database of a test module's own (never data/atlas.sqlite).
+
+    The demo plus the records of :func:`tests.test_carte.make_records`, as
+    the environment of a server (``DATABASE_URL``).
+    """
+    from lib.demo import install_demo
+    from lib.store import Store
+    from tests.test_carte import make_records
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'atlas.sqlite'}"
+    store = Store(url)
+    install_demo(store)
+    store.create_many(make_records(), "test")
+    return {"DATABASE_URL": url}
+
+
+@pytest.fixture(scope="module")
+def server(built_cache, database):
+    """The app on :func:`database`, started once per module; yields its URL."""
+    from tests.browser import streamlit_server
+
+    with streamlit_server(ROOT, env=database) as url:
+        yield url

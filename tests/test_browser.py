@@ -15,26 +15,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 MAP_TIMEOUT_MS = 60_000
 
 
-@pytest.fixture(scope="module")
-def database(tmp_path_factory):
-    """A demo database of the tests' own (never data/atlas.sqlite)."""
-    from lib.demo import install_demo
-    from lib.store import Store
-    from tests.test_carte import make_records
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'atlas.sqlite'}"
-    store = Store(url)
-    install_demo(store)
-    store.create_many(make_records(), "test")
-    return {"DATABASE_URL": url}
-
-
-@pytest.fixture(scope="module")
-def server(built_cache, database):
-    with streamlit_server(ROOT, env=database) as url:
-        yield url
-
-
 class Watch:
     """Record every request of a page; block and remember non-local ones."""
 

@@ -13,9 +13,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.browser import streamlit_server
-from tests.conftest import ROOT
-
 pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -78,26 +75,6 @@ _MEASURE = """() => {
         text: b.innerText, px: px(b), height: b.getBoundingClientRect().height})),
   };
 }"""
-
-
-@pytest.fixture(scope="module")
-def database(tmp_path_factory):
-    """A demo database of the tests' own (never data/atlas.sqlite)."""
-    from lib.demo import install_demo
-    from lib.store import Store
-    from tests.test_carte import make_records
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'atlas.sqlite'}"
-    store = Store(url)
-    install_demo(store)
-    store.create_many(make_records(), "test")
-    return {"DATABASE_URL": url}
-
-
-@pytest.fixture(scope="module")
-def server(built_cache, database):
-    with streamlit_server(ROOT, env=database) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
