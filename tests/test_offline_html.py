@@ -332,7 +332,7 @@ def test_carte_file_shows_legend_title_filters_date_and_sources(
     text = " ".join(panel.inner_text().split())
     assert TITLE in text
     assert filters_text in text
-    assert "Export du 1 mai 2026" in text
+    assert "Export du 1er mai 2026" in text
     assert " ".join(SOURCE.split()) in text
     keys = page.evaluate(
         """() => [...document.querySelectorAll('.atlas-offline-legend li')].map(
