@@ -2,10 +2,10 @@
 
 From the explorer's frames (:class:`lib.explore.Frames`) this module builds
 the level × kind-of-support matrix, the list of supporting collectivités and
-the *fiche territoire* of an EPCI, a département or a région: PTCE present,
-supports given and received, and PTCE per 100,000 inhabitants compared with
-the average of the région (or of France, for a région). Nothing imports
-Streamlit.
+the *fiche territoire* of a commune, an EPCI, a département or a région:
+PTCE present, supports given and received, and PTCE per 100,000 inhabitants
+compared with the average of the région (or of France, for a région).
+Nothing imports Streamlit.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import altair as alt
 import pandas as pd
 
-from geo.reference import Reference, load_reference
+from geo.reference import Reference, load_reference, normalise_code
 from lib import fr
 from lib.charts import count_values
 from lib.explore import Frames
@@ -27,9 +27,14 @@ from lib.soutiens import definition as definition_type
 from lib.soutiens import libelle as libelle_type
 
 #: Levels that have a fiche territoire, in the order of the chooser.
-NIVEAUX_TERRITOIRE = ("epci", "departement", "region")
+NIVEAUX_TERRITOIRE = ("commune", "epci", "departement", "region")
 #: Capitalised labels of those levels.
-TERRITOIRE_LABELS = {"epci": "EPCI", "departement": "Département", "region": "Région"}
+TERRITOIRE_LABELS = {
+    "commune": "Commune",
+    "epci": "EPCI",
+    "departement": "Département",
+    "region": "Région",
+}
 #: Population unit of the comparison.
 PER = 100_000
 
@@ -78,6 +83,8 @@ def parse_territoire(
     ref = ref or load_reference()
     if niveau == "departement":
         code = code.upper()
+    elif niveau == "commune":
+        code = normalise_code(code)
     if code not in _table(ref, niveau):
         return None
     return niveau, code
@@ -88,13 +95,19 @@ def _table(ref: Reference, niveau: str) -> dict:
 
 
 def territory_label(niveau: str, code: str, ref: Reference | None = None) -> str:
-    """Return the name shown in choosers: ``"Loire-Atlantique (44)"``, EPCI name."""
+    """Return the name shown in choosers: ``"Loire-Atlantique (44)"``, EPCI name.
+
+    A commune is followed by its département (``"Ancenis-Saint-Géréon (44)"``):
+    many communes share a name.
+    """
     ref = ref or load_reference()
     table = _table(ref, niveau)
     if code not in table:
         return code
     if niveau == "departement":
         return f"{table[code].nom} ({code})"
+    if niveau == "commune":
+        return f"{table[code].nom} ({table[code].departement})"
     return table[code].nom
 
 
@@ -124,7 +137,7 @@ def population(
 
     Parameters
     ----------
-    niveau : {"epci", "departement", "region", "france"}
+    niveau : {"commune", "epci", "departement", "region", "france"}
         The level; ``"france"`` (code ignored) is metropolitan France and the
         DROM (the communes of the COM are left out).
     code : str or None
@@ -135,14 +148,17 @@ def population(
     Returns
     -------
     int or None
-        EPCI: their population from the reference (else the sum of their
-        communes); départements and régions: the sum of their communes'
-        populations. None when unknown or zero.
+        Communes and EPCI: their population from the reference (an EPCI
+        without one: the sum of its communes); départements and régions: the
+        sum of their communes' populations. None when unknown or zero.
     """
     ref = ref or load_reference()
     sums = _sums(ref)
     if niveau == "france":
         return sums["france"] or None
+    if niveau == "commune":
+        commune = ref.communes.get(code)
+        return (commune.population or None) if commune else None
     if niveau == "epci":
         epci = ref.epci.get(code)
         if epci is None:
@@ -165,6 +181,9 @@ def region_of(niveau: str, code: str, ref: Reference | None = None) -> str | Non
     ref = ref or load_reference()
     if niveau == "region":
         return code
+    if niveau == "commune":
+        commune = ref.communes.get(code)
+        return commune.region if commune else None
     if niveau == "departement":
         dep = ref.departements.get(code)
         return dep.region if dep else None
@@ -204,7 +223,7 @@ def ptce_mask(ptce: pd.DataFrame, niveau: str, code: str) -> pd.Series:
     ----------
     ptce : pandas.DataFrame
         :attr:`lib.explore.Frames.ptce`.
-    niveau : {"epci", "departement", "region"}
+    niveau : {"commune", "epci", "departement", "region"}
         The level of the territory.
     code : str
         Its code.
@@ -214,8 +233,15 @@ def ptce_mask(ptce: pd.DataFrame, niveau: str, code: str) -> pd.Series:
     pandas.Series
         Boolean, aligned with ``ptce``: the seat is in the région or
         département; for an EPCI, the seat's commune belongs to it or its
-        territory of action includes it (or one of its communes).
+        territory of action includes it (or one of its communes); for a
+        commune, the seat is there or its territory of action lists the
+        commune or its EPCI.
     """
+    if niveau == "commune":
+        epci = _commune_epci(code)
+        within = {code} | ({epci} if epci else set())
+        acting = ptce["territoire"].map(lambda codes: bool(within.intersection(codes)))
+        return ((ptce["commune"] == code) | acting.astype(bool)).astype(bool)
     if niveau == "region":
         return ptce["region"] == code
     if niveau == "departement":
@@ -253,14 +279,14 @@ class Comparaison:
 
 @dataclass(frozen=True)
 class FicheTerritoire:
-    """What the fiche of an EPCI, a département or a région shows.
+    """What the fiche of a commune, an EPCI, a département or a région shows.
 
     Attributes
     ----------
     niveau, code, nom : str
         The territory.
     type_label : str
-        ``"Région"``, ``"Département"`` or the EPCI's kind
+        ``"Région"``, ``"Département"``, ``"Commune"`` or the EPCI's kind
         (``"Communauté de communes"``…).
     population : int or None
         From the COG reference.
@@ -276,8 +302,8 @@ class FicheTerritoire:
     pour_100k : float or None
         PTCE present per 100,000 inhabitants.
     reference : Comparaison
-        The average it is compared with: the région's for an EPCI or a
-        département, France's for a région.
+        The average it is compared with: the région's for a commune, an EPCI
+        or a département, France's for a région.
     """
 
     niveau: str
@@ -327,10 +353,16 @@ def _comparaison(titre: str, libelle: str, count: int, pop: int | None) -> Compa
     return Comparaison(titre, libelle, count, pop, per_100k(count, pop))
 
 
+def _commune_epci(code: str) -> str | None:
+    # The SIREN of a commune's EPCI (None outside any, or unknown).
+    commune = load_reference().communes.get(code)
+    return commune.epci if commune else None
+
+
 def fiche_territoire(
     frames: Frames, niveau: str, code: str, ref: Reference | None = None
 ) -> FicheTerritoire:
-    """Build the fiche of an EPCI, a département or a région.
+    """Build the fiche of a commune, an EPCI, a département or a région.
 
     Parameters
     ----------
@@ -338,10 +370,10 @@ def fiche_territoire(
         The PTCE to consider, usually the thematic filters without the
         territorial ones (:meth:`lib.explore.Filters.without_territory`), so
         that the reference average is computed on the same kind of PTCE.
-    niveau : {"epci", "departement", "region"}
+    niveau : {"commune", "epci", "departement", "region"}
         The level.
     code : str
-        The territory's code (SIREN for an EPCI).
+        The territory's code (INSEE code of a commune, SIREN of an EPCI).
     ref : Reference, optional
         The COG reference.
 
@@ -361,7 +393,9 @@ def fiche_territoire(
         raise ValueError(f"niveau inconnu : {niveau!r}")
     table = _table(ref, niveau)
     if code not in table:
-        raise ValueError(f"{TERRITOIRE_LABELS[niveau]} inconnu : « {code} »")
+        # French agreement: « Commune inconnue », « Département inconnu ».
+        inconnu = "inconnue" if niveau in ("commune", "region") else "inconnu"
+        raise ValueError(f"{TERRITOIRE_LABELS[niveau]} {inconnu} : « {code} »")
     ptce = frames.ptce[ptce_mask(frames.ptce, niveau, code)]
     soutiens = frames.soutiens
     donnes = soutiens[(soutiens["niveau"] == niveau) & (soutiens["code"] == code)]
@@ -527,10 +561,11 @@ def collectivites(soutiens: pd.DataFrame) -> pd.DataFrame:
 def territory_choices(
     frames: Frames, ref: Reference | None = None
 ) -> dict[str, list[str]]:
-    """Return the EPCI, départements and régions present in a set of frames.
+    """Return the communes, EPCI, départements and régions present in frames.
 
     A territory is present when a PTCE of the frames is located there (seat,
-    or territory of action for EPCI) or when it supports one of them.
+    or territory of action for communes and EPCI) or when it supports one of
+    them.
 
     Parameters
     ----------
@@ -548,6 +583,8 @@ def territory_choices(
     ref = ref or load_reference()
     ptce = frames.ptce
     found: dict[str, set[str]] = {
+        "commune": set(ptce["commune"].dropna())
+        | {c for codes in ptce["territoire"] for c in codes if c in ref.communes},
         "region": set(ptce["region"].dropna()),
         "departement": set(ptce["departement"].dropna()),
         "epci": {c for codes in ptce["epci_lies"] for c in codes},

@@ -1,9 +1,12 @@
 """Collectivités: who supports which PTCE and how; the fiche of a territory.
 
-The matrix and the list follow the shared filters. The fiche territoire of an
-EPCI, a département or a région is chosen below them and mirrored in the
-``territoire`` query parameter (``epci:244400552``, ``departement:44``,
-``region:52``), so that a link to it can be shared.
+The matrix and the list follow the shared filters. The fiche territoire of a
+commune, an EPCI, a département or a région is chosen below them and
+mirrored in the ``territoire`` query parameter (``commune:44003``,
+``epci:244400552``, ``departement:44``, ``region:52``), so that a link to it
+can be shared. Each fiche ends with « Que peut faire cette collectivité ? »
+(:mod:`lib.accompagner`): the guide for its level, what its peers do, the
+PTCE around it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import streamlit as st
 
 from geo.reference import load_reference
 from lib import fr
+from lib.accompagner import QueFaire, que_faire
 from lib.charts import with_locale
 from lib.fiche import escape_markdown
+from lib.reperes import source_text
 from lib.static_map import export_filename, render_fiche_territoire
 from lib.territoires import (
     MESURES,
@@ -136,6 +141,13 @@ def _fiche_of(
     return fiche_territoire(selection_of(key, filters), niveau, code)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _que_faire_of(
+    key: tuple[str, str, str], filters, niveau: str, code: str
+) -> QueFaire:
+    return que_faire(selection_of(key, filters), niveau, code)
+
+
 def _list() -> None:
     st.subheader("Collectivités et PTCE soutenus")
     table = _collectivites_table(data_key(), current_filters())
@@ -227,15 +239,21 @@ def _territory(frames) -> None:
     )
     if not (niveau and code):
         st.caption(
-            "Choisissez un EPCI, un département ou une région où se trouvent "
-            "des PTCE filtrés ou qui en soutient."
+            "Choisissez une commune, un EPCI, un département ou une région où "
+            "se trouvent des PTCE filtrés ou qui en soutient."
         )
         return
     scope_filters = current_filters().without_territory()
     scope = selection_of(data_key(), scope_filters)
     fiche = _fiche_of(data_key(), scope_filters, niveau, code)
-    _fiche(fiche)
-    _fiche_exports(scope, fiche)
+    _fiche(fiche, _que_faire_of(data_key(), scope_filters, niveau, code))
+    if niveau == "commune":
+        st.caption(
+            "La fiche A4 à télécharger existe pour les EPCI, les départements "
+            "et les régions."
+        )
+    else:
+        _fiche_exports(scope, fiche)
 
 
 def _fiche_exports(scope, fiche: FicheTerritoire) -> None:
@@ -260,7 +278,7 @@ def _fiche_exports(scope, fiche: FicheTerritoire) -> None:
             )
 
 
-def _fiche(fiche: FicheTerritoire) -> None:
+def _fiche(fiche: FicheTerritoire, accompagner: QueFaire) -> None:
     with st.container(border=True, key="fiche-territoire"):
         st.subheader(f"{escape_markdown(fiche.nom)} — {fiche.type_label}")
         ref = fiche.reference
@@ -273,6 +291,8 @@ def _fiche(fiche: FicheTerritoire) -> None:
             st.metric(ref.titre, format_rate(ref.pour_100k), width="content")
         st.markdown(fiche.comparaison)
         presence = {
+            "commune": "siège dans la commune, ou territoire d'action qui la "
+            "comprend (elle ou son EPCI)",
             "epci": "siège dans l'EPCI, ou territoire d'action qui le comprend",
             "departement": "siège dans le département",
             "region": "siège dans la région",
@@ -286,6 +306,7 @@ def _fiche(fiche: FicheTerritoire) -> None:
         _present(fiche)
         _given(fiche)
         _received(fiche)
+        _que_faire(accompagner)
 
 
 def _present(fiche: FicheTerritoire) -> None:
@@ -372,6 +393,190 @@ def _received(fiche: FicheTerritoire) -> None:
             alt="Détail des soutiens reçus",
             column_config=_SUPPORT_CONFIG,
         )
+
+
+# -- « Que peut faire cette collectivité ? » ------------------------------------------
+
+#: PTCE of the territory listed by name in the section (the table above has all).
+_OWN_MAX = 8
+#: PTCE listed per neighbour.
+_NEIGHBOUR_MAX = 5
+
+
+def _que_faire(q: QueFaire) -> None:
+    st.subheader("Que peut faire cette collectivité ?", anchor="que-faire")
+    _role(q)
+    _pratiques(q)
+    _pairs(q)
+    _autour(q)
+
+
+def _role(q: QueFaire) -> None:
+    role = q.role
+    # The guide's text (lib.reperes), not user data.
+    body = f"**Le rôle des {role.titre.lower()} selon le guide** — {role.texte}"
+    if role.exemple:
+        body += f"\n\n*Exemple du guide* — {role.exemple}"
+    st.markdown(body)
+    st.caption(
+        f"{source_text(role.source)} · [le guide dans Repères](./reperes#niveaux)"
+    )
+
+
+def _pratiques(q: QueFaire) -> None:
+    st.markdown(f"**Comment les {q.pluriel} soutiennent les PTCE dans les données**")
+    if q.pratiques:
+        lines = [
+            f"- **{p.libelle}** : {fr.count(p.soutiens, 'soutien')} de "
+            f"{fr.count(p.collectivites, q.singulier, q.pluriel)} à "
+            f"{fr.count(p.ptce, 'PTCE', 'PTCE')}"
+            for p in q.pratiques
+        ]
+        st.markdown(
+            "Les façons de soutenir les plus utilisées, sur "
+            f"{fr.count(q.soutiens_niveau, 'soutien')} de "
+            f"{fr.count(q.collectivites_niveau, q.singulier, q.pluriel)} :\n\n"
+            + "\n".join(lines)
+        )
+    else:
+        st.caption(
+            f"Aucun soutien {q.de_niveau} n'est recensé parmi les PTCE qui "
+            "correspondent aux filtres thématiques."
+        )
+    if q.jamais:
+        st.caption(
+            f"Jamais relevé pour les {q.pluriel} dans les données : "
+            + " ; ".join(q.jamais)
+            + "."
+        )
+
+
+def _pairs(q: QueFaire) -> None:
+    st.markdown(f"**Ce que font les autres {q.pluriel}, par type de soutien**")
+    if not q.pairs:
+        st.caption(f"Aucun soutien d'autres {q.pluriel} n'est recensé.")
+        return
+    autre = "autre " + q.singulier, "autres " + q.pluriel
+    lines = []
+    for group in q.pairs:
+        peers = []
+        for pair in group.pairs:
+            links = [_ptce_link(pid, nom) for pid, nom in pair.ptce]
+            rest = pair.ptce_total - len(pair.ptce)
+            peers.append(
+                f"{_territoire_link(q.niveau, pair.code, pair.nom)} → "
+                + ", ".join(links)
+                + (f" et {fr.count(rest, 'autre')}" if rest else "")
+            )
+        if group.autres:
+            peers.append(f"et {fr.count(group.autres, *autre)}")
+        lines.append(
+            f"- **{group.libelle}** ({fr.count(group.soutiens, 'soutien')}) : "
+            + " ; ".join(peers)
+        )
+    st.markdown("\n".join(lines))
+    st.caption(
+        ("Ordre : même région d'abord, puis " if q.niveau != "region" else "Ordre : ")
+        + "le plus de PTCE soutenus, puis le nom."
+    )
+
+
+def _autour(q: QueFaire) -> None:
+    st.markdown("**PTCE du territoire et de ses voisins**")
+    if q.ptce:
+        shown = [f"- {_ptce_item(p)}" for p in q.ptce[:_OWN_MAX]]
+        rest = len(q.ptce) - len(shown)
+        if rest:
+            shown.append(
+                f"- et {fr.count(rest, 'autre')} (tableau « PTCE présents » ci-dessus)"
+            )
+        st.markdown(
+            f"Dans le territoire, {fr.count(len(q.ptce), 'PTCE', 'PTCE')} :\n\n"
+            + "\n".join(shown)
+        )
+    else:
+        lines = ["Aucun PTCE recensé dans le territoire."]
+        near = q.plus_proche
+        if near is not None:
+            lines.append(
+                f"Le plus proche : **{_ptce_link(near.id, near.nom)}** — "
+                f"{escape_markdown(near.lieu)}, à {near.distance} de la limite "
+                "du territoire, à vol d'oiseau."
+            )
+        elif q.contours:
+            lines.append("Aucun PTCE dont la position est connue.")
+        if q.sans_position:
+            n = len(q.sans_position)
+            seul = (
+                "seule la région est connue"
+                if q.niveau == "departement"
+                else ("seul le département est connu")
+            )
+            lines.append(
+                f"{fr.count(n, 'PTCE', 'PTCE')} dont {seul} "
+                f"{fr.plural(n, 'pourrait', 'pourraient')} s'y trouver : "
+                + ", ".join(_ptce_link(p.id, p.nom) for p in q.sans_position)
+                + "."
+            )
+        st.markdown("  \n".join(lines))
+    if not q.contours:
+        st.caption(
+            "Voisins et distances indisponibles : le cache des contours n'est "
+            "pas construit (python -m geo build)."
+        )
+        return
+    n = len(q.voisins)
+    voisin = ("voisine", "voisines") if q.feminin else ("voisin", "voisins")
+    if not n:
+        aucun = "Aucune" if q.feminin else "Aucun"
+        st.caption(f"{aucun} {q.singulier} {voisin[0]} : pas de limite partagée.")
+        return
+    possessif = "Ses" if n > 1 else ("Sa" if q.feminin else "Son")
+    lines = [
+        f"{possessif} {fr.count(n, q.singulier, q.pluriel)} {fr.plural(n, *voisin)} :"
+    ]
+    for v in q.voisins:
+        if not v.ptce:
+            continue
+        shown = [_ptce_item(p, lieu=False) for p in v.ptce[:_NEIGHBOUR_MAX]]
+        rest = len(v.ptce) - len(shown)
+        lines.append(
+            f"- {_territoire_link(q.niveau, v.code, v.nom)} : "
+            + ", ".join(shown)
+            + (f" et {fr.count(rest, 'autre')}" if rest else "")
+        )
+    without = [v for v in q.voisins if not v.ptce]
+    if without:
+        lines.append(
+            "- sans PTCE recensé : "
+            + ", ".join(_territoire_link(q.niveau, v.code, v.nom) for v in without)
+        )
+    st.markdown("\n".join(lines))
+    st.caption(
+        f"Voisins : {q.pluriel} qui partagent une limite avec le territoire. "
+        "Distances à vol d'oiseau depuis la limite du territoire, pour les PTCE "
+        "dont la commune ou les coordonnées sont connues. Contours : IGN Admin "
+        "Express COG 2018. Les filtres thématiques s'appliquent, ceux de "
+        "territoire non."
+    )
+
+
+def _ptce_link(ptce_id: str, nom: str) -> str:
+    return f"[{escape_markdown(nom)}](./annuaire?ptce={_quote(ptce_id)})"
+
+
+def _ptce_item(p, lieu: bool = True) -> str:
+    # « [nom](fiche) — lieu », or « [nom](fiche) (à 12,4 km) » for a neighbour.
+    if lieu:
+        return _ptce_link(p.id, p.nom) + (
+            f" — {escape_markdown(p.lieu)}" if p.lieu else ""
+        )
+    return _ptce_link(p.id, p.nom) + (f" (à {p.distance})" if p.distance else "")
+
+
+def _territoire_link(niveau: str, code: str, nom: str) -> str:
+    target = f"./collectivites?{PARAM}={_quote(format_territoire(niveau, code))}"
+    return f"[{escape_markdown(nom)}]({target})"
 
 
 _SUPPORT_CONFIG = {

@@ -21,6 +21,7 @@ SCRIPT = (
     "collectivites.render()\n"
 )
 PAYS_D_ANCENIS = "244400552"
+QUE_FAIRE = "Que peut faire cette collectivité ?"
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +129,13 @@ def test_no_match(built_cache):
     assert _metrics(at)["PTCE présents"] == "0"
 
 
+def _fiche_title(at: AppTest) -> str:
+    # The fiche's title, followed by its last section, « Que peut faire… ».
+    subheaders = [s.value for s in at.subheader]
+    assert subheaders[-1] == QUE_FAIRE
+    return subheaders[-2]
+
+
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -139,7 +147,7 @@ def test_territoire_param_opens_the_fiche(built_cache, records):
     assert not at.exception
     assert at.selectbox(key="territoire-niveau").value == "departement"
     assert at.selectbox(key="territoire-departement").value == "44"
-    assert [s.value for s in at.subheader][-1] == "Loire-Atlantique — Département"
+    assert _fiche_title(at) == "Loire-Atlantique — Département"
     metrics = _metrics(at)
     present = [r for r in records if r.departement == "44"]
     assert metrics["PTCE présents"] == str(len(present))
@@ -164,7 +172,7 @@ def test_territoire_round_trip(built_cache):
     assert at.query_params["territoire"] in ("region:52", ["region:52"])
     metrics = _metrics(at)
     assert "Moyenne nationale" in metrics
-    assert [s.value for s in at.subheader][-1] == "Pays de la Loire — Région"
+    assert _fiche_title(at) == "Pays de la Loire — Région"
 
     at.selectbox(key="territoire-niveau").set_value("epci").run()
     assert "territoire" not in at.query_params
@@ -173,7 +181,7 @@ def test_territoire_round_trip(built_cache):
         f"epci:{PAYS_D_ANCENIS}",
         [f"epci:{PAYS_D_ANCENIS}"],
     )
-    title = [s.value for s in at.subheader][-1]
+    title = _fiche_title(at)
     assert title == "CC du Pays d'Ancenis — Communauté de communes"
 
 
@@ -248,3 +256,174 @@ def test_no_raw_value_french_numbers_and_a_fitting_layout(built_cache):
     assert not at.exception
     legend = _heatmap(at)["layer"][0]["encoding"]["color"]["condition"]["legend"]
     assert legend["format"] == ",.0f"  # French through config.locale
+
+
+# -- « Que peut faire cette collectivité ? » ----------------------------------------
+
+#: A distance as the page writes it: French digits, decimal comma, « km ».
+KM_TEXT = re.compile(r"(?:moins de 0,1|\d{1,3}(?:\u202f\d{3})*(?:,\d)?)\u00a0km")
+
+
+@pytest.fixture(scope="module")
+def frames(records, ref, built_cache):
+    """The frames the page reads (demo and synthetic PTCE)."""
+    from geo.lookup import commune_points
+    from lib.explore import build_frames
+
+    return build_frames(records, commune_points(), ref)
+
+
+def _texts(at: AppTest) -> list[str]:
+    return [*(m.value for m in at.markdown), *(c.value for c in at.caption)]
+
+
+def _role_text(niveau: str) -> str:
+    from lib.reperes import section
+
+    titre = {"commune": "Communes", "epci": "Intercommunalités",
+             "departement": "Départements", "region": "Régions"}[niveau]  # fmt: skip
+    return next(e for e in section("niveaux").entries if e.titre == titre).texte
+
+
+def _fiche_link(ptce_id: str, nom: str) -> str:
+    from urllib.parse import quote
+
+    from lib.fiche import escape_markdown
+
+    return f"[{escape_markdown(nom)}](./annuaire?ptce={quote(ptce_id, safe='')})"
+
+
+def _assert_french(texts: list[str]) -> None:
+    for text in texts:
+        assert_no_raw_text(text)
+        # Every distance in French: never « 12.4 km » nor « 12.4km ».
+        assert not re.search(r"\d\.\d+\s?km", text), text
+        for found in re.finditer(r"\S+\u00a0km", text):
+            assert KM_TEXT.search(text[max(found.start() - 10, 0) : found.end()]), text
+
+
+def test_epci_without_ptce_shows_role_peers_and_nearest(built_cache, frames, ref):
+    # Acceptance: the fiche of an EPCI with no PTCE still shows its level's
+    # role, its peers' supports by type and the nearest PTCE.
+    from lib.accompagner import que_faire
+    from lib.soutiens import libelle
+    from lib.territoires import ptce_mask, region_of
+
+    code = next(
+        c
+        for c in sorted(ref.epci)
+        if region_of("epci", c, ref) == "52"
+        and not ptce_mask(frames.ptce, "epci", c).any()
+    )
+    at = _app()
+    at.query_params["territoire"] = f"epci:{code}"
+    at.run()
+    assert not at.exception
+    assert _fiche_title(at).startswith(ref.epci[code].nom)
+    assert _metrics(at)["PTCE présents"] == "0"
+    texts = _texts(at)
+    text = "\n".join(texts)
+    # The level's role, from the guide, with its source.
+    assert _role_text("epci") in text
+    assert "Source : RTES / CRESS Pays de la Loire" in text
+    # Its peers' supports, type by type, counted from the data.
+    soutiens = frames.soutiens
+    others = soutiens[(soutiens["niveau"] == "epci") & (soutiens["code"] != code)]
+    assert len(others)
+    lines = {
+        line.split("**")[1]: line
+        for line in text.splitlines()
+        if line.startswith("- **") and " → " in line
+    }
+    for kind, part in others.groupby("type"):
+        line = lines[libelle(kind)]
+        assert line.startswith(
+            f"- **{libelle(kind)}** ({fr.count(len(part), 'soutien')}) : "
+        )
+        peers = [f"territoire=epci%3A{c})" for c in part["code"]]
+        assert any(p in line for p in peers), line
+        assert any(
+            _fiche_link(pid, nom) in line
+            for pid, nom in zip(part["ptce_id"], part["ptce_nom"], strict=True)
+        ), line
+    # None in the EPCI: the nearest, linked, at a distance in French.
+    assert "Aucun PTCE recensé dans le territoire." in text
+    near = que_faire(frames, "epci", code, ref).plus_proche
+    found = re.search(
+        r"Le plus proche : \*\*(.+?)\*\* — .+?, à (.+?) de la limite", text
+    )
+    assert found, text
+    nom = frames.ptce.loc[near.id, "nom"]
+    assert found.group(1) == _fiche_link(near.id, nom)
+    assert KM_TEXT.fullmatch(found.group(2)) and found.group(2) == near.distance
+    _assert_french(texts)
+
+
+@pytest.mark.parametrize(
+    ("niveau", "code", "pluriel"),
+    [
+        ("commune", "44109", "communes"),
+        ("departement", "44", "départements"),
+        ("region", "52", "régions"),
+    ],
+)
+def test_every_level_renders_the_section(built_cache, ref, niveau, code, pluriel):
+    from lib.accompagner import level_shapes, neighbours
+
+    at = _app()
+    at.query_params["territoire"] = f"{niveau}:{code}"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key=f"territoire-{niveau}").value == code
+    assert _fiche_title(at).startswith(ref.level(niveau)[code].nom)
+    texts = _texts(at)
+    text = "\n".join(texts)
+    assert _role_text(niveau) in text
+    assert f"**Comment les {pluriel} soutiennent les PTCE dans les données**" in text
+    assert f"**Ce que font les autres {pluriel}, par type de soutien**" in text
+    assert "**PTCE du territoire et de ses voisins**" in text
+    n = len(neighbours(level_shapes(niveau), code))
+    voisins = "voisines" if niveau in ("commune", "region") else "voisins"
+    assert f"Ses {n}\u00a0{pluriel} {voisins} :" in text
+    _assert_french(texts)
+    if niveau == "commune":  # no A4 sheet for a commune: said, not offered
+        assert not at.get("download_button")
+        assert not [b for b in at.button if b.key == "fiche_export_pdf_preparer"]
+        assert any("fiche A4" in c.value for c in at.caption)
+
+
+def test_section_escapes_names(tmp_path, monkeypatch, built_cache, ref):
+    # A hostile PTCE name in a peer's support, a neighbour and the nearest.
+    from lib.model import Ptce, Soutien
+    from lib.store import Store
+
+    url = f"sqlite:///{tmp_path / 'hostile.sqlite'}"
+    hostile = "<b>*gras*</b> [clic](javascript:alert(1)) :red[rouge]"
+    Store(url).create_many(
+        [
+            Ptce(
+                id="hostile",
+                nom=hostile,
+                commune="44003",
+                departement="44",
+                region="52",
+                soutiens=(Soutien("epci", PAYS_D_ANCENIS, "investissement"),),
+            )
+        ],
+        "test",
+    )
+    monkeypatch.setenv("DATABASE_URL", url)
+    from lib.accompagner import level_shapes, neighbours
+
+    neighbour = neighbours(level_shapes("epci"), PAYS_D_ANCENIS)[0]
+    at = _app()
+    at.query_params["region"] = "france"
+    at.query_params["territoire"] = f"epci:{neighbour}"
+    at.run()
+    assert not at.exception
+    text = "\n".join(m.value for m in at.markdown)
+    assert text.count(_fiche_link("hostile", hostile)) >= 2  # peer's, nearest…
+    assert "<b>" not in text.replace("\\<b\\>", "")
+    # Brackets and colons escaped: no link, no directive of the name's own.
+    assert not re.search(r"(?<!\\)\]\(javascript", text)
+    assert not re.search(r"(?<!\\):red\[", text)

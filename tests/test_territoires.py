@@ -81,10 +81,14 @@ def hand_made(ref):
 
 def test_parse_and_format_territoire(ref):
     for niveau, code in [("epci", PAYS_D_ANCENIS), ("departement", "44"),
-                         ("region", "52"), ("departement", "2A")]:  # fmt: skip
+                         ("region", "52"), ("departement", "2A"),
+                         ("commune", "44003"), ("commune", "2A004")]:  # fmt: skip
         assert parse_territoire(format_territoire(niveau, code), ref) == (niveau, code)
     assert parse_territoire("departement:2a", ref) == ("departement", "2A")
-    for bad in (None, "", "44", "commune:44003", "epci:123", "region:99", "x:y"):
+    assert parse_territoire("commune:2a004", ref) == ("commune", "2A004")
+    # A former code (Saint-Géréon, merged into Ancenis-Saint-Géréon) has no fiche.
+    for bad in (None, "", "44", "commune:99999", "commune:44160", "epci:123",
+                "region:99", "x:y"):  # fmt: skip
         assert parse_territoire(bad, ref) is None
 
 
@@ -92,6 +96,8 @@ def test_territory_label(ref):
     assert territory_label("departement", "44", ref) == "Loire-Atlantique (44)"
     assert territory_label("epci", PAYS_D_ANCENIS, ref) == "CC du Pays d'Ancenis"
     assert territory_label("region", "52", ref) == "Pays de la Loire"
+    # Communes share names: the département tells them apart.
+    assert territory_label("commune", "44003", ref) == "Ancenis-Saint-Géréon (44)"
 
 
 # -- populations -----------------------------------------------------------------
@@ -115,14 +121,17 @@ def test_populations_from_the_reference(ref):
     assert population("france", None, ref) == metro_drom
     assert population("epci", "000000000", ref) is None
     assert population("departement", "00", ref) is None
+    assert population("commune", "44003", ref) == ref.communes["44003"].population
+    assert population("commune", "99999", ref) is None
     with pytest.raises(ValueError):
-        population("commune", "44003", ref)
+        population("canton", "4401", ref)
 
 
 def test_region_of(ref):
     assert region_of("departement", "44", ref) == "52"
     assert region_of("epci", PAYS_D_ANCENIS, ref) == "52"
     assert region_of("region", "76", ref) == "76"
+    assert region_of("commune", "44003", ref) == "52"
 
 
 def test_rates():
@@ -196,8 +205,30 @@ def test_fiche_departement_and_region(hand_made, ref):
 def test_fiche_rejects_unknown_territories(hand_made, ref):
     with pytest.raises(ValueError):
         fiche_territoire(hand_made, "epci", "000000000", ref)
+    with pytest.raises(ValueError, match="Commune inconnue"):
+        fiche_territoire(hand_made, "commune", "99999", ref)
     with pytest.raises(ValueError):
-        fiche_territoire(hand_made, "commune", "44003", ref)
+        fiche_territoire(hand_made, "canton", "4401", ref)
+
+
+def test_fiche_commune(hand_made, ref):
+    # Ancenis-Saint-Géréon: the seat of « ancenis »; Loireauxence (44213), in
+    # the territory of action of « nantes »; Nantes, seat of « nantes ».
+    fiche = fiche_territoire(hand_made, "commune", "44003", ref)
+    assert fiche.nom == "Ancenis-Saint-Géréon"
+    assert fiche.type_label == "Commune"
+    assert list(fiche.ptce.index) == ["ancenis"]
+    assert list(fiche.soutiens_donnes["type"]) == ["commande publique"]
+    assert len(fiche.soutiens_recus) == 3
+    assert fiche.population == ref.communes["44003"].population
+    assert fiche.reference.titre == "Moyenne régionale (Pays de la Loire)"
+    assert list(fiche_territoire(hand_made, "commune", "44213", ref).ptce.index) == [
+        "nantes"
+    ]
+    assert list(fiche_territoire(hand_made, "commune", "44109", ref).ptce.index) == [
+        "nantes"
+    ]
+    assert fiche_territoire(hand_made, "commune", "49007", ref).soutiens_recus.empty
 
 
 def test_soutiens_par_niveau(hand_made, ref):
@@ -280,6 +311,8 @@ def test_territory_choices(hand_made, ref):
     assert set(choices["epci"]) == {PAYS_D_ANCENIS, NANTES_METROPOLE, "244900015"}
     names = [ref.epci[c].nom for c in choices["epci"]]
     assert names == fr.sorted_fr(names)  # French order: accents ignored
+    # Seats, communes of a territory of action, supporting communes.
+    assert set(choices["commune"]) == {"44003", "44109", "44213", "49007"}
     everywhere = territory_choices(hand_made, ref)
     assert everywhere["region"] == ["76", "52"]  # Occitanie, Pays de la Loire
     assert "32" in everywhere["departement"]
