@@ -16,7 +16,6 @@ import pandas as pd
 
 from geo.boundaries import (
     ATTRIBUTION,
-    in_region,
     load_boundaries,
     static_geojson,
     to_geojson,
@@ -24,18 +23,10 @@ from geo.boundaries import (
 from geo.build import cache_dir
 from geo.reference import load_reference
 from lib import fr, layers
-from lib.choropleth import (
-    INDICATORS,
-    Legend,
-    classify,
-    indicator,
-    outside_selection,
-    uncounted,
-)
+from lib.choropleth import INDICATORS, Legend
 from lib.explore import Frames
 from lib.framing import COMPOSITE_BOUNDS, display_bounds
 from lib.maps import (
-    MARKERS_LIMIT,
     FitView,
     TextTooltip,
     aggregate_layer,
@@ -43,13 +34,13 @@ from lib.maps import (
     choropleth_layer,
     explorer_base,
     fit_bounds_of,
+    legend_layer,
     outline_layer,
     outlines,
     ptce_markers,
     support_layer,
 )
-from lib.model import NIVEAU_LABELS, NIVEAUX
-from lib.palette import CLUSTER_INK, FILIERE_COLORS, LEVEL_COLORS, LEVEL_DASH
+from lib.mapspec import ACTION_INK, HIGHLIGHT, MapSpec, describe
 from lib.worker import offloadable
 
 LAYERS = {
@@ -68,7 +59,9 @@ class MapLayers:
     Attributes
     ----------
     groups : list of folium.FeatureGroup
-        In drawing order.
+        In drawing order, the legend (:class:`lib.maps.MapLegend`) last.
+    spec : MapSpec
+        The description drawn (:func:`lib.mapspec.describe`).
     legend : Legend or None
         Classes of the choropleth, when drawn.
     values : pandas.Series or None
@@ -82,6 +75,7 @@ class MapLayers:
     """
 
     groups: list[folium.FeatureGroup] = field(default_factory=list)
+    spec: MapSpec | None = None
     legend: Legend | None = None
     values: pd.Series | None = None
     links: list[dict] = field(default_factory=list)
@@ -91,104 +85,99 @@ class MapLayers:
 
 def map_layers(
     selection: Frames,
+    spec: MapSpec | None = None,
     *,
+    markers: tuple[list[list], str | None] | None = None,
     maille: str = "departement",
     indicateur: str = "nombre",
     methode: str = "quantiles",
     region: str | None = "52",
     couches: tuple[str, ...] | list[str] = ("ptce", "choro"),
-    markers: tuple[list[list], str | None] | None = None,
     surligner: tuple[str, ...] = (),
     departements: tuple[str, ...] = (),
     epci: tuple[str, ...] = (),
 ) -> MapLayers:
-    """Build the layers of a Carte view (geometry is read from the caches).
+    """Draw a map vue with folium: its feature groups (geometry from the caches).
 
     Parameters
     ----------
     selection : Frames
         The filtered PTCE.
-    maille, indicateur, methode : str
-        Choropleth grid, indicator and classes (see :mod:`lib.choropleth`).
-    region : str or None
-        Région shown, None for France entière.
-    couches : sequence of str
-        Keys of :data:`LAYERS`.
+    spec : MapSpec, optional
+        What to draw; by default described from the other parameters
+        (:func:`lib.mapspec.describe`).
     markers : tuple, optional
         Marker rows and their static file URL, as cached by the caller.
+    maille, indicateur, methode, region, couches, departements, epci
+        As for :func:`lib.mapspec.describe`, when ``spec`` is not given.
     surligner : tuple of str
-        PTCE ids to ring (presentation mode).
-    departements, epci : tuple of str
-        The territorial filters: the choropleth's territories they leave out
-        are drawn « hors sélection », apart from those without PTCE.
+        PTCE ids to ring (presentation mode), when ``spec`` is not given.
 
     Returns
     -------
     MapLayers
     """
-    detail = "regional" if region else "national"
-    result = MapLayers()
-    if "choro" in couches:
-        territories = load_boundaries(maille, detail)
-        if region:
-            territories = in_region(territories, maille, region)
-        population = territories.set_index("code")["population"].astype(float)
-        title = INDICATORS[indicateur][0]
-        result.values = indicator(selection, maille, indicateur, population)
-        outside = outside_selection(territories, maille, selection, departements, epci)
-        result.outside = tuple(outside)
-        colors, result.legend = classify(
-            result.values,
-            methode,
-            indicateur=indicateur,
+    if spec is None:
+        spec = describe(
+            selection,
+            region=region,
             maille=maille,
-            outside=outside,
-            uncounted=uncounted(selection, maille),
+            indicateur=indicateur,
+            methode=methode,
+            couches=couches,
+            departements=departements,
+            epci=epci,
+            highlight=surligner,
         )
+    region, maille, couches = spec.region, spec.maille, spec.couches
+    detail = "regional" if region else "national"
+    result = MapLayers(spec=spec, links=spec.links)
+    choro = spec.choropleth
+    if choro is not None:
+        result.values, result.legend = choro.values, choro.legend
+        result.outside = choro.outside
         result.groups.append(
             choropleth_layer(
                 static_geojson(maille, detail, region),
-                colors.to_dict(),
-                result.values.to_dict(),
-                title,
-                legend=result.legend,
-                outside=outside,
+                choro.colors.to_dict(),
+                choro.values.to_dict(),
+                INDICATORS[spec.indicateur][0],
+                legend=choro.legend,
+                outside=choro.outside,
             )
         )
     # Département outlines, unless the choropleth draws them already; not over
     # the national EPCI view either, whose EPCI borders are enough (weight).
-    if "choro" not in couches or (maille == "epci" and region):
+    if choro is None or (maille == "epci" and region):
         result.groups.append(outlines(static_geojson("departement", detail, region)))
-    if "territoires" in couches:
-        polys = layers.action_territories(selection)
-        if len(polys):
-            result.groups.append(
-                outline_layer(to_geojson(polys), LAYERS["territoires"], "#333333")
+    if spec.territories is not None:
+        result.groups.append(
+            outline_layer(
+                to_geojson(spec.territories), LAYERS["territoires"], ACTION_INK
             )
-    if "soutiens" in couches:
-        polys, result.links = layers.supports(selection)
-        if len(polys):
-            sources, rest = layers.outline_sources(polys, region)
-            result.groups.append(
-                support_layer(
-                    to_geojson(rest, ("code", "nom", "niveau", "texte")),
-                    result.links,
-                    sources=sources,
-                )
+        )
+    if spec.supports is not None and len(spec.supports):
+        sources, rest = layers.outline_sources(spec.supports, region)
+        result.groups.append(
+            support_layer(
+                to_geojson(rest, ("code", "nom", "niveau", "texte")),
+                spec.links,
+                sources=sources,
             )
+        )
     if "ptce" in couches:
-        placed = int(selection.ptce["lat"].notna().sum())
-        if placed > MARKERS_LIMIT:
+        if spec.aggregated:
             ref = load_reference()
             rows = aggregate_rows(selection.ptce, layers.anchors("epci"))
             names = {code: ref.epci[code].nom for code in ref.epci}
             result.groups.append(aggregate_layer(rows, names))
-            result.aggregated = placed
+            result.aggregated = spec.placed
         else:
             rows, url = markers if markers is not None else (None, None)
             result.groups.append(ptce_markers(selection.ptce, rows=rows, url=url))
-    if surligner:
-        result.groups.append(highlight_layer(selection, surligner))
+    if spec.highlight:
+        result.groups.append(highlight_layer(selection, spec.highlight))
+    result.groups.append(legend_layer(spec.sections))
     return result
 
 
@@ -211,7 +200,7 @@ def highlight_layer(selection: Frames, ids: tuple[str, ...]) -> folium.FeatureGr
         ring = folium.CircleMarker(
             location=(float(row.lat), float(row.lon)),
             radius=16,
-            color="#d62728",
+            color=HIGHLIGHT,
             weight=4,
             fill=False,
             class_name="ptce-highlight",
@@ -432,12 +421,10 @@ def offline_map(
     Parameters
     ----------
     selection : Frames
-    maille, indicateur, methode, region, couches
-        As for :func:`map_layers`.
+    maille, indicateur, methode, region, couches, departements, epci, territoire
+        As for :func:`lib.mapspec.describe`.
     title : str
         Title of the page.
-    departements, epci, territoire
-        What the view frames, as for :func:`framing_layer`.
     subtitle : str
         The active filters, in French (:func:`lib.static_map.filters_subtitle`).
     when : datetime.date, optional
@@ -446,82 +433,31 @@ def offline_map(
     Returns
     -------
     bytes
-        UTF-8 HTML; see :func:`lib.offline_html.standalone_html`. Over the
-        map, a legend (:func:`lib.offline_html.legend_panel`): title,
-        filters, a colour key per filière and per level of support drawn,
-        date and sources; the choropleth's classes are in the map.
+        UTF-8 HTML; see :func:`lib.offline_html.standalone_html`. The map
+        draws the same description as the Carte (:mod:`lib.mapspec`), its
+        legend in the map; a panel over it gives the title, the filters,
+        the date and the sources (:func:`lib.offline_html.legend_panel`).
     """
     from lib.offline_html import legend_panel, standalone_bytes, standalone_map
-    from lib.static_map import SOURCE
 
-    built = map_layers(
+    spec = describe(
         selection,
+        region=region,
         maille=maille,
         indicateur=indicateur,
         methode=methode,
-        region=region,
-        couches=tuple(couches),
-        departements=tuple(departements),
-        epci=tuple(epci),
+        couches=couches,
+        departements=departements,
+        epci=epci,
+        territoire=territoire,
+        title=title,
+        subtitle=subtitle,
+        when=when,
     )
+    built = map_layers(selection, spec)
     framing = framing_layer(region, departements, epci, territoire)
     m = standalone_map([*built.groups, framing], base_for(region))
     panel = legend_panel(
-        title,
-        subtitle,
-        offline_legend(selection, couches, built),
-        fr.date(when or dt.date.today()),
-        SOURCE,
+        spec.title, spec.subtitle, fr.date(spec.when), spec.source_line()
     )
     return standalone_bytes(m, title, panel=panel)
-
-
-def offline_legend(selection: Frames, couches, built: MapLayers) -> list[tuple]:
-    """Return the sections of the offline legend of a Carte view.
-
-    Parameters
-    ----------
-    selection : Frames
-        The filtered PTCE.
-    couches : sequence of str
-        Layers drawn.
-    built : MapLayers
-        What :func:`map_layers` drew.
-
-    Returns
-    -------
-    list of (str, list of lib.offline_html.LegendKey)
-        PTCE by main filière (those drawn, in the palette's order) with the
-        bubble of PTCE grouped; supporting collectivités by level.
-    """
-    from lib.offline_html import LegendKey
-
-    sections = []
-    if "ptce" in couches:
-        placed = selection.ptce[selection.ptce["lat"].notna()]
-        if built.aggregated:
-            keys = [LegendKey("bubble", CLUSTER_INK, "PTCE regroupés par EPCI")]
-        else:
-            names = placed["filiere"].fillna("non renseignée")
-            names = names.where(names.isin(list(FILIERE_COLORS)), "autre")
-            keys = [
-                LegendKey("disc", color, filiere)
-                for filiere, color in FILIERE_COLORS.items()
-                if filiere in set(names)
-            ]
-            keys.append(LegendKey("bubble", CLUSTER_INK, "PTCE proches, regroupés"))
-        if len(placed):
-            sections.append(("PTCE (filière principale)", keys))
-    if built.links:
-        drawn = {link["niveau"] for link in built.links}
-        sections.append(
-            (
-                "Collectivités qui soutiennent",
-                [
-                    LegendKey("line", LEVEL_COLORS[n], NIVEAU_LABELS[n], LEVEL_DASH[n])
-                    for n in NIVEAUX
-                    if n in drawn
-                ],
-            )
-        )
-    return sections

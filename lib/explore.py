@@ -309,6 +309,7 @@ def build_frames(
                 "montant_total": sum(montants) if montants else np.nan,
                 "site_web": p.site_web,
                 "origine": p.origine,
+                "sources": tuple(src.libelle for src in p.sources),
                 "deduit": champs_deduits(p),
                 "meme_pole_que": p.meme_pole_que,
                 "lon": lon,
@@ -363,7 +364,7 @@ _PTCE_COLUMNS = [
     "departement", "departement_nom", "region", "filiere", "filieres", "stade",
     "forme_juridique", "annee_creation", "nb_membres", "emplois", "charte_signee",
     "ami", "ami_types", "types_soutien", "niveaux_soutien", "nb_soutiens",
-    "nb_collectivites", "montant_total", "site_web", "origine", "deduit",
+    "nb_collectivites", "montant_total", "site_web", "origine", "sources", "deduit",
     "meme_pole_que", "lon", "lat", "placement", "lieu", "recherche",
 ]  # fmt: skip
 _SOUTIEN_COLUMNS = [

@@ -9,6 +9,7 @@ find each layer's paths in the page.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -1007,8 +1008,8 @@ def choropleth_layer(
     label : str
         Name of the indicator.
     legend : Legend, optional
-        The classes: drawn on the map (:class:`ChoroplethLegend`), and they
-        write the tooltips' values (unit, label of 0).
+        The classes: they write the tooltips' values (unit, label of 0);
+        the legend itself is drawn by :class:`MapLegend`.
     outside : iterable of str
         Codes of the territories outside the selection: hatched, their
         tooltip says « hors sélection ».
@@ -1039,8 +1040,6 @@ def choropleth_layer(
         values=texts,
         label=label,
     ).add_to(group)
-    if legend is not None:
-        ChoroplethLegend(legend).add_to(group)
     return group
 
 
@@ -1099,14 +1098,15 @@ class HatchPattern(SafeMacroElement):
         self.hatch = OUTSIDE_HATCH
 
 
-class ChoroplethLegend(SafeMacroElement):
-    """The legend of the choropleth, drawn in the map's bottom-right corner.
+class MapLegend(SafeMacroElement):
+    """The legend of a map vue, drawn in the map's bottom-right corner.
 
-    A Leaflet layer of the choropleth's feature group: it comes and goes
-    with the group (``st_folium`` swaps groups on a rerun), so the legend
-    always matches the colours drawn. Every line is set as text, never as
-    markup. The lines are :meth:`lib.choropleth.Legend.entries`, as in the
-    static exports.
+    One box, one block per layer drawn (:attr:`lib.mapspec.MapSpec.sections`:
+    the choropleth's classes, the PTCE by filière, the supports by level…),
+    each key drawn as the map draws it. A Leaflet layer of its own feature
+    group: it comes and goes with the groups (``st_folium`` swaps them on a
+    rerun), so the legend always matches what is drawn. Every label is set
+    as text, never as markup. The box folds (« Légende ») to free the map.
     """
 
     _template = Template(
@@ -1114,46 +1114,100 @@ class ChoroplethLegend(SafeMacroElement):
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = (function () {
             const spec = {{ this.spec|tojson }};
+            const SVG = "http://www.w3.org/2000/svg";
+            function svg(tag, attrs, parent) {
+                const el = document.createElementNS(SVG, tag);
+                for (const [k, v] of Object.entries(attrs)) {
+                    if (v !== null && v !== undefined) { el.setAttribute(k, v); }
+                }
+                if (parent) { parent.appendChild(el); }
+                return el;
+            }
+            function swatch(key) {
+                if (key.kind === "patch" || key.kind === "hatch") {
+                    const box = document.createElement("span");
+                    box.style.cssText = "flex:none;width:1.6em;height:1em;" +
+                        "margin-right:.45em;border:1px solid #777;background:" +
+                        (key.kind === "hatch" ? spec.hatch : key.color);
+                    return box;
+                }
+                const s = svg("svg", {width: 26, height: 16, viewBox: "0 0 26 16",
+                                      "aria-hidden": "true"});
+                s.style.cssText = "flex:none;margin-right:.45em";
+                if (key.kind === "line") {
+                    svg("line", {x1: 1, y1: 8, x2: 25, y2: 8, stroke: spec.casing,
+                                 "stroke-width": key.weight + 3}, s);
+                    svg("line", {x1: 1, y1: 8, x2: 25, y2: 8, stroke: key.color,
+                                 "stroke-width": key.weight,
+                                 "stroke-dasharray": key.dash}, s);
+                } else if (key.kind === "outline") {
+                    svg("rect", {x: 2, y: 2, width: 22, height: 12, fill: "none",
+                                 stroke: key.color, "stroke-width": 2,
+                                 "stroke-dasharray": key.dash}, s);
+                } else if (key.kind === "bubble") {
+                    svg("circle", {cx: 13, cy: 8, r: 7, fill: key.color,
+                                   stroke: spec.ink, "stroke-width": 1.5}, s);
+                    const t = svg("text", {x: 13, y: 11.5, "font-size": 9,
+                                           "text-anchor": "middle",
+                                           fill: spec.ink}, s);
+                    t.textContent = "3";
+                } else if (key.kind === "ring") {
+                    svg("circle", {cx: 13, cy: 8, r: 6, fill: "none",
+                                   stroke: key.color, "stroke-width": 2.5}, s);
+                } else {
+                    svg("circle", {cx: 13, cy: 8, r: 6, fill: key.color,
+                                   stroke: spec.halo[0], "stroke-width": 1.5}, s);
+                    svg("circle", {cx: 13, cy: 8, r: 7, fill: "none",
+                                   stroke: spec.halo[1], "stroke-width": 1}, s);
+                }
+                return s;
+            }
+            function text(tag, value, css, parent) {
+                const el = document.createElement(tag);
+                el.textContent = value;
+                if (css) { el.style.cssText = css; }
+                parent.appendChild(el);
+                return el;
+            }
             const Legend = L.Layer.extend({
                 onAdd: function (map) {
                     this._control = L.control({position: "bottomright"});
                     this._control.onAdd = function () {
-                        const box = L.DomUtil.create("div", "atlas-legend");
+                        const box = L.DomUtil.create("details", "atlas-legend");
+                        box.open = true;
                         box.setAttribute("role", "group");
-                        box.setAttribute("aria-label", "Légende : " + spec.title);
+                        box.setAttribute("aria-label", "Légende de la carte");
                         box.style.cssText = "background:rgba(255,255,255,.93);" +
-                            "padding:6px 9px;border-radius:4px;font:12px/1.45 " +
+                            "padding:6px 9px;border-radius:4px;font:12px/1.4 " +
                             "system-ui,sans-serif;color:#222;max-width:23em;" +
-                            "box-shadow:0 1px 4px rgba(0,0,0,.3)";
-                        const title = document.createElement("strong");
-                        title.textContent = spec.title;
-                        box.appendChild(title);
-                        if (spec.note) {
-                            const note = document.createElement("div");
-                            note.textContent = spec.note;
-                            note.style.color = "#555";
-                            box.appendChild(note);
-                        }
-                        for (const entry of spec.entries) {
-                            const row = document.createElement("div");
-                            row.className = "atlas-legend-entry";
-                            row.style.cssText = "display:flex;align-items:center";
-                            const swatch = document.createElement("span");
-                            swatch.style.cssText = "flex:none;width:1.6em;" +
-                                "height:1em;margin-right:.45em;" +
-                                "border:1px solid #777;background:" +
-                                (entry.hatched ? spec.hatch : entry.color);
-                            const text = document.createElement("span");
-                            text.textContent = entry.text;
-                            row.appendChild(swatch);
-                            row.appendChild(text);
-                            box.appendChild(row);
-                        }
-                        if (spec.footnote) {
-                            const foot = document.createElement("div");
-                            foot.textContent = spec.footnote;
-                            foot.style.cssText = "color:#555;margin-top:2px";
-                            box.appendChild(foot);
+                            "max-height:calc(" + spec.room + " - 40px);" +
+                            "overflow:auto;box-shadow:0 1px 4px rgba(0,0,0,.3)";
+                        text("summary", "Légende", "cursor:pointer;font-weight:600;" +
+                             "color:#555", box);
+                        for (const section of spec.sections) {
+                            const part = document.createElement("div");
+                            part.className = "atlas-legend-section";
+                            part.dataset.layer = section.layer;
+                            part.style.marginTop = "3px";
+                            text("strong", section.title, "", part);
+                            if (section.note) {
+                                text("div", section.note, "color:#555", part);
+                            }
+                            for (const key of section.keys) {
+                                const row = document.createElement("div");
+                                row.className = "atlas-legend-entry";
+                                row.dataset.kind = key.kind;
+                                row.dataset.color = key.color;
+                                row.style.cssText = "display:flex;align-items:center";
+                                row.appendChild(swatch(key));
+                                text("span", key.label, "", row);
+                                part.appendChild(row);
+                            }
+                            if (section.footnote) {
+                                text("div", section.footnote,
+                                     "color:#555;margin-top:2px", part);
+                            }
+                            box.appendChild(part);
                         }
                         L.DomEvent.disableClickPropagation(box);
                         L.DomEvent.disableScrollPropagation(box);
@@ -1174,29 +1228,167 @@ class ChoroplethLegend(SafeMacroElement):
         """
     )
 
-    def __init__(self, legend: Legend):
+    def __init__(self, sections, room: str = "100%"):
         super().__init__()
-        self._name = "ChoroplethLegend"
+        self._name = "MapLegend"
         self.spec = {
-            "title": legend.title,
-            "note": legend.note(),
-            "entries": [
-                {"color": e.color, "text": e.text, "hatched": e.hatched}
-                for e in legend.entries()
+            "sections": [
+                {
+                    "layer": s.layer,
+                    "title": s.title,
+                    "note": s.note,
+                    "footnote": s.footnote,
+                    "keys": [
+                        {
+                            "kind": k.kind,
+                            "color": k.color,
+                            "label": k.label,
+                            "dash": k.dash,
+                            "weight": k.weight,
+                        }
+                        for k in s.keys
+                    ],
+                }
+                for s in sections
             ],
-            "footnote": legend.footnote(),
+            "room": room,
+            # Drawn as the map draws its marks (lib.palette).
+            "halo": [palette.HALO_LIGHT, palette.HALO_DARK],
+            "ink": palette.CLUSTER_INK,
+            "casing": palette.LINE_CASING,
             "hatch": (
                 f"repeating-linear-gradient(45deg,{OUTSIDE_HATCH} 0 1.5px,"
                 f"{OUTSIDE_COLOR} 1.5px 5px)"
             ),
         }
 
-    @property
-    def texts(self) -> list[str]:
-        """Return the lines of the legend, as drawn (title, note, entries…)."""
-        head = [self.spec["title"], self.spec["note"]]
-        entries = [e["text"] for e in self.spec["entries"]]
-        return [s for s in (*head, *entries, self.spec["footnote"]) if s]
+    def entries(self) -> list[tuple[str, str, str]]:
+        """Return ``(section title, label, colour)`` per key, as drawn."""
+        return [
+            (s["title"], k["label"], k["color"])
+            for s in self.spec["sections"]
+            for k in s["keys"]
+        ]
+
+    def texts(self, layer: str) -> list[str]:
+        """Return the lines of one layer's block, as drawn (title, note, keys…)."""
+        for s in self.spec["sections"]:
+            if s["layer"] == layer:
+                lines = [s["title"], s["note"], *(k["label"] for k in s["keys"])]
+                return [t for t in (*lines, s["footnote"]) if t]
+        return []
+
+
+def _key_html(key) -> str:
+    """One colour key of :func:`legend_html`, drawn as the map draws it."""
+    color = html.escape(key.color, quote=True)
+    attrs = f'data-kind="{key.kind}" data-color="{color}"'
+    if key.kind in ("patch", "hatch"):
+        fill = (
+            f"repeating-linear-gradient(45deg,{OUTSIDE_HATCH} 0 2px,"
+            f"{OUTSIDE_COLOR} 2px 6px)"
+            if key.kind == "hatch"
+            else color
+        )
+        return (
+            f'<span class="pres-key pres-key-box" {attrs} '
+            f'style="background:{fill}"></span>'
+        )
+    if key.kind == "disc":
+        return (
+            f'<span class="pres-key pres-key-dot" {attrs} '
+            f'style="background:{color}"></span>'
+        )
+    if key.kind == "bubble":
+        return (
+            f'<span class="pres-key pres-key-cluster" {attrs} style="background:'
+            f'{color};border:.12em solid {palette.CLUSTER_INK}">3</span>'
+        )
+    if key.kind == "ring":
+        return (
+            f'<span class="pres-key pres-key-ring" {attrs} '
+            f'style="border:.2em solid {color}"></span>'
+        )
+    if key.kind == "outline":
+        return (
+            f'<span class="pres-key pres-key-box" {attrs} '
+            f'style="background:transparent;border:.15em dashed {color}"></span>'
+        )
+    dashed = f" stroke-dasharray='{html.escape(key.dash)}'" if key.dash else ""
+    return (
+        f'<svg class="pres-key pres-key-line" {attrs} viewBox="0 0 40 12" '
+        'aria-hidden="true">'
+        f"<line x1='1' y1='6' x2='39' y2='6' stroke='{palette.LINE_CASING}' "
+        f"stroke-width='{key.weight + 3}'/>"
+        f"<line x1='1' y1='6' x2='39' y2='6' stroke='{color}' "
+        f"stroke-width='{key.weight}'{dashed}/></svg>"
+    )
+
+
+def legend_html(spec) -> str:
+    """Return a map's legend as HTML, to draw beside the map (Présentation).
+
+    The same sections and keys as :class:`MapLegend` draws in the map
+    (:attr:`lib.mapspec.MapSpec.sections`), sized by the page's style
+    sheet (classes ``pres-legend``, ``pres-key-*``); every text escaped.
+
+    Parameters
+    ----------
+    spec : lib.mapspec.MapSpec
+
+    Returns
+    -------
+    str
+        A ``div`` with one block per layer (``data-layer``), each key
+        carrying ``data-kind`` and ``data-color``.
+    """
+    blocks = []
+    for section in spec.sections:
+        title = section.title + (f" ({section.note})" if section.note else "")
+        items = "".join(
+            f"<li>{_key_html(key)}<span>{html.escape(key.label)}</span></li>"
+            for key in section.keys
+        )
+        if section.footnote:
+            foot = html.escape(section.footnote)
+            items += f'<li class="pres-legend-note">{foot}.</li>'
+        # Many keys (every filière): two columns, to stay beside the map.
+        two = " class=pres-two" if len(section.keys) > 8 else ""
+        blocks.append(
+            f'<div data-layer="{section.layer}"><p class="pres-legend-title">'
+            f"{html.escape(title)}</p><ul{two}>{items}</ul></div>"
+        )
+    if spec.unplaced and spec.points:
+        verb = "n'est pas" if spec.unplaced < 2 else "ne sont pas"
+        blocks.append(
+            '<p class="pres-legend-note">'
+            + html.escape(
+                f"{fr.count(spec.unplaced, 'PTCE', 'PTCE')} sans localisation "
+                f"connue {verb} sur la carte."
+            )
+            + "</p>"
+        )
+    return (
+        '<div class="pres-legend" data-testid="pres-legend" role="group" '
+        f'aria-label="Légende de la carte">{"".join(blocks)}</div>'
+    )
+
+
+def legend_layer(sections) -> folium.FeatureGroup:
+    """Return the feature group holding a map's legend (:class:`MapLegend`).
+
+    Parameters
+    ----------
+    sections : sequence of lib.mapspec.Section
+
+    Returns
+    -------
+    folium.FeatureGroup
+        Named "Légende".
+    """
+    group = folium.FeatureGroup(name="Légende")
+    MapLegend(sections).add_to(group)
+    return group
 
 
 def outline_layer(
@@ -1585,12 +1777,6 @@ class RemoteGeoJson(SafeMacroElement):
         self.label = label
         self.interactive = interactive
         self.pane = pane
-
-
-#: Above this many placed PTCE, the map shows one bubble per EPCI instead of
-#: one marker per PTCE: the browser stays responsive, and the user narrows
-#: the filters to see each PTCE.
-MARKERS_LIMIT = 5000
 
 
 def aggregate_rows(ptce, anchors: dict[str, tuple[float, float]]) -> list[list]:

@@ -33,8 +33,7 @@ import json
 import mimetypes
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -51,7 +50,6 @@ from lib.maps import MARKERS_DIR, MARKERS_URL
 
 __all__ = [
     "DATA_URL_RE",
-    "LegendKey",
     "legend_panel",
     "standalone_bytes",
     "standalone_html",
@@ -187,29 +185,6 @@ _CAPTION_STYLE = (
 )
 
 
-@dataclass(frozen=True)
-class LegendKey:
-    """One line of the offline legend: a colour key and its label.
-
-    Attributes
-    ----------
-    kind : {"disc", "line", "bubble", "ring"}
-        How the key is drawn: a PTCE marker, a support line, a cluster
-        bubble, a ring.
-    color : str
-        CSS colour.
-    label : str
-        Plain text (escaped when drawn).
-    dash : str or None
-        SVG ``stroke-dasharray`` of a line.
-    """
-
-    kind: str
-    color: str
-    label: str
-    dash: str | None = None
-
-
 _PANEL_STYLE = (
     "<style>.atlas-offline-legend{position:absolute;top:84px;left:10px;"
     "z-index:1000;max-width:min(320px,40vw);max-height:calc(100vh - 140px);"
@@ -227,50 +202,10 @@ _PANEL_STYLE = (
 )
 
 
-def _key_svg(key: LegendKey) -> str:
-    color = html.escape(key.color, quote=True)
-    if key.kind == "line":
-        dash = (
-            f' stroke-dasharray="{html.escape(key.dash, quote=True)}"'
-            if key.dash
-            else ""
-        )
-        shape = (
-            '<line x1="1" y1="8" x2="27" y2="8" stroke="#fff" stroke-width="6"/>'
-            f'<line x1="1" y1="8" x2="27" y2="8" stroke="{color}" '
-            f'stroke-width="3"{dash}/>'
-        )
-    elif key.kind == "bubble":
-        shape = (
-            f'<circle cx="14" cy="8" r="7" fill="#fff" stroke="{color}" '
-            f'stroke-width="1.5"/><text x="14" y="11.5" font-size="9" '
-            f'text-anchor="middle" fill="{color}">3</text>'
-        )
-    elif key.kind == "ring":
-        shape = (
-            f'<circle cx="14" cy="8" r="6" fill="none" stroke="{color}" '
-            'stroke-width="2.5"/>'
-        )
-    else:
-        shape = (
-            f'<circle cx="14" cy="8" r="6" fill="{color}" stroke="#fff" '
-            'stroke-width="1.5"/><circle cx="14" cy="8" r="7" fill="none" '
-            'stroke="#333" stroke-width="1"/>'
-        )
-    return (
-        '<svg width="28" height="16" viewBox="0 0 28 16" aria-hidden="true">'
-        f"{shape}</svg>"
-    )
+def legend_panel(title: str, subtitle: str, date_text: str, sources: str) -> str:
+    """Return the HTML of the offline map's panel: title, filters, date, sources.
 
-
-def legend_panel(
-    title: str,
-    subtitle: str,
-    sections: Sequence[tuple[str, Sequence[LegendKey]]],
-    date_text: str,
-    sources: str,
-) -> str:
-    """Return the HTML of the offline map's legend: keys, filters, date, sources.
+    The colour keys are the map's own legend (:class:`lib.maps.MapLegend`).
 
     Parameters
     ----------
@@ -278,13 +213,10 @@ def legend_panel(
         Title of the map.
     subtitle : str
         The active filters, in French.
-    sections : sequence of (str, sequence of LegendKey)
-        A heading and its colour keys, per layer drawn (the choropleth has
-        its own legend in the map).
     date_text : str
         The export's date, in French (:func:`lib.fr.date`).
     sources : str
-        The sources line.
+        The sources line (:meth:`lib.mapspec.MapSpec.source_line`).
 
     Returns
     -------
@@ -295,21 +227,13 @@ def legend_panel(
     parts = [f"<h2>{html.escape(title)}</h2>"]
     if subtitle:
         parts.append(f'<p class="atlas-filters">{html.escape(subtitle)}</p>')
-    for heading, keys in sections:
-        if not keys:
-            continue
-        items = "".join(
-            f"<li>{_key_svg(key)}<span>{html.escape(key.label)}</span></li>"
-            for key in keys
-        )
-        parts.append(f"<h3>{html.escape(heading)}</h3><ul>{items}</ul>")
     parts.append(
         f'<p class="atlas-meta atlas-date">Export du {html.escape(date_text)}</p>'
         f'<p class="atlas-meta atlas-sources">{html.escape(sources)}</p>'
     )
     return (
         _PANEL_STYLE
-        + '<details open class="atlas-offline-legend"><summary>Légende</summary>'
+        + '<details open class="atlas-offline-legend"><summary>Carte</summary>'
         + "".join(parts)
         + "</details>"
     )

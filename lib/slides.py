@@ -28,13 +28,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from lib import fr
-from lib.choropleth import INDICATORS
 from lib.explore import Frames
 from lib.model import NIVEAU_LABELS, NIVEAUX, TYPES_SOUTIEN, Fait, fold, slugify
 from lib.soutiens import libelle
 from lib.static_map import (
     SLIDE,
-    SOURCE,
     PdfDocument,
     draw_map,
     format_date,
@@ -48,10 +46,12 @@ from lib.storylines import (
     WAYS_TO_SUPPORT,
     Recit,
     Vue,
+    describe_vue,
     divergences,
     figure_rows,
     figures_of,
     support_counts,
+    vue_source_line,
 )
 from lib.territoires import matrice
 from lib.worker import offloadable
@@ -159,10 +159,6 @@ def _block(page: _Page, x, y, text, width, size, most, **kw) -> float:
 
 def _count(n: int) -> str:
     return f"{fr.integer(n)} PTCE"
-
-
-def _source_line(vue: Vue) -> str:
-    return f"Source : {vue.source}" if vue.source.strip() else SOURCE
 
 
 def _header(page: _Page, vue: Vue, n_ptce: int) -> float:
@@ -423,7 +419,7 @@ def _figure(vue: Vue, selection: Frames, faits: Sequence[Fait], size, dpi, when)
     """Build the figure of a vue: header, body of its genre, footer."""
     page = _Page(size, dpi)
     top = _header(page, vue, len(selection.ptce))
-    bottom = _footer(page, _source_line(vue), when)
+    bottom = _footer(page, vue_source_line(vue, selection, faits), when)
     if vue.genre == "chiffres":
         _figures_body(page, top, bottom, figures_of(faits, vue.sujets))
     elif vue.genre == "matrice":
@@ -431,27 +427,18 @@ def _figure(vue: Vue, selection: Frames, faits: Sequence[Fait], size, dpi, when)
     elif vue.genre == "soutenir":
         _ways_body(page, top, bottom, selection.soutiens)
     else:
-        _map_body(page, top, bottom, vue, selection)
+        _map_body(page, top, bottom, vue, selection, when)
     return page.fig
 
 
-def _map_body(page: _Page, top: float, bottom: float, vue: Vue, selection) -> None:
-    """Draw the vue's map as the Présentation shows it: same layers and extent."""
-    filters = vue.filters()
-    indicateur = vue.indicateur if vue.indicateur in INDICATORS else "nombre"
+def _map_body(page: _Page, top, bottom, vue: Vue, selection, when) -> None:
+    """Draw the vue's map as the Présentation shows it: one description."""
     m = page.margin
     draw_map(
         page.fig,
         (m, bottom, page.width - 2 * m, top - bottom),
         selection,
-        maille=vue.maille,
-        indicateur=indicateur if "choro" in vue.couches else None,
-        region=filters.region,
-        points="ptce" in vue.couches,
-        departements=filters.departements,
-        epci=filters.epci,
-        supports="soutiens" in vue.couches,
-        highlight=tuple(vue.surligner),
+        describe_vue(vue, selection, when),
     )
 
 

@@ -22,7 +22,7 @@ import functools
 import io
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import geopandas as gpd
@@ -40,19 +40,14 @@ from geo.boundaries import ATTRIBUTION, in_region, load_boundaries
 from lib import fr
 from lib.choropleth import (
     EMPTY_COLOR,
-    INDICATORS,
     METHODS,
     OUTSIDE_COLOR,
     OUTSIDE_HATCH,
-    Legend,
-    classify,
-    outside_selection,
-    uncounted,
 )
-from lib.choropleth import indicator as compute_indicator
 from lib.explore import Frames
 from lib.framing import INSETS, display_geometry, inset_of, to_display
-from lib.model import NIVEAU_LABELS, NIVEAUX, slugify
+from lib.mapspec import ACTION_INK, HIGHLIGHT, OUTLINE_INK, Key, MapSpec, describe
+from lib.model import slugify
 from lib.palette import (
     CLUSTER_FILL,
     CLUSTER_INK,
@@ -85,7 +80,6 @@ MAILLE_LABELS = {"departement": "département", "epci": "EPCI"}
 _FONT = "DejaVu Sans"
 _INK = "#222222"
 _GREY = "#666666"
-_OUTLINE = "#4d4d4d"
 _CONTEXT = "#f3f3f3"
 #: Hatch of the territories outside the selection (as on the Carte).
 _HATCH = "////"
@@ -98,6 +92,7 @@ __all__ = [
     "SOURCE",
     "MapKeys",
     "PdfDocument",
+    "describe_view",
     "draw_map",
     "export_filename",
     "filters_subtitle",
@@ -286,17 +281,24 @@ def _upright(geometry, inset):
     return shapely.affinity.rotate(geometry, -angle, origin=centre)
 
 
-def _view_box(territories, region, departements, epci):
+def _view_box(territories, spec: MapSpec):
     """Bounds (Lambert-93) the map frames, as the Carte does (lib.carte).
 
-    The EPCI chosen, else the départements chosen, else every territory drawn
-    (the région, or metropolitan France and the insets).
+    A clicked territory, else the EPCI chosen, else the départements chosen,
+    else every territory drawn (the région, or metropolitan France and the
+    insets) — the rules of :func:`lib.carte.view_bounds`.
     """
-    for level, codes in (("epci", epci), ("departement", departements)):
+    if spec.territoire:
+        (south, west), (north, east) = spec.bounds
+        box = gpd.GeoSeries([shapely.box(west, south, east, north)], crs=4326)
+        return box.to_crs(LAMBERT93).total_bounds
+    for level, codes in (("epci", spec.epci), ("departement", spec.departements)):
         if not codes:
             continue
         gdf = (
-            _composite(level) if region is None else _projected(level, "national", None)
+            _composite(level)
+            if spec.region is None
+            else _projected(level, "national", None)
         )
         rows = gdf[gdf["code"].isin(codes)]
         if len(rows):
@@ -323,7 +325,8 @@ def _project_points(ptce: pd.DataFrame, insets: bool = False) -> pd.DataFrame:
     """
     placed = ptce[ptce["lon"].notna() & ptce["lat"].notna()]
     if placed.empty:
-        return pd.DataFrame({"x": [], "y": [], "filiere": [], "id": []})
+        return pd.DataFrame({"x": [], "y": [], "filiere": [], "id": [],
+                             "placement": []})  # fmt: skip
     lat, lon = placed["lat"].to_numpy(), placed["lon"].to_numpy()
     where = [inset_of(a, b) for a, b in zip(lat, lon, strict=True)] if insets else []
     if insets:
@@ -342,8 +345,12 @@ def _project_points(ptce: pd.DataFrame, insets: bool = False) -> pd.DataFrame:
             "y": points.y.to_numpy(),
             "filiere": placed["filiere"].fillna("non renseignée").to_numpy(),
             "id": (placed["id"] if "id" in placed else placed.index).to_numpy(),
+            "placement": (
+                placed["placement"] if "placement" in placed else pd.Series(
+                    None, index=placed.index, dtype=object)
+            ).to_numpy(),
         }
-    )
+    )  # fmt: skip
 
 
 def _fit(bounds, width_in: float, height_in: float, margin: float = 0.03):
@@ -501,65 +508,102 @@ class _Column:
     def __init__(self, fig: Figure, x: float, y: float, step: float, size: float):
         self.fig, self.x, self.y, self.step, self.size = fig, x, y, step, size
         self.transform = fig.dpi_scale_trans
+        self.width = 3.0
 
-    def _label(self, x, s, **kwargs) -> None:
-        plain_text(self.fig, x, self.y, s, transform=self.transform, va="center",
-              fontsize=kwargs.pop("fontsize", self.size), **kwargs)  # fmt: skip
+    def _label(self, x, s, gid=None, **kwargs) -> None:
+        """Draw a label from ``x``, wrapped to the column; move down past it."""
+        size = kwargs.pop("fontsize", self.size)
+        lines = wrap_text(s, self.width - (x - self.x), size,
+                          kwargs.get("fontweight", "normal"))  # fmt: skip
+        plain_text(self.fig, x, self.y, "\n".join(lines), transform=self.transform,
+                   va="top", fontsize=size, linespacing=1.15, gid=gid,
+                   **kwargs)  # fmt: skip
+        self.y -= self.step * (len(lines) - 1) * 0.8
 
     def header(self, s: str, note: str = "") -> None:
         self.y -= self.step * 0.4
-        self._label(self.x, s, fontweight="bold")
+        self._at_top(self.x, s, fontweight="bold")
         self.y -= self.step
         if note:
-            self._label(self.x, note, color=_GREY, fontsize=self.size * 0.85)
+            self._at_top(self.x, note, color=_GREY, fontsize=self.size * 0.85)
             self.y -= self.step
 
-    def patch(self, color: str, s: str, hatched: bool = False) -> None:
-        box = self.step * 0.62
-        hatch = {"hatch": _HATCH, "hatchcolor": OUTSIDE_HATCH} if hatched else {}
-        self.fig.add_artist(
-            Rectangle((self.x, self.y - box / 2), box * 1.4, box, facecolor=color,
-                      edgecolor="#999999", linewidth=0.5, transform=self.transform,
-                      **hatch)
-        )  # fmt: skip
-        self._label(self.x + box * 1.4 + 0.1, s)
-        self.y -= self.step
+    def _at_top(self, x, s, **kwargs) -> None:
+        # Labels are centred on their key: the first line's top sits half a
+        # line above the key's centre.
+        size = kwargs.get("fontsize", self.size)
+        self.y += size * 1.15 / 72 / 2
+        self._label(x, s, **kwargs)
+        self.y -= size * 1.15 / 72 / 2
 
     def remark(self, s: str) -> None:
-        self._label(self.x, s, color=_GREY, fontsize=self.size * 0.85)
+        self._at_top(self.x, s, color=_GREY, fontsize=self.size * 0.85)
         self.y -= self.step
+
+    def line(self, color: str, s: str, width: float) -> None:
+        """Draw a line key ``width`` points wide."""
+        self.key(Key("line", color, s, weight=width / 0.6), None, None, 1.0)
 
     def point(self, color: str, s: str) -> None:
-        self.fig.add_artist(
-            Line2D([self.x + self.step * 0.43], [self.y], marker="o", color=color,
-                   markersize=self.size * 0.75, markeredgecolor="white",
-                   markeredgewidth=0.6, linestyle="", transform=self.transform)
-        )  # fmt: skip
-        self._label(self.x + self.step * 0.87 + 0.1, s)
-        self.y -= self.step
+        """Draw a PTCE key."""
+        self.key(Key("disc", color, s), None, None, 1.0)
 
-    def ring(self, color: str, s: str) -> None:
-        self.fig.add_artist(
-            Line2D([self.x + self.step * 0.43], [self.y], marker="o", color=color,
-                   markersize=self.size * 1.1, markerfacecolor="none",
-                   markeredgewidth=1.6, linestyle="", transform=self.transform)
-        )  # fmt: skip
-        self._label(self.x + self.step * 0.87 + 0.1, s)
-        self.y -= self.step
-
-    def line(self, color: str, s: str, width: float, dashes=None) -> None:
-        drawn = Line2D(
-            [self.x, self.x + self.step * 0.87],
-            [self.y, self.y],
-            color=color,
-            linewidth=width,
-            transform=self.transform,
-        )
-        if dashes:
-            drawn.set_dashes(dashes)
-        self.fig.add_artist(drawn)  # fmt: skip
-        self._label(self.x + self.step * 0.87 + 0.1, s)
-        self.y -= self.step
+    def key(self, key: Key, gid: str | None, label_gid: str | None, k: float):
+        """Draw one legend key (:class:`lib.mapspec.Key`) and its label."""
+        x, y, step, t = self.x, self.y, self.step, self.transform
+        text_x = x + step * 0.87 + 0.1
+        if key.kind in ("patch", "hatch"):
+            box = step * 0.62
+            hatch = (
+                {"hatch": _HATCH, "hatchcolor": OUTSIDE_HATCH}
+                if key.kind == "hatch"
+                else {}
+            )
+            fill = OUTSIDE_COLOR if key.kind == "hatch" else key.color
+            self.fig.add_artist(
+                Rectangle((x, y - box / 2), box * 1.4, box, facecolor=fill,
+                          edgecolor="#999999", linewidth=0.5, transform=t, gid=gid,
+                          **hatch)
+            )  # fmt: skip
+            text_x = x + box * 1.4 + 0.1
+        elif key.kind == "line":
+            drawn = Line2D([x, x + step * 0.87], [y, y], color=key.color,
+                           linewidth=max(key.weight, 1.0) * 0.6 * k, transform=t,
+                           gid=gid)  # fmt: skip
+            if key.dash:
+                drawn.set_dashes(tuple(float(v) / 2 for v in key.dash.split()))
+            self.fig.add_artist(drawn)
+        elif key.kind == "outline":
+            box = step * 0.62
+            self.fig.add_artist(
+                Rectangle((x, y - box / 2), step * 0.87, box, facecolor="none",
+                          edgecolor=key.color, linewidth=1.0 * k, linestyle="--",
+                          transform=t, gid=gid)
+            )  # fmt: skip
+        elif key.kind == "bubble":
+            self.fig.add_artist(
+                Line2D([x + step * 0.43], [y], marker="o", color=CLUSTER_INK,
+                       markersize=self.size * 1.3, markerfacecolor=key.color,
+                       markeredgecolor=CLUSTER_INK, markeredgewidth=0.8,
+                       linestyle="", transform=t, gid=gid)
+            )  # fmt: skip
+            plain_text(self.fig, x + step * 0.43, y, "3", transform=t,
+                       fontsize=self.size * 0.6, fontweight="bold", ha="center",
+                       va="center", color=CLUSTER_INK)  # fmt: skip
+        elif key.kind == "ring":
+            self.fig.add_artist(
+                Line2D([x + step * 0.43], [y], marker="o", color=key.color,
+                       markersize=self.size * 1.1, markerfacecolor="none",
+                       markeredgewidth=1.6, linestyle="", transform=t, gid=gid)
+            )  # fmt: skip
+        else:  # a PTCE ("disc")
+            self.fig.add_artist(
+                Line2D([x + step * 0.43], [y], marker="o", color=key.color,
+                       markersize=self.size * 0.75, markeredgecolor="white",
+                       markeredgewidth=0.6, linestyle="", transform=t, gid=gid)
+            )  # fmt: skip
+        self._at_top(text_x, key.label, gid=label_gid)
+        self.y -= step
 
 
 def new_figure(size: tuple[float, float], dpi: float) -> Figure:
@@ -665,11 +709,13 @@ def _check_format(fmt: str, allowed=FORMATS) -> None:
         raise ValueError(f"format inconnu : {fmt!r} (attendu : {', '.join(allowed)})")
 
 
-def _footer(fig: Figure, width: float, size: float, when: date, margin: float):
+def _footer(
+    fig: Figure, width: float, size: float, when: date, margin: float, source: str
+):
     """Draw the sources (wrapped) at the bottom left, the date at the right."""
     dated = f"Atlas des PTCE — export du {format_date(when)}"
     room = width - 2 * margin - text_width(dated, size) - 0.3
-    lines = wrap_text(SOURCE, room, size)
+    lines = wrap_text(source, room, size)
     plain_text(fig, margin, margin * 0.6, "\n".join(lines), fontsize=size, color=_GREY,
           transform=fig.dpi_scale_trans, va="bottom", linespacing=1.35)  # fmt: skip
     plain_text(fig, width - margin, margin * 0.6, dated, fontsize=size, color=_GREY,
@@ -782,16 +828,20 @@ def map_figure(
     size: tuple[float, float] = SLIDE,
     dpi: int = 300,
     when: date | None = None,
+    spec: MapSpec | None = None,
     **view,
 ) -> Figure:
     """Return the figure :func:`render_map` saves (same parameters).
 
     Tests and callers that need the drawn artists (the points, the map's
     extent) read them here; ``view`` holds the parameters of
-    :func:`draw_map`.
+    :func:`describe_view`, used when no ``spec`` is given.
     """  # fmt: skip
     _check_format(fmt)
-    when = when or date.today()
+    if spec is None:
+        spec = describe_view(selection, title=title, subtitle=subtitle, when=when,
+                             **view)  # fmt: skip
+    when = spec.when
     width, height = size
     k = max(0.6, min(width / SLIDE[0], height / SLIDE[1]))
     margin = 0.35 * k
@@ -799,50 +849,23 @@ def map_figure(
     # Title block: wrapped, never cut.
     top = height - margin
     inner = width - 2 * margin
-    lines = wrap_text(title, inner, 20 * k, "bold")
+    lines = wrap_text(spec.title, inner, 20 * k, "bold")
     plain_text(fig, margin, top, "\n".join(lines), fontsize=20 * k,
                fontweight="bold", va="top", linespacing=1.2,
                transform=fig.dpi_scale_trans)  # fmt: skip
     top -= 20 * k * 1.2 * len(lines) / 72 + 0.08 * k
-    if subtitle:
-        lines = wrap_text(subtitle, inner, 11 * k)
+    if spec.subtitle:
+        lines = wrap_text(spec.subtitle, inner, 11 * k)
         plain_text(fig, margin, top - 0.04, "\n".join(lines), fontsize=11 * k,
                    va="top", color=_GREY, linespacing=1.3,
                    transform=fig.dpi_scale_trans)  # fmt: skip
         top -= 11 * k * 1.3 / 72 * len(lines) + 0.04
-    bottom = _footer(fig, width, 7 * k, when, margin) + 0.1 * k
-    draw_map(fig, (margin, bottom, inner, top - 0.15 - bottom), selection, **view)
+    bottom = _footer(fig, width, 7 * k, when, margin, spec.source_line()) + 0.1 * k
+    draw_map(fig, (margin, bottom, inner, top - 0.15 - bottom), selection, spec)
     return fig
 
 
-@dataclass
-class MapKeys:
-    """What :func:`draw_map` drew, for its legend and for tests.
-
-    Attributes
-    ----------
-    axes : matplotlib.axes.Axes
-        The map (``gid`` ``"atlas-map"``), in Lambert-93 metres.
-    legend : Legend or None
-        Classes of the choropleth, when drawn.
-    filieres : list of str
-        Filières of the PTCE drawn, in the palette's order.
-    niveaux : list of str
-        Levels of the supporting collectivités drawn.
-    marks : pandas.DataFrame
-        The PTCE marks drawn (see :func:`point_marks`).
-    """
-
-    axes: object
-    legend: Legend | None = None
-    filieres: list[str] = field(default_factory=list)
-    niveaux: list[str] = field(default_factory=list)
-    marks: pd.DataFrame | None = None
-
-
-def draw_map(
-    fig: Figure,
-    box: tuple[float, float, float, float],
+def describe_view(
     selection: Frames,
     *,
     maille: str = "departement",
@@ -854,14 +877,84 @@ def draw_map(
     epci: tuple[str, ...] = (),
     supports: bool = False,
     highlight: tuple[str, ...] = (),
-    legend_share: float = 0.27,
-) -> MapKeys:
-    """Draw a Carte view and its legend in a box of a figure.
+    **more,
+) -> MapSpec:
+    """Describe a view given as :func:`render_map`'s parameters.
 
-    The map takes the left of the box, the legend (colour keys of every
-    layer drawn) its right. The map frames what the Carte frames: the EPCI
-    chosen, else the départements, else the région (or France with the
-    overseas insets), like :func:`lib.carte.view_bounds`.
+    Parameters
+    ----------
+    selection : Frames
+    maille, indicateur, methode, region, points, departements, epci, supports,
+    highlight
+        As for :func:`render_map`.
+    **more
+        ``title``, ``subtitle``, ``when``, ``territoire``, ``sources``: as for
+        :func:`lib.mapspec.describe`.
+
+    Returns
+    -------
+    MapSpec
+    """
+    if maille not in MAILLE_LABELS:
+        raise ValueError(f"maille inconnue : {maille!r}")
+    if methode not in METHODS:
+        raise ValueError(f"méthode inconnue : {methode!r}")
+    couches = [
+        name
+        for name, drawn in (
+            ("ptce", points),
+            ("choro", indicateur is not None),
+            ("soutiens", supports),
+        )
+        if drawn
+    ]
+    return describe(
+        selection,
+        region=region,
+        maille=maille,
+        indicateur=indicateur,
+        methode=methode,
+        couches=couches,
+        departements=departements,
+        epci=epci,
+        highlight=highlight,
+        **more,
+    )
+
+
+@dataclass
+class MapKeys:
+    """What :func:`draw_map` drew, for tests.
+
+    Attributes
+    ----------
+    axes : matplotlib.axes.Axes
+        The map (``gid`` ``"atlas-map"``), in Lambert-93 metres.
+    spec : MapSpec
+        The description drawn.
+    marks : pandas.DataFrame
+        The PTCE marks drawn (see :func:`point_marks`).
+    """
+
+    axes: object
+    spec: MapSpec
+    marks: pd.DataFrame | None = None
+
+
+def draw_map(
+    fig: Figure,
+    box: tuple[float, float, float, float],
+    selection: Frames,
+    spec: MapSpec | None = None,
+    *,
+    legend_share: float = 0.27,
+    **view,
+) -> MapKeys:
+    """Draw a map vue and its legend in a box of a figure.
+
+    The map takes the left of the box, the legend its right: the sections
+    of ``spec`` (:mod:`lib.mapspec`), key for key as on the screen. The map
+    frames what the Carte frames (:attr:`lib.mapspec.MapSpec.bounds`).
 
     Parameters
     ----------
@@ -871,45 +964,28 @@ def draw_map(
         ``(left, bottom, width, height)`` in inches.
     selection : Frames
         The filtered PTCE.
-    maille, indicateur, methode, region, points, departements, epci, supports,
-    highlight
-        As for :func:`render_map`.
+    spec : MapSpec, optional
+        What to draw; else described from ``view`` (:func:`describe_view`).
     legend_share : float
         Share of the box's width given to the legend.
+    **view
+        As for :func:`describe_view`, when ``spec`` is not given.
 
     Returns
     -------
     MapKeys
-        The axes and what the legend lists.
+        The axes and what was drawn.
     """
-    if maille not in MAILLE_LABELS:
-        raise ValueError(f"maille inconnue : {maille!r}")
-    if indicateur is not None and indicateur not in INDICATORS:
-        raise ValueError(f"indicateur inconnu : {indicateur!r}")
-    if methode not in METHODS:
-        raise ValueError(f"méthode inconnue : {methode!r}")
+    if spec is None:
+        spec = describe_view(selection, **view)
+    region, maille = spec.region, spec.maille
     detail = "regional" if region else "national"
     width, height = fig.get_size_inches()
     k = max(0.6, min(width / SLIDE[0], height / SLIDE[1]))
     left, bottom, box_w, box_h = box
 
     territories = _projected(maille, detail, region) if region else _composite(maille)
-    view_box = _view_box(territories, region, departements, epci)
-    population = territories.set_index("code")["population"].astype(float)
-    colors = pd.Series(EMPTY_COLOR, index=population.index)
-    outside = territories["code"][:0]
-    legend: Legend | None = None
-    if indicateur is not None:
-        values = compute_indicator(selection, maille, indicateur, population)
-        outside = outside_selection(territories, maille, selection, departements, epci)
-        colors, legend = classify(
-            values,
-            methode,
-            indicateur=indicateur,
-            maille=maille,
-            outside=outside,
-            uncounted=uncounted(selection, maille),
-        )
+    choro = spec.choropleth
     outlines = (
         _projected("departement", detail, region)
         if region
@@ -925,7 +1001,8 @@ def draw_map(
     ax.set_gid("atlas-map")
     ax.set_axis_off()
     # A small margin: the extent stays within a few percent of the screen's.
-    minx, miny, maxx, maxy = _fit(view_box, map_box[2], map_box[3], margin=0.02)
+    minx, miny, maxx, maxy = _fit(_view_box(territories, spec), map_box[2],
+                                  map_box[3], margin=0.02)  # fmt: skip
 
     if region:
         # Neighbouring départements in light grey, for context.
@@ -933,13 +1010,13 @@ def draw_map(
         context.plot(ax=ax, color=_CONTEXT, edgecolor="#d4d4d4", linewidth=0.4 * k,
                      zorder=1)  # fmt: skip
     edge = 0.25 if maille == "epci" else 0.4
-    if indicateur is not None:
-        hatched = territories["code"].isin(outside)
+    if choro is not None:
+        hatched = territories["code"].isin(choro.outside)
         inside = territories[~hatched]
         if len(inside):
             inside.plot(
                 ax=ax,
-                color=colors.reindex(inside["code"]).fillna(EMPTY_COLOR).tolist(),
+                color=choro.colors.reindex(inside["code"]).fillna(EMPTY_COLOR).tolist(),
                 edgecolor="white",
                 linewidth=edge * k,
                 zorder=2,
@@ -958,78 +1035,80 @@ def draw_map(
     else:
         territories.plot(ax=ax, color=EMPTY_COLOR, edgecolor="white",
                          linewidth=edge * k, zorder=2)  # fmt: skip
-    outlines.boundary.plot(ax=ax, color=_OUTLINE, linewidth=0.8 * k, zorder=3)
+    outlines.boundary.plot(ax=ax, color=OUTLINE_INK, linewidth=0.8 * k, zorder=3)
     ax.set_xlim(minx, maxx)
     ax.set_ylim(miny, maxy)
     ax.set_aspect("equal")
     per_inch = (maxx - minx) / map_box[2]  # metres per inch of paper
 
-    keys = MapKeys(axes=ax, legend=legend)
-    if supports:
-        keys.niveaux = _draw_supports(ax, selection, k, insets=region is None)
-    if points:
-        placed = _project_points(selection.ptce, insets=region is None)
+    keys = MapKeys(axes=ax, spec=spec)
+    if spec.territories is not None:
+        _draw_outlines(ax, spec.territories, ACTION_INK, 1.0 * k, spec.insets,
+                       dashes=(3, 2), zorder=3.4)  # fmt: skip
+    if spec.supports is not None or spec.links:
+        _draw_supports(ax, spec, k)
+    if spec.points:
+        placed = _project_points(selection.ptce, insets=spec.insets)
         inside = placed[
             placed["x"].between(minx, maxx) & placed["y"].between(miny, maxy)
         ]
-        keys.marks = _draw_points(ax, inside, per_inch, k)
-        present = set(inside["filiere"])
-        keys.filieres = [f for f in FILIERE_COLORS if f in present]
-        if highlight:
-            rings = inside[inside["id"].isin(highlight)]
+        if spec.aggregated:
+            keys.marks = _draw_bubbles(ax, selection, spec.insets, per_inch, k)
+        else:
+            keys.marks = _draw_points(ax, inside, per_inch, k)
+            # Placed at a chef-lieu, the seat unknown: a dotted circle, as on
+            # the Carte.
+            rough = inside[inside["placement"].isin(("département", "région"))]
+            rough = rough.drop_duplicates(["x", "y"])
+            ax.scatter(rough["x"], rough["y"], s=(17 * k) ** 2, facecolors="none",
+                       edgecolors=HALO_DARK, linewidths=0.9 * k, linestyles=":",
+                       zorder=4.5, gid="ptce-approximate")  # fmt: skip
+        if spec.highlight:
+            rings = inside[inside["id"].isin(spec.highlight)]
             ax.scatter(rings["x"], rings["y"], s=(22 * k) ** 2, facecolors="none",
-                       edgecolors=_HIGHLIGHT, linewidths=2.2 * k, zorder=7,
+                       edgecolors=HIGHLIGHT, linewidths=2.2 * k, zorder=7,
                        gid="ptce-highlight")  # fmt: skip
     _scale_bar(ax, (minx, maxx), (miny, maxy), 8 * k)
-    if region is None:
+    if spec.insets:
         _inset_frames(ax, k)
         plain_text(ax, maxx - 0.01 * (maxx - minx), miny + 0.02 * (maxy - miny),
                    "Outre-mer en encarts, à d'autres échelles", fontsize=7 * k,
                    color=_GREY, ha="right", va="bottom")  # fmt: skip
-
-    # Legend: one colour key per layer drawn.
-    lines = legend.entries() if legend is not None else []
-    entries = 2 + (len(lines) + 4 if legend else 0) + 1
-    entries += (len(keys.filieres) + 1.4) if keys.filieres else 0
-    entries += (len(keys.niveaux) + 1.4) if keys.niveaux else 0
-    entries += 1 if highlight else 0
-    stacked = keys.marks is not None and bool(
-        ((keys.marks["x"] != keys.marks["cx"]) | (keys.marks["count"] > 1)).any()
-    )
-    entries += 2 if stacked else 0
-    step = min(0.27 * k, (map_box[3] - 0.1) / max(entries, 1))
-    size_pt = min(10 * k, step * 72 / 1.55)
-    column = _Column(fig, left + box_w - legend_width + 0.15 * k, bottom + box_h,
-                     step, size_pt)  # fmt: skip
-    column.width = legend_width - 0.2 * k
-    if legend is not None:
-        column.header(legend.title, legend.note())
-        for entry in lines:
-            column.patch(entry.color, entry.text, hatched=entry.hatched)
-        if legend.footnote():
-            column.remark(legend.footnote())
-    if keys.filieres:
-        column.header("PTCE (filière principale)")
-        for filiere in keys.filieres:
-            column.point(FILIERE_COLORS[filiere], filiere)
-    if stacked:
-        column.remark("Au même lieu : côte à côte autour du point,")
-        column.remark("ou bulle blanche et leur nombre")
-    if highlight:
-        column.ring(_HIGHLIGHT, "PTCE de la vue")
-    if keys.niveaux:
-        column.header("Collectivités qui soutiennent")
-        for niveau in keys.niveaux:
-            column.line(LEVEL_COLORS[niveau], NIVEAU_LABELS[niveau],
-                        LEVEL_WEIGHT[niveau] * 0.6 * k,
-                        dashes=_dashes(niveau))  # fmt: skip
-    column.y -= step * 0.4
-    column.line(_OUTLINE, "Limite de département", 0.8 * k)
+    _draw_legend(fig, spec, (left + box_w - legend_width, bottom, legend_width, box_h),
+                 map_box[3], k)  # fmt: skip
     return keys
 
 
-#: Ring of the PTCE a vue is about (as ``lib.carte.highlight_layer``).
-_HIGHLIGHT = "#d62728"
+def _draw_legend(fig: Figure, spec: MapSpec, box, map_height: float, k: float):
+    """Draw the legend of ``spec`` in a column; every key has a ``gid``.
+
+    Key ``i`` (in :meth:`lib.mapspec.MapSpec.legend_entries` order) is drawn
+    with ``gid`` ``legend-key-<i>`` and its label ``legend-label-<i>``, so
+    that the SVG export can be read back.
+    """
+    left, bottom, legend_width, box_h = box
+    inner = legend_width - 0.2 * k
+    # Lines the legend takes: titles, notes, keys (long labels wrap).
+    base = min(10 * k, 0.27 * k * 72 / 1.55)
+    lines = 0.0
+    for section in spec.sections:
+        lines += 1.4 + (1 if section.note else 0) + (1 if section.footnote else 0)
+        for key in section.keys:
+            lines += len(wrap_text(key.label, inner - 0.45 * k, base))
+    step = min(0.27 * k, (map_height - 0.1) / max(lines, 1))
+    size_pt = min(10 * k, step * 72 / 1.55)
+    column = _Column(fig, left + 0.15 * k, bottom + box_h, step, size_pt)
+    column.width = inner
+    index = 0
+    for section in spec.sections:
+        column.header(section.title, section.note)
+        for key in section.keys:
+            column.key(key, f"legend-key-{index}", f"legend-label-{index}", k)
+            index += 1
+        if section.footnote:
+            column.remark(section.footnote)
+
+
 #: Most PTCE drawn side by side around their place; more make one bubble.
 _RING_MOST = 8
 
@@ -1127,26 +1206,28 @@ def _dashes(niveau: str) -> tuple[float, ...] | None:
     return tuple(float(v) / 2 for v in pattern.split())
 
 
-def _draw_supports(ax, selection: Frames, k: float, insets: bool) -> list[str]:
-    """Draw « qui soutient qui »: outlines and lines per level; return levels."""
-    from lib.layers import supports as support_layers
+def _draw_outlines(ax, polys, color, width, insets, dashes=None, zorder=3.5):
+    """Draw the outlines of territories (lat/lon polygons) in Lambert-93."""
+    if insets:
+        polys = gpd.GeoDataFrame(
+            polys.drop(columns="geometry"),
+            geometry=[display_geometry(g) for g in polys.geometry],
+            crs=polys.crs,
+        )
+    shapes = polys.to_crs(LAMBERT93) if polys.crs is not None else polys
+    drawn = shapes.boundary.plot(ax=ax, color=color, linewidth=width, zorder=zorder)
+    if dashes:
+        for line in drawn.collections[-1:]:
+            line.set_linestyle((0, dashes))
 
-    polys, links = support_layers(selection)
-    if not len(polys) and not links:
-        return []
-    drawn: set[str] = set()
-    if len(polys):
-        shapes = polys.to_crs(LAMBERT93) if polys.crs is not None else polys
-        if insets:
-            shapes = gpd.GeoDataFrame(
-                polys.drop(columns="geometry"),
-                geometry=[display_geometry(g) for g in polys.geometry],
-                crs=polys.crs,
-            ).to_crs(LAMBERT93)
-        for niveau, group in shapes.groupby("niveau"):
-            group.boundary.plot(ax=ax, color=LEVEL_COLORS.get(niveau, _INK),
-                                linewidth=1.2 * k, zorder=3.5)  # fmt: skip
-            drawn.add(str(niveau))
+
+def _draw_supports(ax, spec: MapSpec, k: float) -> None:
+    """Draw « qui soutient qui »: outlines and lines per level, as on the Carte."""
+    polys, links = spec.supports, spec.links
+    if polys is not None and len(polys):
+        for niveau, group in polys.groupby("niveau"):
+            _draw_outlines(ax, group, LEVEL_COLORS.get(niveau, _INK), 1.2 * k,
+                           spec.insets)  # fmt: skip
     if links:
         ends = pd.DataFrame(
             {
@@ -1154,7 +1235,7 @@ def _draw_supports(ax, selection: Frames, k: float, insets: bool) -> list[str]:
                 "lon": [p for link in links for p in (link["from"][1], link["to"][1])],
             }
         )
-        xy = _project_points(ends.assign(filiere=None, id=None), insets=insets)
+        xy = _project_points(ends.assign(filiere=None, id=None), insets=spec.insets)
         for i, link in enumerate(links):
             (x0, y0), (x1, y1) = (
                 xy.iloc[2 * i][["x", "y"]],
@@ -1168,8 +1249,31 @@ def _draw_supports(ax, selection: Frames, k: float, insets: bool) -> list[str]:
                            linewidth=width, zorder=3.7, gid="support")[0]  # fmt: skip
             if _dashes(niveau):
                 line.set_dashes(_dashes(niveau))
-            drawn.add(niveau)
-    return [n for n in NIVEAUX if n in drawn]
+
+
+def _draw_bubbles(ax, selection: Frames, insets: bool, per_inch: float, k: float):
+    """Draw one bubble per EPCI with its number of PTCE (as the web map)."""
+    from lib.layers import anchors
+    from lib.maps import aggregate_rows
+
+    rows = aggregate_rows(selection.ptce, anchors("epci"))
+    if not rows:
+        return pd.DataFrame(columns=["x", "y", "color", "count", "cx", "cy"])
+    table = pd.DataFrame(rows, columns=["lat", "lon", "count", "filiere", "code"])
+    xy = _project_points(table.assign(id=None), insets=insets)
+    area = 34 * k * k
+    for x, y, n in zip(xy["x"], xy["y"], table["count"], strict=True):
+        label = fr.integer(int(n))
+        ax.scatter([x], [y], s=area * (2.2 + 0.5 * len(label)), c=CLUSTER_FILL,
+                   edgecolors=CLUSTER_INK, linewidths=0.8 * k, zorder=6)  # fmt: skip
+        plain_text(ax, x, y, label, fontsize=7 * k, fontweight="bold", ha="center",
+                   va="center", color=CLUSTER_INK, zorder=6,
+                   gid="ptce-count")  # fmt: skip
+    x, y = xy["x"].to_numpy(), xy["y"].to_numpy()
+    return pd.DataFrame(
+        {"x": x, "y": y, "color": None, "count": table["count"].to_numpy(),
+         "cx": x, "cy": y}
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------
@@ -1229,6 +1333,7 @@ def _fiche_legend(
     """Legend under the fiche's map; return its bottom (inches)."""  # fmt: skip
     step, size = 0.19, 7.5
     column = _Column(fig, x, top - 0.05, step, size)
+    column.width = width
     column.line("#253494", f"Limite : {fiche.nom}", 1.2)
     column.line("#9fb4c7", _INNER_NAMES[fiche.niveau], 0.6)
     if filieres:
@@ -1240,8 +1345,9 @@ def _fiche_legend(
             for j, filiere in enumerate(filieres[i : i + per_row]):
                 column.x = x + j * col_w
                 column.y = y
+                column.width = col_w
                 column.point(FILIERE_COLORS[filiere], filiere)
-            column.x = x
+            column.x, column.width = x, width
         column.remark("Au même lieu : côte à côte autour du point.")
     return column.y
 
@@ -1521,7 +1627,7 @@ def render_fiche_territoire(
                 linespacing=1.25)  # fmt: skip
         y -= row_h
 
-    _footer(fig, width, 7, when, margin)
+    _footer(fig, width, 7, when, margin, SOURCE)
     return save_figure(fig, fmt, dpi, f"Fiche territoire — {fiche.nom}")
 
 

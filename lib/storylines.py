@@ -301,8 +301,9 @@ def default_recit(known_ids: Iterable[str] = ()) -> Recit:
         ),
         Vue(
             "Les PTCE en Pays de la Loire",
-            "Les PTCE recensés dans l'atlas, à leur siège, et leur nombre par "
-            "département.",
+            "Les PTCE recensés dans l'atlas, dans la commune de leur siège ou, "
+            "siège inconnu, au chef-lieu de leur département (cercle pointillé), "
+            "et leur nombre par département.",
             filtres={},
             couches=("ptce", "choro"),
             source=SEED_SOURCE,
@@ -350,6 +351,79 @@ def default_recit(known_ids: Iterable[str] = ()) -> Recit:
         ),
     ]
     return Recit(DEFAULT_ID, "Les PTCE et les collectivités", tuple(vues))
+
+
+def describe_vue(vue: Vue, selection, when: dt.date | None = None):
+    """Describe the map of a « carte » vue, as every renderer draws it.
+
+    Parameters
+    ----------
+    vue : Vue
+    selection : lib.explore.Frames
+        The PTCE of the vue's filters.
+    when : datetime.date, optional
+        Date of an export.
+
+    Returns
+    -------
+    lib.mapspec.MapSpec
+        Framed as the vue's filters, its layers, its PTCE ringed; its
+        sources: the vue's text's, then every source of what it draws.
+    """
+    from lib.choropleth import INDICATORS
+    from lib.mapspec import describe
+
+    filters = vue.filters()
+    return describe(
+        selection,
+        region=filters.region,
+        maille=vue.maille,
+        indicateur=vue.indicateur if vue.indicateur in INDICATORS else "nombre",
+        couches=vue.couches,
+        departements=filters.departements,
+        epci=filters.epci,
+        highlight=vue.surligner,
+        title=vue.titre,
+        sources=_text_sources(vue),
+        when=when,
+    )
+
+
+def vue_source_line(vue: Vue, selection, faits: Sequence[Fait] = ()) -> str:
+    """Return the source line of a vue: every source of what it shows.
+
+    A map names the sources of its PTCE and supports and says how the PTCE
+    are placed (:meth:`lib.mapspec.MapSpec.source_line`); the figures name
+    theirs; the matrix and the ways to support name the sources of the
+    supports they count.
+
+    Parameters
+    ----------
+    vue : Vue
+    selection : lib.explore.Frames
+        The PTCE of the vue's filters.
+    faits : sequence of Fait
+        Every sourced figure (those of the vue are picked).
+
+    Returns
+    -------
+    str
+    """
+    from lib.mapspec import source_names, sources_line
+
+    if vue.genre == "carte":
+        return describe_vue(vue, selection).source_line()
+    named = list(_text_sources(vue))
+    if vue.genre == "chiffres":
+        shown = figures_of(faits, vue.sujets)
+        found = source_names((f.source.libelle for f in shown), named)
+    else:
+        found = source_names(selection.soutiens["source"], named)
+    return sources_line([*named, *found])
+
+
+def _text_sources(vue: Vue) -> tuple[str, ...]:
+    return tuple(p.strip() for p in vue.source.split(";") if p.strip())
 
 
 def figures_of(faits: Sequence[Fait], sujets: Sequence[str]) -> list[Fait]:

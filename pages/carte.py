@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import html
-
 import streamlit as st
 from streamlit_folium import st_folium
 
 from geo.reference import load_reference
-from lib import fr, palette
+from lib import fr
 from lib.carte import (
     LAYERS,
     MAILLES,
@@ -20,8 +18,6 @@ from lib.carte import (
     view_title,
 )
 from lib.choropleth import INDICATORS, METHOD_HELP, METHODS, summary
-from lib.maps import FILIERE_COLORS, LEVEL_COLORS
-from lib.model import NIVEAU_LABELS
 from lib.static_map import export_filename, filters_subtitle, render_map
 from pages import (
     attribution,
@@ -141,7 +137,7 @@ def _map_section(selection) -> None:
         departements=filters.departements,
         epci=filters.epci,
     )
-    values, links, groups = built.values, built.links, built.groups
+    values, groups = built.values, built.groups
     if built.aggregated:
         st.info(
             f"{fr.integer(built.aggregated)} PTCE à placer : trop pour un point "
@@ -176,7 +172,7 @@ def _map_section(selection) -> None:
         },
         _PARAMS,
     )
-    _legends(selection, couches, links)
+    _unplaced(selection)
     attribution()
     _exports(selection, filters, maille, name, method, couches)
     _territory_summary(selection, values, built.outside)
@@ -292,35 +288,9 @@ def _level_of(code: str) -> str:
     return "departement" if code in load_reference().departements else "region"
 
 
-def _legends(selection, couches, links) -> None:
-    # The choropleth's legend is drawn in the map itself (lib.maps
-    # .ChoroplethLegend), line for line as in the static exports.
-    parts = []
-    if "ptce" in couches and len(selection.ptce):
-        shown = set(selection.ptce["filiere"])
-        present = [f for f in FILIERE_COLORS if f in shown]
-        items = "".join(_marker_swatch(FILIERE_COLORS[f], f) for f in present)
-        items += _cluster_swatch()
-        parts.append(
-            "<div><strong>PTCE par filière principale</strong> "
-            "<span style='opacity:.7'>(cercle pointillé : position approximative, "
-            f"chef-lieu)</span><br>{items}</div>"
-        )
-    if "soutiens" in couches and links:
-        items = "".join(_line_swatch(n) for n in LEVEL_COLORS)
-        items += _ring_swatch()
-        parts.append(
-            "<div><strong>Qui soutient qui</strong> "
-            "<span style='opacity:.7'>(contour : collectivité qui soutient ; "
-            f"ligne : vers chaque PTCE soutenu)</span><br>{items}</div>"
-        )
-    if parts:
-        st.markdown(
-            "<div style='display:flex;flex-wrap:wrap;gap:1.5em'>"
-            + "".join(parts)
-            + "</div>",
-            unsafe_allow_html=True,
-        )
+def _unplaced(selection) -> None:
+    # The legend is drawn in the map itself (lib.maps.MapLegend), key for key
+    # as in every export of the view.
     unplaced = int(selection.ptce["lat"].isna().sum())
     if unplaced:
         st.caption(
@@ -328,58 +298,6 @@ def _legends(selection, couches, links) -> None:
             + ("n'est pas" if unplaced < 2 else "ne sont pas")
             + " sur la carte."
         )
-
-
-# Legend entries drawn as the map draws them (colours of lib.palette).
-def _legend_item(symbol: str, label: str) -> str:
-    return (
-        "<span style='display:inline-flex;align-items:center;margin-right:1em'>"
-        f"{symbol}<span style='margin-left:.35em'>{html.escape(label)}</span></span>"
-    )
-
-
-def _marker_swatch(color: str, label: str) -> str:
-    return _legend_item(
-        "<span style='box-sizing:border-box;width:16px;height:16px;"
-        f"border-radius:50%;background:{color};border:2px solid "
-        f"{palette.HALO_LIGHT};box-shadow:0 0 0 1px {palette.HALO_DARK}'></span>",
-        label,
-    )
-
-
-def _cluster_swatch() -> str:
-    return _legend_item(
-        "<span style='box-sizing:border-box;width:22px;height:22px;"
-        f"border-radius:50%;background:{palette.CLUSTER_FILL};border:2px solid "
-        f"{palette.CLUSTER_INK};color:{palette.CLUSTER_INK};font-size:11px;"
-        "font-weight:600;text-align:center;line-height:18px'>3</span>",
-        "plusieurs PTCE regroupés (leur nombre)",
-    )
-
-
-def _line_swatch(level: str) -> str:
-    weight = palette.LEVEL_WEIGHT[level]
-    dash = palette.LEVEL_DASH[level]
-    dashed = f" stroke-dasharray='{dash}'" if dash else ""
-    return _legend_item(
-        "<svg width='32' height='10' aria-hidden='true'>"
-        f"<line x1='1' y1='5' x2='31' y2='5' stroke='{palette.LINE_CASING}' "
-        f"stroke-width='{weight + 3}'/>"
-        f"<line x1='1' y1='5' x2='31' y2='5' stroke='{palette.LEVEL_COLORS[level]}' "
-        f"stroke-width='{weight}'{dashed}/></svg>",
-        NIVEAU_LABELS[level],
-    )
-
-
-def _ring_swatch() -> str:
-    return _legend_item(
-        "<svg width='26' height='26' aria-hidden='true'>"
-        f"<circle cx='13' cy='13' r='11' fill='none' stroke='{palette.LINE_CASING}' "
-        "stroke-width='5'/>"
-        f"<circle cx='13' cy='13' r='11' fill='none' stroke='{palette.HALO_DARK}' "
-        "stroke-width='2'/></svg>",
-        "PTCE soutenu (bout de ligne)",
-    )
 
 
 def _territory_summary(selection, values, outside=()) -> None:

@@ -10,13 +10,11 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo.boundaries import ATTRIBUTION
 from lib import fr, palette
 from lib.auth import WriteRefused
-from lib.carte import base_for, map_layers, view_bounds
-from lib.choropleth import INDICATORS, OUTSIDE_HATCH
-from lib.model import NIVEAU_LABELS, NIVEAUX
-from lib.palette import FILIERE_COLORS
+from lib.carte import base_for, map_layers
+from lib.choropleth import INDICATORS
+from lib.maps import legend_html
 from lib.slides import recit_zip, slide
 from lib.soutiens import definition, libelle
 from lib.static_map import export_filename
@@ -31,6 +29,7 @@ from lib.storylines import (
     default_recit,
     delete_recit,
     deleted_recits,
+    describe_vue,
     divergences,
     figure_rows,
     figures_of,
@@ -42,6 +41,7 @@ from lib.storylines import (
     save_recit,
     support_counts,
     vue_link,
+    vue_source_line,
 )
 from lib.territoires import matrice
 from pages import (
@@ -481,10 +481,8 @@ def _show(vue: Vue, story: Recit, index: int) -> None:
     footer = [
         f'<a href="{html.escape(vue_link(story.id, index))}">Lien de cette vue</a>'
     ]
-    if vue.source:
-        footer.append(f"Source : {html.escape(vue.source)}")
-    if vue.genre == "carte":
-        footer.append(html.escape(ATTRIBUTION))
+    sources = vue_source_line(vue, selection, get_store().faits())
+    footer.append(f'<span data-testid="pres-sources">{html.escape(sources)}</span>')
     st.markdown(
         f'<p class="pres-foot">{" · ".join(footer)}</p>', unsafe_allow_html=True
     )
@@ -639,24 +637,16 @@ def _map(vue: Vue, selection, count: str) -> None:
     if error:
         st.error(error, icon=":material/map:")
         return
+    spec = describe_vue(vue, selection)
+    built = map_layers(selection, spec)
     filters = vue.filters()
-    built = map_layers(
-        selection,
-        maille=vue.maille,
-        indicateur=vue.indicateur if vue.indicateur in INDICATORS else "nombre",
-        region=filters.region,
-        couches=vue.couches,
-        surligner=vue.surligner,
-        departements=filters.departements,
-        epci=filters.epci,
-    )
     base = base_for(filters.region, departements=filters.departements)
-    bounds = view_bounds(filters.region, filters.departements)[1]
     left, right = st.columns([2.2, 1], gap="medium")
     with left, st.container(key="pres_map"):
         # The bounds the script fits the map to once it has its height.
         st.markdown(
-            f'<span hidden data-bounds="{html.escape(json.dumps(bounds))}"></span>',
+            f'<span hidden data-bounds="{html.escape(json.dumps(spec.bounds))}">'
+            "</span>",
             unsafe_allow_html=True,
         )
         # One map per vue: changing vue fits the new extent.
@@ -668,153 +658,13 @@ def _map(vue: Vue, selection, count: str) -> None:
             feature_group_to_add=built.groups,
             returned_objects=[],
         )
-    right.markdown(count + _legend_html(vue, selection, built), unsafe_allow_html=True)
+    right.markdown(count + legend_html(spec), unsafe_allow_html=True)
 
 
 def vue_key(vue: Vue) -> str:
     """Return a short stable key of what a vue's map shows."""
     text = json.dumps(vue.to_dict(), sort_keys=True, ensure_ascii=False)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
-# -- legend -----------------------------------------------------------------------
-
-#: Colour of the rings around highlighted PTCE (lib.carte.highlight_layer).
-_HIGHLIGHT = "#d62728"
-
-
-def _key_item(key: str, label: str) -> str:
-    return f"<li>{key}<span>{html.escape(label)}</span></li>"
-
-
-def _dot(color: str) -> str:
-    return (
-        f'<span class="pres-key pres-key-dot" data-color="{color}" '
-        f'style="background:{color}"></span>'
-    )
-
-
-def _line(level: str) -> str:
-    color = palette.LEVEL_COLORS[level]
-    dash = palette.LEVEL_DASH[level]
-    dashed = f" stroke-dasharray='{dash}'" if dash else ""
-    weight = palette.LEVEL_WEIGHT[level]
-    return (
-        f'<svg class="pres-key pres-key-line" data-color="{color}" '
-        'viewBox="0 0 40 12" aria-hidden="true">'
-        f"<line x1='1' y1='6' x2='39' y2='6' stroke='{palette.LINE_CASING}' "
-        f"stroke-width='{weight + 3}'/>"
-        f"<line x1='1' y1='6' x2='39' y2='6' stroke='{color}' "
-        f"stroke-width='{weight}'{dashed}/></svg>"
-    )
-
-
-def _legend_html(vue: Vue, selection, built) -> str:
-    """Return the legend of a vue's map: a colour key for every layer drawn."""
-    blocks = []
-    placed = selection.ptce[selection.ptce["lat"].notna()]
-    if "ptce" in vue.couches and len(placed):
-        if built.aggregated:
-            items = _key_item(
-                f'<span class="pres-key pres-key-cluster" data-color="'
-                f'{palette.CLUSTER_FILL}" style="background:{palette.CLUSTER_FILL};'
-                f'border:.12em solid {palette.CLUSTER_INK}">3</span>',
-                "PTCE regroupés par EPCI (leur nombre)",
-            )
-        else:
-            present = set(placed["filiere"])
-            items = "".join(
-                _key_item(_dot(color), filiere)
-                for filiere, color in FILIERE_COLORS.items()
-                if filiere in present
-            )
-            items += _key_item(
-                f'<span class="pres-key pres-key-cluster" data-color="'
-                f'{palette.CLUSTER_FILL}" style="background:{palette.CLUSTER_FILL};'
-                f'border:.12em solid {palette.CLUSTER_INK}">2</span>',
-                "PTCE proches, regroupés (leur nombre)",
-            )
-        blocks.append(("ptce", "PTCE par filière principale", items))
-    if vue.surligner and placed["id"].isin(vue.surligner).any():
-        ring = (
-            f'<span class="pres-key pres-key-ring" data-color="{_HIGHLIGHT}" '
-            f'style="border:.2em solid {_HIGHLIGHT}"></span>'
-        )
-        names = placed.loc[placed["id"].isin(vue.surligner), "nom"]
-        blocks.append(
-            (
-                "surligner",
-                "Mis en évidence",
-                "".join(_key_item(ring, str(name)) for name in names),
-            )
-        )
-    if built.links:
-        levels = {link["niveau"] for link in built.links}
-        items = "".join(
-            _key_item(_line(level), f"soutien d'une {NIVEAU_LABELS[level]}")
-            if level in ("region", "commune")
-            else _key_item(_line(level), f"soutien d'un {NIVEAU_LABELS[level]}")
-            for level in NIVEAUX
-            if level in levels
-        )
-        blocks.append(
-            (
-                "soutiens",
-                "Qui soutient qui (contour et ligne vers le PTCE)",
-                items,
-            )
-        )
-    if "territoires" in vue.couches and any(
-        "Territoires" in str(getattr(g, "layer_name", "")) for g in built.groups
-    ):
-        items = _key_item(
-            '<span class="pres-key pres-key-box" data-color="#333333" '
-            'style="background:transparent;border:.15em solid #333333"></span>',
-            "territoire d'action d'un PTCE",
-        )
-        blocks.append(("territoires", "Territoires d'action", items))
-    if built.legend is not None:
-        legend = built.legend
-        items = ""
-        for entry in legend.entries():
-            fill = (
-                f"repeating-linear-gradient(45deg,{OUTSIDE_HATCH} 0 2px,"
-                f"{entry.color} 2px 6px)"
-                if entry.hatched
-                else entry.color
-            )
-            items += _key_item(
-                f'<span class="pres-key pres-key-box" data-color="{entry.color}" '
-                f'style="background:{fill}"></span>',
-                entry.text,
-            )
-        title = legend.title + (f" ({legend.note()})" if legend.note() else "")
-        foot = legend.footnote()
-        if foot:
-            items += f'<li class="pres-legend-note">{html.escape(foot)}.</li>'
-        blocks.append(("choro", title, items))
-    html_blocks = "".join(
-        f'<div data-layer="{layer}"><p class="pres-legend-title">'
-        f"{html.escape(title)}</p>"
-        # Many keys (every filière): two columns, to stay beside the map.
-        f"<ul{' class=pres-two' if items.count('<li>') > 8 else ''}>{items}</ul></div>"
-        for layer, title, items in blocks
-    )
-    unplaced = len(selection.ptce) - len(placed)
-    if unplaced and "ptce" in vue.couches:
-        html_blocks += (
-            '<p class="pres-legend-note">'
-            + html.escape(
-                f"{fr.count(unplaced, 'PTCE', 'PTCE')} sans localisation connue "
-                + ("n'est pas" if unplaced < 2 else "ne sont pas")
-                + " sur la carte."
-            )
-            + "</p>"
-        )
-    return (
-        '<div class="pres-legend" data-testid="pres-legend" role="group" '
-        f'aria-label="Légende de la carte">{html_blocks}</div>'
-    )
 
 
 def _exports(story: Recit, vue: Vue, index: int) -> None:

@@ -60,7 +60,7 @@ def expected(database, maille: str, method: str, departements=()):
     from geo.lookup import commune_points
     from lib.carte import map_layers
     from lib.explore import Filters, build_frames
-    from lib.maps import ChoroplethLegend
+    from lib.maps import MapLegend
     from lib.static_map import render_map
     from lib.store import Store
 
@@ -78,7 +78,7 @@ def expected(database, maille: str, method: str, departements=()):
         child
         for group in built.groups
         for child in group._children.values()
-        if isinstance(child, ChoroplethLegend)
+        if isinstance(child, MapLegend)
     ]
     pdf = render_map(
         selection,
@@ -90,7 +90,7 @@ def expected(database, maille: str, method: str, departements=()):
     )
     reader = PdfReader(io.BytesIO(pdf))
     text = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
-    return legend.texts, built.legend, text
+    return legend.texts("choro"), built.legend, text
 
 
 def shown_legend(page, query: str) -> tuple[list[str], int]:
@@ -100,7 +100,8 @@ def shown_legend(page, query: str) -> tuple[list[str], int]:
     box.first.wait_for(timeout=TIMEOUT_MS)
     # Exactly one legend: the one of the current view.
     assert box.count() == 1
-    lines = [line.strip() for line in box.inner_text().split("\n") if line.strip()]
+    choro = box.locator("[data-layer='choro']")
+    lines = [line.strip() for line in choro.inner_text().split("\n") if line.strip()]
     hatched = frame.locator(f"path[fill='{HATCH}']").count()
     return lines, hatched
 
@@ -163,4 +164,4 @@ def test_legend_follows_the_view(page, server, database):
     box = frame.locator(".atlas-legend")
     assert box.count() == 1
     epci_lines, _, _ = expected(database, "epci", "quantiles")
-    same_lines([box.inner_text()], epci_lines)
+    same_lines([box.locator("[data-layer='choro']").inner_text()], epci_lines)

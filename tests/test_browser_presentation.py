@@ -99,9 +99,10 @@ def _expected_layers(vue, frames) -> dict[str, set[str]]:
     placed = selection.ptce[selection.ptce["lat"].notna()]
     expected: dict[str, set[str]] = {}
     if "ptce" in vue.couches and len(placed):
-        expected["ptce"] = {FILIERE_COLORS[f] for f in placed["filiere"]} | {
-            CLUSTER_FILL
-        }
+        # The bubble of PTCE grouped is keyed when there are two to group.
+        expected["ptce"] = {FILIERE_COLORS[f] for f in placed["filiere"]} | (
+            {CLUSTER_FILL} if len(placed) > 1 else set()
+        )
     if "soutiens" in vue.couches:
         links = layers.supports(selection)[1]
         if links:

@@ -294,7 +294,7 @@ def pdf_text(data: bytes) -> str:
 )
 def test_map_legend_and_static_legend_show_the_same_lines(demo, maille, method):
     from lib.carte import map_layers
-    from lib.maps import ChoroplethLegend
+    from lib.maps import MapLegend
     from lib.static_map import render_map
 
     filters = Filters(departements=("44",))
@@ -312,12 +312,13 @@ def test_map_legend_and_static_legend_show_the_same_lines(demo, maille, method):
         child
         for group in built.groups
         for child in group._children.values()
-        if isinstance(child, ChoroplethLegend)
+        if isinstance(child, MapLegend)
     ]
     assert len(elements) == 1
-    shown = elements[0].texts
+    shown = elements[0].texts("choro")
     assert shown[0] == INDICATORS["nombre"][0]
-    entries = [e["text"] for e in elements[0].spec["entries"]]
+    (choro,) = [s for s in elements[0].spec["sections"] if s["layer"] == "choro"]
+    entries = [k["label"] for k in choro["keys"]]
     assert entries == [e.text for e in built.legend.entries()]
     assert entries[-1].startswith(OUTSIDE)
     if maille == "epci":  # demo PTCE of the 44 known only by their département

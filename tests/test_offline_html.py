@@ -297,7 +297,6 @@ def test_carte_file_shows_legend_title_filters_date_and_sources(
 
     from lib.carte import offline_map
     from lib.palette import FILIERE_COLORS, LEVEL_COLORS
-    from lib.static_map import SOURCE
 
     filters_text = "Région : Pays de la Loire · Filières : culture"
     path = tmp_path / "carte.html"
@@ -333,20 +332,32 @@ def test_carte_file_shows_legend_title_filters_date_and_sources(
     assert TITLE in text
     assert filters_text in text
     assert "Export du 1er mai 2026" in text
-    assert " ".join(SOURCE.split()) in text
+    # The sources of what is drawn, and how the PTCE are placed.
+    assert "Sources : " in text and "Contours" in text and "PTCE placés" in text
+    # The colour keys: the map's own legend, as on the Carte.
+    legend = page.locator(".atlas-legend")
+    legend.wait_for(state="visible", timeout=30_000)
     keys = page.evaluate(
-        """() => [...document.querySelectorAll('.atlas-offline-legend li')].map(
-            li => ({label: li.textContent.trim(),
-                    colors: [...li.querySelectorAll('circle, line')].map(
-                        e => e.getAttribute('fill') + ' ' + e.getAttribute('stroke'))
+        """() => [...document.querySelectorAll('.atlas-legend-entry')].map(
+            row => ({label: row.textContent.trim(),
+                     color: row.dataset.color,
+                     drawn: [...row.querySelectorAll('circle, line, span')].map(
+                        e => (e.getAttribute('fill') || '') + ' ' +
+                             (e.getAttribute('stroke') || '') + ' ' +
+                             e.style.background)
             }))"""
     )
-    by_label = {k["label"]: " ".join(k["colors"]) for k in keys}
+    by_label = {k["label"]: k for k in keys}
     drawn = set(frames.ptce.loc[frames.ptce["lat"].notna(), "filiere"].dropna())
     assert drawn
     for filiere in drawn & set(FILIERE_COLORS):
-        assert FILIERE_COLORS[filiere] in by_label[filiere]
-    assert any(color in " ".join(by_label.values()) for color in LEVEL_COLORS.values())
+        assert by_label[filiere]["color"] == FILIERE_COLORS[filiere]
+        assert FILIERE_COLORS[filiere] in " ".join(by_label[filiere]["drawn"])
+    assert any(
+        color in " ".join(" ".join(k["drawn"]) for k in keys)
+        for color in LEVEL_COLORS.values()
+    )
+    assert legend.bounding_box()["y"] < 720
     # Every key is visible on screen, inside the viewport.
     box = panel.bounding_box()
     assert box and box["width"] > 100 and box["y"] + 10 < 720

@@ -215,25 +215,37 @@ def database(tmp_path, monkeypatch):
     return store
 
 
-def test_page_legend_draws_marks_as_the_map_does(built_cache, database):
-    from streamlit.testing.v1 import AppTest
+def test_map_legend_draws_marks_as_the_map_does(frames):
+    from lib.carte import map_layers
+    from lib.maps import MapLegend
 
-    from tests.test_carte import SCRIPT
-
-    at = AppTest.from_string(SCRIPT, default_timeout=60)
-    at.query_params["dep"] = ["44"]
-    at.query_params["couches"] = ["ptce", "soutiens"]
-    at.run()
-    assert not at.exception, at.exception
-    legend = next(m.value for m in at.markdown if "Qui soutient qui" in m.value)
-    for level, ink in palette.LEVEL_COLORS.items():
-        assert f"stroke='{ink}'" in legend
-        dash = palette.LEVEL_DASH[level]
-        assert dash is None or f"stroke-dasharray='{dash}'" in legend
-    assert "PTCE soutenu" in legend
-    # Markers ringed as on the map; a white bubble for the clusters.
-    assert f"border:2px solid {palette.HALO_LIGHT}" in legend
-    assert f"background:{palette.CLUSTER_FILL}" in legend
+    built = map_layers(frames, couches=("ptce", "soutiens"))
+    (legend,) = [
+        child
+        for group in built.groups
+        for child in group._children.values()
+        if isinstance(child, MapLegend)
+    ]
+    sections = {s["layer"]: s for s in legend.spec["sections"]}
+    drawn = {link["niveau"] for link in built.links}
+    keys = sections["soutiens"]["keys"]
+    assert [k["color"] for k in keys] == [
+        palette.LEVEL_COLORS[n] for n in palette.LEVEL_COLORS if n in drawn
+    ]
+    for key in keys:
+        level = next(n for n, c in palette.LEVEL_COLORS.items() if c == key["color"])
+        assert key["dash"] == palette.LEVEL_DASH[level]
+        assert key["weight"] == palette.LEVEL_WEIGHT[level]
+    # Markers ringed as on the map; a white bubble for the clusters; lines
+    # on their white casing.
+    assert legend.spec["halo"] == [palette.HALO_LIGHT, palette.HALO_DARK]
+    assert legend.spec["ink"] == palette.CLUSTER_INK
+    (bubble,) = [k for k in sections["ptce"]["keys"] if k["kind"] == "bubble"]
+    assert bubble["color"] == palette.CLUSTER_FILL
+    assert legend.spec["casing"] == palette.LINE_CASING
+    script = _page(built.groups[-1])
+    assert "stroke: spec.halo[0]" in script and "stroke: spec.ink" in script
+    assert '"stroke-dasharray": key.dash' in script
 
 
 def test_epci_bubbles_ringed_like_markers():

@@ -15,7 +15,7 @@ from lib.choropleth import classify, indicator
 from lib.explore import build_frames
 from lib.model import Ptce, Soutien
 from lib.static_map import (
-    SOURCE,
+    describe_view,
     export_filename,
     format_date,
     format_km,
@@ -161,7 +161,10 @@ def test_pdf_text_has_title_legend_sources_date_and_scale(frames, maille):
     word = "départements" if maille == "departement" else "EPCI"
     assert f"aucun PTCE — {legend.empty} {word}" in text.replace("\xa0", " ")
     assert "(n)" not in text
-    assert flat(SOURCE) in text
+    # The sources of what is drawn, and how the PTCE are placed.
+    line = describe_view(frames, maille=maille).source_line()
+    assert "placés" in line and "Contours" in line
+    assert flat(line) in text
     assert "27 novembre 2026" in text
     assert " km" in text
     # Points: the filières present are in the legend.
