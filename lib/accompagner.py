@@ -24,6 +24,8 @@ Nothing imports Streamlit.
 from __future__ import annotations
 
 import functools
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -47,7 +49,10 @@ from lib.territoires import (
 )
 
 __all__ = [
+    "LISTE_MAX",
     "NIVEAU_NOMS",
+    "PAIRS_MAX",
+    "PTCE_MAX",
     "Pair",
     "Pratique",
     "PtceLien",
@@ -55,6 +60,8 @@ __all__ = [
     "SoutiensDesPairs",
     "Voisin",
     "format_km",
+    "level_shapes",
+    "neighbours",
     "que_faire",
     "role_du_niveau",
 ]
@@ -72,6 +79,11 @@ _KNOWN_PLACEMENTS = ("coordonnées", "commune")
 #: Peers listed per way of supporting, and PTCE per peer (the others counted).
 PAIRS_MAX = 5
 PTCE_MAX = 4
+#: PTCE listed for the territory, for each neighbour and among those without
+#: position (the others counted): a région may have thousands.
+LISTE_MAX = 8
+#: The combining accents :func:`lib.fr.sort_key` ignores first.
+_ACCENTS = re.compile("[\u0300-\u036f]")
 
 
 @dataclass(frozen=True)
@@ -207,12 +219,16 @@ class Voisin:
     code, nom : str
     ptce : tuple of PtceLien
         Its PTCE (as :func:`lib.territoires.ptce_mask` finds them) that are
-        not also the territory's own, nearest first when measured.
+        not also the territory's own: at most :data:`LISTE_MAX`, nearest
+        first, then those not measured, each group in French order.
+    ptce_total : int
+        All of them.
     """
 
     code: str
     nom: str
     ptce: tuple[PtceLien, ...]
+    ptce_total: int
 
 
 @dataclass(frozen=True)
@@ -245,7 +261,10 @@ class QueFaire:
         The supports of the *other* collectivités of the level, one entry
         per way they use, in the order of ``pratiques``.
     ptce : tuple of PtceLien
-        The PTCE of the territory (as on the fiche), by name.
+        The PTCE of the territory (as on the fiche), at most
+        :data:`LISTE_MAX`, by name.
+    ptce_total : int
+        All of them.
     voisins : tuple of Voisin
         The territories of the same level sharing a border with it, those
         with PTCE first, then by name (empty without the boundary cache).
@@ -255,7 +274,9 @@ class QueFaire:
     sans_position : tuple of PtceLien
         When the territory has no PTCE: the PTCE of its département (of the
         départements of an EPCI, of the région of a département) whose
-        commune is unknown, which may lie in it.
+        position is unknown, which may lie in it; at most :data:`LISTE_MAX`.
+    sans_position_total : int
+        All of them.
     contours : bool
         False when the boundary cache was missing: no neighbours, no
         distances.
@@ -275,9 +296,11 @@ class QueFaire:
     collectivites_niveau: int
     pairs: tuple[SoutiensDesPairs, ...]
     ptce: tuple[PtceLien, ...]
+    ptce_total: int
     voisins: tuple[Voisin, ...]
     plus_proche: PtceLien | None
     sans_position: tuple[PtceLien, ...]
+    sans_position_total: int
     contours: bool
 
 
@@ -360,15 +383,16 @@ def que_faire(
 
     ptce = frames.ptce
     inside = ptce_mask(ptce, niveau, code).to_numpy()
-    distances = _distances(ptce, geom)
-    own = _liens(ptce[inside], None)
+    mesure = _Mesure(ptce, geom)
+    own = _premiers(ptce[inside], None)
     voisins = ()
     if geom is not None:
-        voisins = _voisins(ptce, inside, distances, niveau, code, shapes, table)
-    plus_proche, sans_position = None, ()
-    if not own:
-        plus_proche = _nearest(ptce, distances)
-        sans_position = _sans_position(ptce, niveau, code, ref)
+        voisins = _voisins(ptce, inside, mesure, niveau, code, shapes, table)
+    plus_proche, sans_position, sans_position_total = None, (), 0
+    if not inside.any():
+        plus_proche = _nearest(ptce, mesure)
+        unplaced = _sans_position(ptce, niveau, code, ref)
+        sans_position, sans_position_total = _premiers(unplaced, None), len(unplaced)
     singulier, pluriel, feminin, de_niveau = NIVEAU_NOMS[niveau]
     return QueFaire(
         niveau=niveau,
@@ -385,9 +409,11 @@ def que_faire(
         collectivites_niveau=int(level["code"].nunique()),
         pairs=pairs,
         ptce=own,
+        ptce_total=int(inside.sum()),
         voisins=voisins,
         plus_proche=plus_proche,
         sans_position=sans_position,
+        sans_position_total=sans_position_total,
         contours=geom is not None,
     )
 
@@ -397,16 +423,21 @@ def que_faire(
 
 def _pratiques(level: pd.DataFrame) -> tuple[Pratique, ...]:
     order = {t: i for i, t in enumerate(TYPES_SOUTIEN)}
+    stats = level.groupby("type", sort=False).agg(
+        soutiens=("code", "size"),
+        collectivites=("code", "nunique"),
+        ptce=("ptce_id", "nunique"),
+    )
     out = [
         Pratique(
-            type=t,
-            libelle=types_soutien.libelle(t),
-            definition=types_soutien.definition(t),
-            soutiens=len(part),
-            collectivites=int(part["code"].nunique()),
-            ptce=int(part["ptce_id"].nunique()),
+            type=str(t),
+            libelle=types_soutien.libelle(str(t)),
+            definition=types_soutien.definition(str(t)),
+            soutiens=int(row.soutiens),
+            collectivites=int(row.collectivites),
+            ptce=int(row.ptce),
         )
-        for t, part in level.groupby("type", sort=False)
+        for t, row in stats.iterrows()
     ]
     # « autre » is none of the guide's ways: after them, whatever its count.
     out.sort(
@@ -427,141 +458,341 @@ def _pairs(
     region: str | None,
     ref: Reference,
 ) -> tuple[SoutiensDesPairs, ...]:
-    regions: dict[str, str | None] = {}
+    # Vectorised: with 100,000 PTCE, a level may have 100,000 supports from
+    # 30,000 communes; only the listed peers and PTCE are sorted by name.
+    if others.empty:
+        return ()
+    codes = others["code"].astype(str).to_numpy(dtype=object)
+    links = pd.DataFrame(
+        {
+            "type": others["type"].to_numpy(dtype=object),
+            "code": codes,
+            "ptce_id": others["ptce_id"].to_numpy(dtype=object),
+            "ptce_nom": others["ptce_nom"].to_numpy(dtype=object),
+        }
+    ).drop_duplicates(["type", "code", "ptce_id"], ignore_index=True)
+    names = dict(zip(codes, others["collectivite"].to_numpy(dtype=object), strict=True))
+    regions = _regions(niveau, pd.unique(codes), ref)
+    totals = links.groupby(["type", "code"], sort=False).size()
+    # The rows of one (type, peer), found by bisection in the sorted keys.
+    keys = (links["type"] + "\x1f" + links["code"]).to_numpy(dtype=object)
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
 
-    def same_region(code: str) -> bool:
-        if code not in regions:
-            regions[code] = region_of(niveau, code, ref)
-        return region is not None and regions[code] == region
+    def rows(kind: str, peer: str) -> np.ndarray:
+        key = f"{kind}\x1f{peer}"
+        start = np.searchsorted(ordered, key, side="left")
+        end = np.searchsorted(ordered, key, side="right")
+        return np.sort(order[start:end])
 
+    supports = others["type"].value_counts()
     out = []
     for pratique in pratiques:
-        part = others[others["type"] == pratique.type]
-        if part.empty:
+        if pratique.type not in totals.index.get_level_values(0):
             continue
-        peers = []
-        for peer, rows in part.groupby("code", sort=False):
-            names = dict(zip(rows["ptce_id"], rows["ptce_nom"], strict=True))
-            ordered = fr.sorted_fr(names.items(), key=lambda item: item[1])
-            peers.append(
+        peers = totals.xs(pratique.type, level="type")
+        peer_codes = peers.index.to_numpy(dtype=object)
+        same = np.array(
+            [region is not None and regions.get(c) == region for c in peer_codes],
+            dtype=bool,
+        )
+        total = peers.to_numpy()
+        peer_names = pd.Series([fr.text(names[c]) for c in peer_codes])
+        chosen = _first_positions([(~same).astype(int), -total], peer_names, PAIRS_MAX)
+        pairs = []
+        for pos in chosen:
+            theirs = links.iloc[rows(pratique.type, peer_codes[pos])]
+            first = _first_positions([], theirs["ptce_nom"], PTCE_MAX)
+            pairs.append(
                 Pair(
-                    code=str(peer),
-                    nom=fr.text(rows["collectivite"].iloc[0]),
-                    meme_region=same_region(str(peer)),
-                    ptce=tuple(ordered[:PTCE_MAX]),
-                    ptce_total=len(ordered),
+                    code=str(peer_codes[pos]),
+                    nom=peer_names.iloc[pos],
+                    meme_region=bool(same[pos]),
+                    ptce=tuple(
+                        (
+                            str(theirs["ptce_id"].iloc[i]),
+                            str(theirs["ptce_nom"].iloc[i]),
+                        )
+                        for i in first
+                    ),
+                    ptce_total=int(total[pos]),
                 )
             )
-        peers.sort(key=lambda p: (not p.meme_region, -p.ptce_total, fr.sort_key(p.nom)))
         out.append(
             SoutiensDesPairs(
                 type=pratique.type,
                 libelle=pratique.libelle,
                 definition=pratique.definition,
-                soutiens=len(part),
-                pairs=tuple(peers[:PAIRS_MAX]),
+                soutiens=int(supports[pratique.type]),
+                pairs=tuple(pairs),
                 autres=max(len(peers) - PAIRS_MAX, 0),
             )
         )
     return tuple(out)
 
 
+def _regions(niveau: str, codes, ref: Reference) -> dict[str, str | None]:
+    # The région of each collectivité of one level (an EPCI: most inhabitants).
+    if niveau == "commune":
+        return {c: ref.communes[c].region for c in codes if c in ref.communes}
+    if niveau == "departement":
+        return {c: ref.departements[c].region for c in codes if c in ref.departements}
+    return {c: region_of(niveau, c, ref) for c in codes}
+
+
+def _primary(names: pd.Series) -> np.ndarray:
+    """Return the first level of :func:`lib.fr.sort_key` for a whole column."""
+    return np.array(
+        [
+            _ACCENTS.sub("", unicodedata.normalize("NFD", _ligatures(text))).casefold()
+            for text in names.astype(str)
+        ],
+        dtype=object,
+    )
+
+
+def _ligatures(text: str) -> str:
+    # Letters Unicode does not decompose but French sorts as two, as
+    # lib.fr.sort_key (str.replace: translate with a table is ten times slower).
+    return (
+        text.replace("œ", "oe").replace("Œ", "OE").replace("æ", "ae").replace("Æ", "AE")
+    )
+
+
+def _first_positions(keys: list[np.ndarray], names: pd.Series, n: int) -> list[int]:
+    """Return the positions of the ``n`` first rows by ``keys``, then by name.
+
+    Names are in French order (:func:`lib.fr.sort_key`), worked out only for
+    the rows that can be among the first: those the numeric keys alone put
+    before the ``n``-th row, and those they tie with it; among these, the
+    accent-free, case-free name (the first level of French order) narrows
+    them down to the ``n``-th and its ties.
+    """
+    count = len(names)
+    if not count:
+        return []
+    candidates = np.arange(count)
+    if count > n and keys:
+        ranked = np.lexsort(tuple(reversed(keys)))
+        nth = ranked[n - 1]
+        tied = np.ones(count, dtype=bool)
+        before = np.zeros(count, dtype=bool)
+        for key in keys:  # lexicographic: before on the first key that differs
+            before |= tied & (key < key[nth])
+            tied &= key == key[nth]
+        candidates = np.flatnonzero(before | tied)
+    if len(candidates) > n:
+        primary = _primary(names.iloc[candidates])
+        numeric = [key[candidates] for key in keys]
+        frame = pd.DataFrame(
+            {f"k{i}": k for i, k in enumerate(numeric)} | {"p": primary}
+        )
+        order = list(frame.columns)
+        ranked = frame.sort_values(order, kind="stable").index.to_numpy()
+        nth = frame.iloc[ranked[n - 1]]
+        keep = np.zeros(len(frame), dtype=bool)
+        keep[ranked[:n]] = True
+        tied = np.ones(len(frame), dtype=bool)
+        for column in order:
+            tied &= frame[column].to_numpy() == nth[column]
+        candidates = candidates[keep | tied]
+    texts = names.to_numpy(dtype=object)
+    exact = sorted(
+        candidates.tolist(),
+        key=lambda i: (*(key[i] for key in keys), fr.sort_key(texts[i])),
+    )
+    return exact[:n]
+
+
 # -- PTCE of the territory, of its neighbours, the nearest -------------------------
 
 
-def _liens(rows: pd.DataFrame, distances: np.ndarray | None) -> tuple[PtceLien, ...]:
-    # ``distances`` aligned with ``rows`` (NaN: not measured), or None.
-    items = []
-    for i, row in enumerate(rows.itertuples(index=False)):
-        d = None if distances is None else float(distances[i])
-        items.append(
-            PtceLien(
-                id=str(row.id),
-                nom=fr.text(row.nom),
-                lieu=fr.text(row.lieu, ""),
-                distance_km=None if d is None or np.isnan(d) else d,
-            )
+def _premiers(
+    rows: pd.DataFrame, distances: np.ndarray | None, n: int = LISTE_MAX
+) -> tuple[PtceLien, ...]:
+    """Return the ``n`` first PTCE: nearest first, unmeasured last, by name."""
+    if rows.empty:
+        return ()
+    if distances is None:
+        distances = np.full(len(rows), np.nan)
+    measured = np.where(np.isnan(distances), np.inf, distances)
+    chosen = _first_positions([measured], rows["nom"], n)
+    return tuple(
+        PtceLien(
+            id=str(rows["id"].iloc[i]),
+            nom=fr.text(rows["nom"].iloc[i]),
+            lieu=fr.text(rows["lieu"].iloc[i], ""),
+            distance_km=None if np.isnan(distances[i]) else float(distances[i]),
         )
-    items.sort(
-        key=lambda p: (
-            p.distance_km is None,
-            p.distance_km or 0.0,
-            fr.sort_key(p.nom),
+        for i in chosen
+    )
+
+
+class _Mesure:
+    """Kilometres from a territory's border to PTCE, measured when needed.
+
+    Zero inside the territory; outside, the distance to the nearest segment
+    of its border (a tree of the segments: a région's border has thousands
+    of vertices), in an azimuthal equidistant projection centred on it (true
+    distances from its centre, close to true from its border). Only PTCE of
+    known position are measured, and only those that can be among the
+    nearest asked for: the data may hold 100,000 PTCE.
+    """
+
+    def __init__(self, ptce: pd.DataFrame, geom) -> None:
+        self.geom = geom
+        lon = pd.to_numeric(ptce["lon"], errors="coerce").to_numpy(dtype=float)
+        lat = pd.to_numeric(ptce["lat"], errors="coerce").to_numpy(dtype=float)
+        known = ptce["placement"].isin(_KNOWN_PLACEMENTS).to_numpy()
+        self.known = known & ~(np.isnan(lon) | np.isnan(lat)) & (geom is not None)
+        self.lon, self.lat = lon, lat
+        #: Distances measured so far (NaN: not measured, or unknown).
+        self.km = np.full(len(ptce), np.nan)
+        self._tree = None
+
+    def _setup(self) -> None:
+        centre = shapely.centroid(self.geom)
+        # A pipeline, not two CRS: no lookup in PROJ's database (50 ms).
+        self._to_metres = pyproj.Transformer.from_pipeline(
+            "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+            f"+step +proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +ellps=WGS84"
         )
-    )
-    return tuple(items)
 
+        def project(xy: np.ndarray) -> np.ndarray:
+            x, y = self._to_metres.transform(xy[:, 0], xy[:, 1])
+            return np.column_stack([x, y])
 
-def _distances(ptce: pd.DataFrame, geom) -> np.ndarray:
-    """Kilometres from the territory's border to each PTCE (NaN: unknown)."""
-    out = np.full(len(ptce), np.nan)
-    if geom is None or not len(ptce):
-        return out
-    known = ptce["placement"].isin(_KNOWN_PLACEMENTS).to_numpy().copy()
-    lon = pd.to_numeric(ptce["lon"], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(ptce["lat"], errors="coerce").to_numpy(dtype=float)
-    known &= ~(np.isnan(lon) | np.isnan(lat))
-    if not known.any():
-        return out
-    # An azimuthal equidistant projection centred on the territory: true
-    # distances from its centre, close to true from its border.
-    centre = shapely.centroid(geom)
-    crs = pyproj.CRS.from_proj4(
-        f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m"
-    )
-    to_metres = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        self._shape = shapely.transform(self.geom, project)
+        shapely.prepare(self._shape)
+        segments = []
+        for ring in shapely.get_parts(shapely.boundary(self._shape)):
+            xy = shapely.get_coordinates(ring)
+            segments.append(np.stack([xy[:-1], xy[1:]], axis=1))
+        self._tree = shapely.STRtree(shapely.linestrings(np.concatenate(segments)))
+        # Bounds for the lower bound of :meth:`nearest`.
+        self._box = shapely.bounds(self.geom)
 
-    def project(xy: np.ndarray) -> np.ndarray:
-        x, y = to_metres.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
+    def _measure(self, positions: np.ndarray) -> None:
+        positions = positions[np.isnan(self.km[positions])]
+        if not len(positions):
+            return
+        if self._tree is None:
+            self._setup()
+        x, y = self._to_metres.transform(self.lon[positions], self.lat[positions])
+        (which, _), metres = self._tree.query_nearest(
+            shapely.points(x, y), return_distance=True
+        )
+        away = np.empty(len(positions))
+        away[which] = metres
+        away[shapely.contains_xy(self._shape, x, y)] = 0.0
+        self.km[positions] = away / 1000
 
-    shape = shapely.transform(geom, project)
-    x, y = to_metres.transform(lon[known], lat[known])
-    out[known] = shapely.distance(shape, shapely.points(x, y)) / 1000
-    return out
+    def _lower_bound(self, positions: np.ndarray) -> np.ndarray:
+        # Kilometres to the territory's bounding box, under-estimated: a
+        # degree of latitude is more than 110 km, one of longitude more
+        # than 110 km × the cosine of the highest latitude involved.
+        minx, miny, maxx, maxy = self._box if self._tree else shapely.bounds(self.geom)
+        lon, lat = self.lon[positions], self.lat[positions]
+        dx = np.maximum(np.maximum(minx - lon, lon - maxx), 0)
+        dy = np.maximum(np.maximum(miny - lat, lat - maxy), 0)
+        top = np.maximum(np.abs(lat), max(abs(miny), abs(maxy)))
+        return 0.95 * 110.0 * np.hypot(dx * np.cos(np.radians(top)), dy)
+
+    def nearest(self, mask: np.ndarray, k: int) -> np.ndarray:
+        """Measure the ``k`` nearest PTCE of ``mask`` (and their ties).
+
+        Returns
+        -------
+        numpy.ndarray
+            The distances of the rows of ``mask``, NaN for those not
+            measured (unknown position, or farther than the ``k`` nearest).
+        """
+        positions = np.flatnonzero(mask & self.known)
+        if len(positions):
+            bound = self._lower_bound(positions)
+            order = np.argsort(bound, kind="stable")
+            self._measure(positions[order[: max(k, 64)]])
+            measured = self.km[positions]
+            kth = np.sort(measured[~np.isnan(measured)])[:k][-1]
+            # Nothing whose lower bound exceeds the k-th distance can beat it.
+            self._measure(positions[bound <= kth])
+        return self.km[mask]
 
 
 def _voisins(
     ptce: pd.DataFrame,
     inside: np.ndarray,
-    distances: np.ndarray,
+    mesure: _Mesure,
     niveau: str,
     code: str,
     shapes: gpd.GeoSeries,
     table: dict,
 ) -> tuple[Voisin, ...]:
     out = []
-    for other in neighbours(shapes, code):
-        if other not in table:
-            continue
-        theirs = ptce_mask(ptce, niveau, other).to_numpy() & ~inside
+    codes = [c for c in neighbours(shapes, code) if c in table]
+    for other, present in _presence(ptce, niveau, codes).items():
+        theirs = present & ~inside
         out.append(
             Voisin(
                 code=other,
                 nom=table[other].nom,
-                ptce=_liens(ptce[theirs], distances[theirs]),
+                ptce=_premiers(ptce[theirs], mesure.nearest(theirs, LISTE_MAX)),
+                ptce_total=int(theirs.sum()),
             )
         )
     out.sort(key=lambda v: (not v.ptce, fr.sort_key(v.nom)))
     return tuple(out)
 
 
-def _nearest(ptce: pd.DataFrame, distances: np.ndarray) -> PtceLien | None:
+def _presence(
+    ptce: pd.DataFrame, niveau: str, codes: list[str]
+) -> dict[str, np.ndarray]:
+    """Return :func:`lib.territoires.ptce_mask` of several territories at once.
+
+    One pass over the territories of action instead of one per territory.
+    """
+    if niveau in ("region", "departement"):
+        return {c: ptce_mask(ptce, niveau, c).to_numpy() for c in codes}
+    masks = {c: np.zeros(len(ptce), dtype=bool) for c in codes}
+    ref = load_reference()
+    if niveau == "epci":
+        wanted = {c: [c] for c in codes}
+        column = ptce["epci_lies"]
+    else:
+        # A commune: its seat, or a territory of action naming it or its EPCI.
+        seats = ptce["commune"].to_numpy(dtype=object)
+        wanted: dict[str, list[str]] = {}
+        for c in codes:
+            masks[c] |= seats == c
+            wanted.setdefault(c, []).append(c)
+            epci = ref.communes[c].epci if c in ref.communes else None
+            if epci:
+                wanted.setdefault(epci, []).append(c)
+        column = ptce["territoire"]
+    for i, values in enumerate(column.to_numpy(dtype=object)):
+        for value in values or ():
+            for c in wanted.get(value, ()):
+                masks[c][i] = True
+    return masks
+
+
+def _nearest(ptce: pd.DataFrame, mesure: _Mesure) -> PtceLien | None:
+    distances = mesure.nearest(np.ones(len(ptce), dtype=bool), 1)
     if np.isnan(distances).all():
         return None
     # Ties (PTCE at the same place) go to the first name in French order.
     best = np.nanmin(distances)
     tied = np.flatnonzero(distances == best)
-    return _liens(ptce.iloc[tied], distances[tied])[0]
+    return _premiers(ptce.iloc[tied], distances[tied], 1)[0]
 
 
 def _sans_position(
     ptce: pd.DataFrame, niveau: str, code: str, ref: Reference
-) -> tuple[PtceLien, ...]:
+) -> pd.DataFrame:
     # PTCE whose seat commune is unknown but whose département (or région,
     # for a département) is the territory's: they may lie in it.
     if niveau == "region":
-        return ()
+        return ptce.iloc[:0]
     unknown = ~ptce["placement"].isin(_KNOWN_PLACEMENTS)
     if niveau == "departement":
         inside = (ptce["region"] == ref.departements[code].region) & ptce[
@@ -573,7 +804,7 @@ def _sans_position(
         else:
             deps = {ref.communes[m].departement for m in ref.epci[code].membres}
         inside = ptce["departement"].isin(deps)
-    return _liens(ptce[(unknown & inside).to_numpy()], None)
+    return ptce[(unknown & inside).to_numpy()]
 
 
 # -- geometry: a thin loader over the boundary cache --------------------------------

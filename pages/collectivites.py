@@ -397,11 +397,6 @@ def _received(fiche: FicheTerritoire) -> None:
 
 # -- « Que peut faire cette collectivité ? » ------------------------------------------
 
-#: PTCE of the territory listed by name in the section (the table above has all).
-_OWN_MAX = 8
-#: PTCE listed per neighbour.
-_NEIGHBOUR_MAX = 5
-
 
 def _que_faire(q: QueFaire) -> None:
     st.subheader("Que peut faire cette collectivité ?", anchor="que-faire")
@@ -484,14 +479,14 @@ def _pairs(q: QueFaire) -> None:
 def _autour(q: QueFaire) -> None:
     st.markdown("**PTCE du territoire et de ses voisins**")
     if q.ptce:
-        shown = [f"- {_ptce_item(p)}" for p in q.ptce[:_OWN_MAX]]
-        rest = len(q.ptce) - len(shown)
+        shown = [f"- {_ptce_item(p)}" for p in q.ptce]
+        rest = q.ptce_total - len(q.ptce)
         if rest:
             shown.append(
                 f"- et {fr.count(rest, 'autre')} (tableau « PTCE présents » ci-dessus)"
             )
         st.markdown(
-            f"Dans le territoire, {fr.count(len(q.ptce), 'PTCE', 'PTCE')} :\n\n"
+            f"Dans le territoire, {fr.count(q.ptce_total, 'PTCE', 'PTCE')} :\n\n"
             + "\n".join(shown)
         )
     else:
@@ -506,16 +501,18 @@ def _autour(q: QueFaire) -> None:
         elif q.contours:
             lines.append("Aucun PTCE dont la position est connue.")
         if q.sans_position:
-            n = len(q.sans_position)
+            n = q.sans_position_total
+            rest = n - len(q.sans_position)
             seul = (
                 "seule la région est connue"
                 if q.niveau == "departement"
-                else ("seul le département est connu")
+                else "seul le département est connu"
             )
             lines.append(
                 f"{fr.count(n, 'PTCE', 'PTCE')} dont {seul} "
                 f"{fr.plural(n, 'pourrait', 'pourraient')} s'y trouver : "
                 + ", ".join(_ptce_link(p.id, p.nom) for p in q.sans_position)
+                + (f" et {fr.count(rest, 'autre')}" if rest else "")
                 + "."
             )
         st.markdown("  \n".join(lines))
@@ -531,15 +528,15 @@ def _autour(q: QueFaire) -> None:
         aucun = "Aucune" if q.feminin else "Aucun"
         st.caption(f"{aucun} {q.singulier} {voisin[0]} : pas de limite partagée.")
         return
-    possessif = "Ses" if n > 1 else ("Sa" if q.feminin else "Son")
-    lines = [
-        f"{possessif} {fr.count(n, q.singulier, q.pluriel)} {fr.plural(n, *voisin)} :"
-    ]
+    if n > 1:
+        lines = [f"Ses {fr.count(n, q.singulier, q.pluriel)} {voisin[1]} :"]
+    else:
+        lines = [f"{'Sa' if q.feminin else 'Son'} {q.singulier} {voisin[0]} :"]
     for v in q.voisins:
         if not v.ptce:
             continue
-        shown = [_ptce_item(p, lieu=False) for p in v.ptce[:_NEIGHBOUR_MAX]]
-        rest = len(v.ptce) - len(shown)
+        shown = [_ptce_item(p, lieu=False) for p in v.ptce]
+        rest = v.ptce_total - len(shown)
         lines.append(
             f"- {_territoire_link(q.niveau, v.code, v.nom)} : "
             + ", ".join(shown)

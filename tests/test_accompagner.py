@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -12,6 +13,7 @@ from geo.boundaries import load_boundaries
 from geo.lookup import commune_points
 from lib import fr
 from lib.accompagner import (
+    LISTE_MAX,
     PAIRS_MAX,
     PTCE_MAX,
     format_km,
@@ -123,7 +125,7 @@ def test_epci_without_ptce_gets_role_peers_and_nearest(demo, ref):
     code = _epci_without_ptce(demo, ref)
     q = que_faire(demo, "epci", code, ref)
     assert q.nom == ref.epci[code].nom
-    assert q.ptce == ()
+    assert q.ptce == () and q.ptce_total == 0
     # The guide: the intercommunalités' role, with its source.
     assert q.role is role_du_niveau("epci")
     assert q.role.texte.startswith("Les intercommunalités")
@@ -178,7 +180,9 @@ def test_epci_without_ptce_gets_role_peers_and_nearest(demo, ref):
     approx = demo.ptce[
         demo.ptce["departement"].isin(deps) & (demo.ptce["placement"] == "département")
     ]
-    assert {p.id for p in q.sans_position} == set(approx.index)
+    assert q.sans_position_total == len(approx)
+    assert {p.id for p in q.sans_position} <= set(approx.index)
+    assert len(q.sans_position) == min(len(approx), LISTE_MAX)
     # Its neighbours: EPCI sharing a border.
     assert [v.code for v in q.voisins] != []
     assert {v.code for v in q.voisins} == set(neighbours(level_shapes("epci"), code))
@@ -190,7 +194,13 @@ def test_every_level_on_the_demo(demo, ref):
         q = que_faire(demo, niveau, code, ref)
         assert q.role.titre == TITRES[niveau]
         present = demo.ptce.index[ptce_mask(demo.ptce, niveau, code)]
-        assert sorted(p.id for p in q.ptce) == sorted(present)
+        assert q.ptce_total == len(present)
+        assert len(q.ptce) == min(len(present), LISTE_MAX)
+        assert {p.id for p in q.ptce} <= set(present)
+        names = [p.nom for p in q.ptce]
+        assert names == fr.sorted_fr(names)
+        # The first in French order of all the territory's PTCE.
+        assert names == fr.sorted_fr(demo.ptce.loc[present, "nom"])[:LISTE_MAX]
         assert {v.code for v in q.voisins} == set(
             neighbours(level_shapes(niveau), code)
         )
@@ -200,8 +210,12 @@ def test_every_level_on_the_demo(demo, ref):
             assert q.plus_proche is None and q.sans_position == ()
         else:
             assert q.plus_proche is not None and KM.match(q.plus_proche.distance)
+        inside = ptce_mask(demo.ptce, niveau, code)
         for voisin in q.voisins:
-            assert not {p.id for p in voisin.ptce} & set(present)
+            theirs = ptce_mask(demo.ptce, niveau, voisin.code) & ~inside
+            assert voisin.ptce_total == theirs.sum()
+            assert {p.id for p in voisin.ptce} <= set(demo.ptce.index[theirs])
+            assert len(voisin.ptce) == min(voisin.ptce_total, LISTE_MAX)
             measured = [p.distance_km for p in voisin.ptce if p.distance_km is not None]
             assert measured == sorted(measured)
 
@@ -347,3 +361,56 @@ def test_commune_through_its_epci_and_unplaced_ptce(hand_made, ref):
     assert [p.id for p in other.sans_position] == ["ancenis-territoire"]
     assert other.plus_proche is not None and other.plus_proche.distance_km > 0
     assert not np.isnan(other.plus_proche.distance_km)
+
+
+def test_first_in_french_order_matches_a_full_sort():
+    from lib.accompagner import _first_positions
+
+    names = pd.Series(
+        [
+            "Œuvre",
+            "oeuvre",
+            "Élan",
+            "elan",
+            "Elan",
+            "cote",
+            "côte",
+            "Côte",
+            "Zèbre",
+            "aéro",
+            "Ærø",
+            "Ancenis",
+            "ancenis",
+            "Bœuf",
+            "boeuf",
+        ]
+    )
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        keys = [rng.integers(0, 3, len(names)), rng.integers(0, 2, len(names))]
+        expected = sorted(
+            range(len(names)),
+            key=lambda i: (keys[0][i], keys[1][i], fr.sort_key(names[i])),
+        )
+        for n in (1, 3, 5, len(names)):
+            assert _first_positions(keys, names, n) == expected[:n]
+    by_name = sorted(range(len(names)), key=lambda i: fr.sort_key(names[i]))
+    assert _first_positions([], names, 4) == by_name[:4]
+
+
+def test_nearest_is_the_nearest_of_all(built_cache, ref):
+    # Many PTCE at commune points: the measured nearest equals a full scan.
+    from lib.accompagner import _Mesure
+
+    points = commune_points()
+    communes = [c for c in sorted(points) if c[:2] in ("44", "49", "85", "56")][::7]
+    frames = build_frames([_ptce(f"p{c}", c) for c in communes], points, ref)
+    shapes = level_shapes("epci")
+    for code in (PAYS_D_ANCENIS, NANTES_METROPOLE, "200000438"):
+        mesure = _Mesure(frames.ptce, shapes[code])
+        nearest = mesure.nearest(np.ones(len(frames.ptce), dtype=bool), 3)
+        full = _Mesure(frames.ptce, shapes[code])
+        full._measure(np.arange(len(frames.ptce)))
+        best = np.sort(full.km)[:3]
+        assert np.sort(nearest[~np.isnan(nearest)])[:3] == pytest.approx(best)
+        assert (full.km == 0).any()  # PTCE inside the EPCI: zero
