@@ -673,12 +673,12 @@ def soutien_url(type_soutien: str) -> str:
 
 
 def territoire_url(niveau: str, code: str) -> str | None:
-    """Return the fiche territoire of a collectivité, or None for a commune.
+    """Return the fiche territoire of a collectivité (None: unknown level).
 
-    The Collectivités page has a fiche for régions, départements and EPCI
-    only.
+    The Collectivités page has a fiche for every level: région,
+    département, EPCI and commune.
     """
-    if niveau not in ("region", "departement", "epci"):
+    if niveau not in ("region", "departement", "epci", "commune"):
         return None
     return f"./collectivites?territoire={niveau}:{quote(code, safe='')}"
 
