@@ -11,6 +11,7 @@ import pytest
 from lib.demo import DEMO_FILE, ensure_demo, install_demo, load_demo_file
 from lib.model import (
     CATEGORIES_MEMBRE,
+    CHAMPS_DEDUITS,
     FILIERES,
     FORMES_JURIDIQUES,
     NIVEAUX,
@@ -19,6 +20,7 @@ from lib.model import (
     TYPES_AMI,
     TYPES_SOUTIEN,
     Ptce,
+    fold,
     slugify,
     to_dict,
 )
@@ -26,6 +28,9 @@ from lib.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 FACT_SHEET = ROOT.parent / "shared" / "data" / "ptce-faits-sources.md"
+#: Pages read with the search tools whose URL is not in the shared fact sheet:
+#: each with its title, date read and the excerpts quoted for each value.
+PAGES_LUES = ROOT / "data" / "demo" / "pages-lues.json"
 SEED_LABEL = "RTES/CRESS PdL, Points de RepèrESS n°10, mars 2025"
 SEED_PTCE = (
     "Le Moulin Créatif",
@@ -150,15 +155,50 @@ def test_known_supports(raw):
     assert names["Le Solilab"]["commune"] == "44109"
 
 
+#: The pages read that name laureates of the 2023 AMI (Mediatico, Labo de l'ESS).
+_AMI_2023_PAGES = (
+    "erreur-systeme.fr/actualite/olivia-gregoire-annonce-la-labellisation",
+    "lelabo-ess.org/Laur%C3%A9ats-PTCE-2023-",
+)
+
+
+def _funded(records, year: int) -> list:
+    key = ("financé", year)
+    return [r for r in records if any((a.type, a.annee) == key for a in r.ami)]
+
+
 def test_ami_laureates(demo):
     records, _ = demo
-    funded = [r for r in records if any(a.type == "financé" for a in r.ami)]
+    funded = _funded(records, 2021)
     phase1 = [r for r in records if any(a.type == "lauréat phase 1" for a in r.ami)]
+    occitanie = [
+        r for r in phase1 if any("cressoccitanie" in (s.url or "") for s in r.sources)
+    ]
     assert len(funded) == 15
-    assert len(phase1) == 8
-    assert {r.region for r in phase1} == {"76"}
+    assert len(occitanie) == 8
+    assert {r.region for r in occitanie} == {"76"}
     assert "Tiers lieu ESS Level" in {r.nom for r in funded}
     assert all(r.ami and all(a.annee == 2021 for a in r.ami) for r in funded + phase1)
+
+
+def test_ami_2023_laureates_are_those_named_in_the_pages_read(demo, register):
+    records, faits = demo
+    funded = {r.id for r in _funded(records, 2023)}
+    (official,) = [
+        f.valeur for f in faits if "PTCE financés" in f.sujet and f.annee == 2023
+    ]
+    named = {
+        x["ptce"]
+        for page in register["pages"]
+        if any(key in page["url"] for key in _AMI_2023_PAGES)
+        for x in page["extraits"]
+        if "ami" in x["appuie"]
+    }
+    assert funded == named
+    assert 13 <= len(funded) <= official == 15
+    by = {r.id: r for r in records}
+    assert by["les-grandlieu-zarts"].ami[0].annee == 2023
+    assert {"tera", "la-californie", "labsport"} <= funded
 
 
 def test_both_sides_of_the_disagreement(demo):
@@ -176,15 +216,161 @@ def test_both_sides_of_the_disagreement(demo):
     assert {"dispositifs régionaux", "club des collectivités"} <= sujets
 
 
-def test_every_url_comes_from_the_fact_sheet(raw):
+def test_every_url_comes_from_the_fact_sheet_or_the_pages_read(raw, register):
     if not FACT_SHEET.exists():
         pytest.skip(f"fiche des faits absente : {FACT_SHEET}")
     sheet = FACT_SHEET.read_text(encoding="utf-8")
+    read = {page["url"] for page in register["pages"]}
     text = json.dumps(raw, ensure_ascii=False)
     urls = set(re.findall(r"https?://[^\s\"]+", text))
     assert urls
     for url in sorted(urls):
-        assert url in sheet, url
+        assert url in sheet or url in read, url
+    # The register only lists pages whose URL the shared sheet lacks.
+    assert not {url for url in read if url in sheet}
+
+
+# -- pages read with the search tools (data/demo/pages-lues.json) -------------
+
+
+@pytest.fixture(scope="module")
+def register() -> dict:
+    return json.loads(PAGES_LUES.read_text(encoding="utf-8"))
+
+
+def _norm(text: str) -> str:
+    """Fold for matching quotes: no accents, case, hyphens or curly quotes."""
+    text = str(text).replace("’", "'").replace("œ", "oe").replace("Œ", "Oe")
+    return fold(text)
+
+
+def _cited(record: Ptce) -> set[str]:
+    urls = {s.url for s in record.sources}
+    urls |= {s.source.url for s in record.soutiens if s.source}
+    return {u for u in urls if u}
+
+
+def _excerpts(register: dict) -> dict[str, list[tuple[dict, dict]]]:
+    """PTCE identifier → (page, excerpt) pairs of the register."""
+    found: dict[str, list[tuple[dict, dict]]] = {}
+    for page in register["pages"]:
+        for x in page["extraits"]:
+            found.setdefault(x["ptce"], []).append((page, x))
+    return found
+
+
+#: Fields a register excerpt may support (« appuie »).
+_SUPPORTED = set(to_dict(Ptce(id="x", nom="x"))) - {"id", "version", "sources"}
+
+
+def test_register_pages_are_complete(register, demo):
+    records, _ = demo
+    by = {r.id: r for r in records}
+    assert register["lu_le"] == "2026-12-02" and register["methode"].strip()
+    urls = [page["url"] for page in register["pages"]]
+    assert len(urls) == len(set(urls))
+    for page in register["pages"]:
+        assert page["url"].startswith(("http://", "https://")), page
+        assert page["titre"].strip() and page["lu_le"] == "2026-12-02", page["url"]
+        assert page["extraits"], page["url"]
+        for x in page["extraits"]:
+            assert x["ptce"] in by, (page["url"], x["ptce"])
+            assert page["url"] in _cited(by[x["ptce"]]), (page["url"], x["ptce"])
+            assert x["appuie"] and set(x["appuie"]) <= _SUPPORTED, x
+            assert len(x["texte"].strip()) > 20, x
+
+
+def test_each_excerpt_names_its_ptce(register, demo):
+    records, _ = demo
+    by = {r.id: r for r in records}
+    for page in register["pages"]:
+        for x in page["extraits"]:
+            name, lu = _norm(by[x["ptce"]].nom), _norm(x["nom_lu"])
+            assert len(lu) >= 4, x
+            # The name as the page writes it is in the quote (or the title)…
+            assert lu in _norm(page["titre"] + " " + x["texte"]), (page["url"], lu)
+            # …and it is the PTCE's name, or part of it, or contains it.
+            assert lu in name or name in lu, (page["url"], lu, name)
+
+
+def test_every_page_read_backs_the_ptce_that_cite_it(register, demo):
+    records, _ = demo
+    read = {page["url"] for page in register["pages"]}
+    excerpts = _excerpts(register)
+    cited = set()
+    for r in records:
+        for url in _cited(r) & read:
+            cited.add(url)
+            assert any(p["url"] == url for p, _ in excerpts.get(r.id, [])), (r.nom, url)
+        for s in r.soutiens:
+            if s.source and s.source.url in read:
+                assert any(
+                    p["url"] == s.source.url and "soutiens" in x["appuie"]
+                    for p, x in excerpts[r.id]
+                ), (r.nom, s.source.url)
+    assert cited == read  # no page listed that no record uses
+
+
+def _place_names(record: Ptce, champ: str, ref) -> list[str]:
+    if champ == "commune":
+        return [ref.communes[record.commune].nom]
+    if champ == "departement":
+        return [ref.departements[record.departement].nom, f"({record.departement})"]
+    return [ref.regions[record.region].nom]
+
+
+def test_values_of_ptce_read_in_pages_are_quoted(register, demo, ref):
+    """Every value of a PTCE sourced only by pages read is quoted, or « déduit »."""
+    records, _ = demo
+    read = {page["url"] for page in register["pages"]}
+    excerpts = _excerpts(register)
+    checked = 0
+    for r in records:
+        urls = {s.url for s in r.sources}
+        if not urls or not urls <= read:
+            continue
+        checked += 1
+        quotes = excerpts[r.id]
+        backed = {champ for _, x in quotes for champ in x["appuie"]}
+        if "commune" in backed:
+            backed |= {"departement", "region"}
+        if "departement" in backed:
+            backed.add("region")
+        for champ, value in r.content().items():
+            if champ in {"id", "origine", "sources", "description", "deductions"}:
+                continue
+            if value in (None, [], (), {}):
+                continue
+            assert champ in backed or champ in r.deductions, (r.nom, champ, value)
+        # The most precise place read is written in a quote that backs it.
+        places = [
+            c
+            for c in ("commune", "departement", "region")
+            if getattr(r, c) and c not in r.deductions
+        ]
+        if places:
+            champ = places[0]
+            texts = [
+                _norm(p["titre"] + " " + x["texte"])
+                for p, x in quotes
+                if champ in x["appuie"]
+            ]
+            names = [_norm(n) for n in _place_names(r, champ, ref)]
+            assert any(n in t for n in names for t in texts), (r.nom, champ, names)
+        if r.annee_creation and "annee_creation" not in r.deductions:
+            assert any(
+                str(r.annee_creation) in x["texte"]
+                for _, x in quotes
+                if "annee_creation" in x["appuie"]
+            ), r.nom
+        for m in r.membres:
+            assert any(
+                _norm(m.nom) in _norm(x["texte"])
+                for _, x in quotes
+                if "membres" in x["appuie"]
+            ), (r.nom, m.nom)
+        assert set(r.deductions) <= set(CHAMPS_DEDUITS), r.nom
+    assert checked >= 20
 
 
 def test_install_is_complete_and_idempotent(store, raw):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -331,9 +332,13 @@ def test_charte_and_scic_say_what_the_data_holds(store):
         "test",
     )  # fmt: skip
     total = fr.integer(len(store.load()))
+    n_scic = sum(p.forme_juridique == "SCIC" for p in store.load())
+    assert n_scic > 1  # the SCIC of the demo data, and this one
     spans = _spans(_page())
     charte = "\n".join(v for _, v in spans["La charte des PTCE"])
     assert f"renseignée pour 1\u00a0PTCE sur {total} (1\u00a0signataire)" in charte
     scic = "\n".join(v for _, v in spans["PTCE et SCIC"])
-    assert f"1\u00a0PTCE sur {total} a la forme SCIC" in scic
+    assert f"{n_scic}\u00a0PTCE sur {total} ont la forme SCIC" in scic
     assert "./annuaire?region=france&forme=SCIC" in scic
+    one = pd.DataFrame({"forme_juridique": ["SCIC", None], "charte_signee": [None] * 2})
+    assert "1\u00a0PTCE sur 2 a la forme SCIC" in reperes.data_line("scic", one)
