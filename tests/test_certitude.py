@@ -129,6 +129,7 @@ def test_probable_duplicates_are_linked_both_ways_with_the_reason(demo):
     pairs = {
         frozenset({"le-moulin-creatif", "ptce-culture-a-montaigu"}),
         frozenset({"les-ecossolies", "le-solilab"}),
+        frozenset({"labsport", "ptce-lab-sport"}),
     }
     found = set()
     for p in demo:
@@ -338,7 +339,7 @@ def test_directory_marks_inferred_values(demo, ref):
     assert table.at["mieux-manger-en-mayenne", "Valeurs déduites"] == (
         "déduit : département"
     )
-    assert table.at["ptce-lab-sport", "Valeurs déduites"] == ""
+    assert table.at["ptce-du-pays-du-mans", "Valeurs déduites"] == ""
     assert table.at["le-moulin-creatif", "Valeurs déduites"] == "déduit : soutiens"
     assert table.at["le-solilab", "Même pôle probable que"] == "Les Écossolies"
     mine = table[["Valeurs déduites", "Même pôle probable que"]]
@@ -407,7 +408,7 @@ def test_map_tooltips_mark_inferred_values(demo, ref):
     frames = build_frames(demo, commune_points(), ref)
     rows = {row[6]: row for row in marker_rows(frames.ptce)}
     assert rows["mieux-manger-en-mayenne"][7] == "Valeurs déduites : département"
-    assert rows["ptce-lab-sport"][7] == ""
+    assert rows["ptce-du-pays-du-mans"][7] == ""
     assert "même pôle probable" in rows["le-solilab"][7]
     _polys, links = supports(frames)
     details = {
