@@ -28,7 +28,7 @@ boundaries: $(STAMP)
 # Create or upgrade the database (DATABASE_URL, default data/atlas.sqlite);
 # an empty database gets the demo data ("données de démonstration").
 database: $(STAMP)
-	$(PY) -m lib.data init --demo
+	$(PY) -m lib.io.cli init --demo
 
 # The app starts even when the boundaries cannot be built: it then says why.
 run: $(STAMP) database
@@ -46,9 +46,13 @@ bench: setup
 	@for b in $(filter-out bench/__init__.py bench/stclient.py,$(wildcard bench/*.py)); do \
 		m=$$(basename $$b .py); echo "== bench.$$m"; $(PY) -m bench.$$m || exit 1; done
 
+# Style, architecture (import contracts of pyproject.toml) and types.
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check lib geo
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
+	$(PY) -m scripts.sizes
 
 # Regenerate data/reference/ from the npm package (needs npm).
 reference: $(STAMP)

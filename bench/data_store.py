@@ -2,7 +2,7 @@
 
 Targets (issue 3): import of a 10,000-row CSV ≤ 10 s; query of 100,000 PTCE
 filtered by département and filière ≤ 50 ms; database of 100,000 PTCE
-≤ 200 MB. Synthetic records (lib.synthetic) spread over real communes.
+≤ 200 MB. Synthetic records (lib.io.synthetic) spread over real communes.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from lib.exporter import to_csv
-from lib.importer import import_files
-from lib.store import Store
-from lib.synthetic import generate
+from lib.io.exporter import to_csv
+from lib.io.importer import import_files
+from lib.io.synthetic import generate
+from lib.store.ptce import Store
 
 
 def _db_size(path: Path) -> int:

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from lib.demo import install_demo
-from lib.store import Store
-from lib.synthetic import generate
+from lib.io.demo import install_demo
+from lib.io.synthetic import generate
+from lib.store.ptce import Store
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from geo.boundaries import static_path
 RUNS = 9
 
 CARTE = (
-    "from app import filters_sidebar\nfrom pages import carte\n"
+    "from views.filters import filters_sidebar\nfrom views import carte\n"
     "filters_sidebar()\ncarte.render()\n"
 )
 NOTHING = "import streamlit as st\nst.write('rien')\n"
@@ -83,9 +83,9 @@ def _payload(params: dict) -> int:
 
 
 def main() -> None:
-    from lib.demo import install_demo
-    from lib.store import Store
-    from lib.synthetic import generate
+    from lib.io.demo import install_demo
+    from lib.io.synthetic import generate
+    from lib.store.ptce import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"

@@ -15,7 +15,7 @@ a PTCE fiche (``annuaire?ptce=<id>``), a fiche territoire
 (``collectivites?territoire=departement:<code>``), the Statistiques (and
 download one CSV export over HTTP), the Présentation, and sometimes the
 Carte's "PNG 300 dpi" export (a click on "Préparer", which runs
-lib.static_map.render_map on the server, then the HTTP download of the
+lib.rendering.print.static_map.render_map on the server, then the HTTP download of the
 file the session keeps). Users think 1–5 s between actions (``--think``).
 
 A "response" is one rerun, from sending it to ``script_finished``. HTTP
@@ -50,10 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.stclient import Http, StreamlitSession  # noqa: E402
-from lib.demo import install_demo  # noqa: E402
-from lib.model import FILIERES, STADES  # noqa: E402
-from lib.store import Store  # noqa: E402
-from lib.synthetic import generate  # noqa: E402
+from lib.domain.model import FILIERES, STADES  # noqa: E402
+from lib.io.demo import install_demo  # noqa: E402
+from lib.io.synthetic import generate  # noqa: E402
+from lib.store.ptce import Store  # noqa: E402
 from tests.browser import streamlit_server  # noqa: E402
 
 P95_TARGET = 1.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from geo.boundaries import PAYS_DE_LA_LOIRE, geojson, load_boundaries
 from geo.build import LEVELS_BY_DETAIL
-from lib.maps import home_map
+from lib.rendering.web.maps import home_map
 
 TARGETS = {
     ("epci", "national", None): 800_000,

@@ -16,11 +16,15 @@ from pathlib import Path
 
 from geo.boundaries import PAYS_DE_LA_LOIRE
 from geo.lookup import commune_points
-from lib.demo import install_demo
-from lib.explore import Filters, build_frames
-from lib.static_map import filters_subtitle, render_fiche_territoire, render_map
-from lib.store import Store
-from lib.synthetic import generate
+from lib.domain.selection import Filters, build_frames
+from lib.io.demo import install_demo
+from lib.io.synthetic import generate
+from lib.rendering.print.static_map import (
+    filters_subtitle,
+    render_fiche_territoire,
+    render_map,
+)
+from lib.store.ptce import Store
 
 TARGET_S = 3.0
 WHEN = date(2026, 11, 27)

@@ -2,7 +2,8 @@
 
 Target (issue 5): the default récit on the demo data (10+ vues: sourced
 figures, maps, matrix of supports, ways to support) exported by
-:func:`lib.slides.recit_zip` — one 1920 × 1080 PNG per vue and one vector PDF
+:func:`lib.rendering.print.slides.recit_zip` — one 1920 × 1080 PNG per vue and one
+vector PDF
 page per vue — in ≤ 30 s for 10 vues (first run, boundary cache warm on disk,
 nothing in memory). Prints the time, the number of vues, the time per vue and
 the size of the ZIP.
@@ -18,11 +19,11 @@ from datetime import date
 from pathlib import Path
 
 from geo.lookup import commune_points
-from lib.demo import install_demo
-from lib.explore import build_frames
-from lib.slides import recit_zip
-from lib.store import Store
-from lib.storylines import default_recit
+from lib.domain.recits import default_recit
+from lib.domain.selection import build_frames
+from lib.io.demo import install_demo
+from lib.rendering.print.slides import recit_zip
+from lib.store.ptce import Store
 
 TARGET_S = 30.0
 TARGET_VUES = 10

@@ -20,7 +20,7 @@ The pool is created on first use, with the ``spawn`` start method: the
 Streamlit server has threads, and ``fork`` would copy its locks in whatever
 state other threads hold them. A worker that dies, or a call that takes
 longer than its timeout, raises :class:`ExportFailed` (a French message for
-:func:`lib.errors.explain`); the pool is then replaced, so the next export
+:func:`lib.domain.errors.explain`); the pool is then replaced, so the next export
 starts afresh.
 """
 
@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from lib.errors import AtlasError
+from lib.domain.errors import AtlasError
 
 __all__ = [
     "DEFAULT_TIMEOUT",

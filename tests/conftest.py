@@ -186,8 +186,8 @@ def database(tmp_path_factory) -> dict[str, str]:
     The demo plus the records of :func:`tests.test_carte.make_records`, as
     the environment of a server (``DATABASE_URL``).
     """
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
     from tests.test_carte import make_records
 
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'atlas.sqlite'}"

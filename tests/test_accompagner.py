@@ -12,7 +12,7 @@ import shapely
 from geo.boundaries import load_boundaries
 from geo.lookup import commune_points
 from lib import fr
-from lib.accompagner import (
+from lib.analysis.accompagner import (
     LISTE_MAX,
     PAIRS_MAX,
     PTCE_MAX,
@@ -22,18 +22,18 @@ from lib.accompagner import (
     que_faire,
     role_du_niveau,
 )
-from lib.demo import load_demo_file
-from lib.explore import build_frames
-from lib.model import TYPES_SOUTIEN, Ptce, Soutien
-from lib.reperes import section
-from lib.soutiens import libelle
-from lib.territoires import ptce_mask, region_of
+from lib.analysis.reperes import section
+from lib.analysis.territoires import ptce_mask, region_of
+from lib.domain.model import TYPES_SOUTIEN, Ptce, Soutien
+from lib.domain.selection import build_frames
+from lib.domain.soutiens import libelle
+from lib.io.demo import load_demo_file
 
 PAYS_D_ANCENIS = "244400552"
 NANTES_METROPOLE = "244400404"
 #: A distance as the section writes it: French digits, decimal comma.
 KM = re.compile(r"^(moins de 0,1|\d{1,3}(\u202f\d{3})*(,\d)?)\u00a0km$")
-#: The guide's titles of the four levels (lib.reperes).
+#: The guide's titles of the four levels (lib.analysis.reperes).
 TITRES = {
     "commune": "Communes",
     "epci": "Intercommunalités",
@@ -364,7 +364,7 @@ def test_commune_through_its_epci_and_unplaced_ptce(hand_made, ref):
 
 
 def test_first_in_french_order_matches_a_full_sort():
-    from lib.accompagner import _first_positions
+    from lib.analysis.accompagner import _first_positions
 
     names = pd.Series(
         [
@@ -400,7 +400,7 @@ def test_first_in_french_order_matches_a_full_sort():
 
 def test_nearest_is_the_nearest_of_all(built_cache, ref):
     # Many PTCE at commune points: the measured nearest equals a full scan.
-    from lib.accompagner import _Mesure
+    from lib.analysis.accompagner import _Mesure
 
     points = commune_points()
     communes = [c for c in sorted(points) if c[:2] in ("44", "49", "85", "56")][::7]

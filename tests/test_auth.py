@@ -10,7 +10,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from lib.auth import (
+from lib.store.accounts import (
     AuthError,
     User,
     WriteRefused,
@@ -20,7 +20,7 @@ from lib.auth import (
     require_editor,
     sign_in,
 )
-from lib.store import Store, compte
+from lib.store.ptce import Store, compte
 from tests.conftest import ROOT
 
 PASSWORD = "correct horse battery"
@@ -119,7 +119,7 @@ def test_cli_creates_the_first_admin(tmp_path):
         "PTCE_BCRYPT_ROUNDS": "4",
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "lib.data", "create-admin", "Admin", "--nom", "A"],
+        [sys.executable, "-m", "lib.io.cli", "create-admin", "Admin", "--nom", "A"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from lib.auth import (
+from lib.store.accounts import (
     LOCAL_CLIENT,
     MAX_FAILURES,
     REFUSED,
@@ -36,7 +36,7 @@ from lib.auth import (
     sign_in,
     user_from_token,
 )
-from lib.store import Store, essai_connexion
+from lib.store.ptce import Store, essai_connexion
 from tests.conftest import ROOT
 
 PASSWORD = "correct horse battery"
@@ -229,7 +229,7 @@ def test_page_signs_in_and_offers_sign_out(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", url)
     _store(url)
     at = AppTest.from_string(
-        "from pages import donnees\ndonnees.render()\n", default_timeout=TIMEOUT
+        "from views import donnees\ndonnees.render()\n", default_timeout=TIMEOUT
     ).run()
     at.text_input[0].input("personne")
     at.text_input[1].input(PASSWORD)
@@ -275,7 +275,7 @@ def _shown(at: AppTest) -> str:
 
 @pytest.fixture
 def demo_url(tmp_path, monkeypatch):
-    from lib.demo import install_demo
+    from lib.io.demo import install_demo
 
     url = f"sqlite:///{tmp_path / 'pages.sqlite'}"
     install_demo(Store(url))
@@ -285,7 +285,7 @@ def demo_url(tmp_path, monkeypatch):
 
 def _page(name: str) -> AppTest:
     return AppTest.from_string(
-        f"from pages import {name}\n{name}.render()\n", default_timeout=TIMEOUT
+        f"from views import {name}\n{name}.render()\n", default_timeout=TIMEOUT
     ).run()
 
 

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from lib.backup import (
+from lib.io.demo import install_demo
+from lib.store.backups import (
     BackupUnsupported,
     backup,
     backup_dir,
@@ -20,8 +21,7 @@ from lib.backup import (
     restore,
     sqlite_path,
 )
-from lib.demo import install_demo
-from lib.store import Store, dumps
+from lib.store.ptce import Store, dumps
 from tests.conftest import ROOT
 
 
@@ -91,15 +91,15 @@ def test_restore_refuses_foreign_files_and_other_backends(demo, tmp_path):
 
 
 def _big_csv(path, n: int) -> None:
-    from lib.exporter import to_csv
-    from lib.synthetic import generate
+    from lib.io.exporter import to_csv
+    from lib.io.synthetic import generate
 
     path.write_bytes(to_csv(generate(n, seed=3)))
 
 
 def _cli(*args, db: str, **kwargs):
     return subprocess.Popen(
-        [sys.executable, "-m", "lib.data", *args],
+        [sys.executable, "-m", "lib.io.cli", *args],
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": db},
         stdout=subprocess.PIPE,
@@ -120,14 +120,14 @@ def test_cli_backs_up_before_an_import(demo, tmp_path):
     assert Store(f"sqlite:///{saved}").count() == store.count() - 3
 
 
-#: The app's import path (Données page: lib.editing.import_upload), run in a
+#: The app's import path (Données page: lib.io.editing.import_upload), run in a
 #: process of its own so that it can be killed like the server.
 APP_IMPORT = """
 import sys
 from pathlib import Path
-from lib.auth import User
-from lib.editing import import_upload
-from lib.store import Store
+from lib.store.accounts import User
+from lib.io.editing import import_upload
+from lib.store.ptce import Store
 path = Path(sys.argv[1])
 import_upload([(path.name, path.read_bytes())], Store(), User("a", "A", "éditeur"),
               dry_run=False)

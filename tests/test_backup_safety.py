@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from lib.backup import (
+from lib.domain.errors import DatabaseDamaged
+from lib.store.backups import (
     MANUAL,
     BackupNotFound,
     BackupRefused,
@@ -28,16 +29,15 @@ from lib.backup import (
     list_backups,
     restore,
 )
-from lib.database import open_store
-from lib.errors import DatabaseDamaged
-from lib.store import SCHEMA_VERSION, Store, dumps, migrate, schema_version
+from lib.store.database import open_store
+from lib.store.ptce import SCHEMA_VERSION, Store, dumps, migrate, schema_version
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """A demo database in one checkpointed file."""
-    from lib.demo import install_demo
+    from lib.io.demo import install_demo
 
     path = tmp_path_factory.mktemp("modele") / "atlas.sqlite"
     store = Store(f"sqlite:///{path}")
@@ -91,7 +91,7 @@ def _cli(*args: str, url: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": url}
     env.pop("PTCE_BACKUP_DIR", None)
     return subprocess.run(
-        [sys.executable, "-m", "lib.data", *args],
+        [sys.executable, "-m", "lib.io.cli", *args],
         cwd=cwd,
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -265,12 +265,12 @@ def test_restore_of_an_older_schema_upgrades_it(live, tmp_path):
     store.engine.dispose()
 
 
-@pytest.mark.parametrize("damage", ["pages", "entête"])
+@pytest.mark.parametrize("damage", ["views", "entête"])
 def test_restore_onto_a_damaged_database(template, live, tmp_path, damage):
     url, path = live
     expected = _snapshot(url)
     saved = backup(url, MANUAL)
-    if damage == "pages":
+    if damage == "views":
         _page_damage(template, path)
     else:
         path.write_bytes(b"\x00garbage" * 5000)
@@ -328,9 +328,9 @@ def _bad_csv(tmp_path: Path) -> Path:
 def test_thirty_refused_imports_keep_every_earlier_backup(
     live, tmp_path, monkeypatch, capsys
 ):
-    from lib import data
-    from lib.auth import User
-    from lib.editing import import_upload
+    from lib.io import cli as data
+    from lib.io.editing import import_upload
+    from lib.store.accounts import User
 
     url, path = live
     monkeypatch.setenv("DATABASE_URL", url)
@@ -341,7 +341,7 @@ def test_thirty_refused_imports_keep_every_earlier_backup(
     for _ in range(31):
         assert data.main(["import", str(bad)]) == 1
     assert "Import refusé" in capsys.readouterr().out
-    # The app's import path validates first too (lib.editing.import_upload).
+    # The app's import path validates first too (lib.io.editing.import_upload).
     store = Store(url)
     editor = User("e", "É", "éditeur")
     for _ in range(31):

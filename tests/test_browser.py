@@ -118,8 +118,8 @@ def _counter(page) -> str:
 
 def _expected_markers(database, departement=None):
     from geo.lookup import commune_points
-    from lib.explore import Filters, build_frames
-    from lib.store import Store
+    from lib.domain.selection import Filters, build_frames
+    from lib.store.ptce import Store
 
     frames = build_frames(Store(database["DATABASE_URL"]).load(), commune_points())
     chosen = frames.filtered(
@@ -313,9 +313,9 @@ def test_clicking_a_territory_opens_its_summary(browser, server):
 
 def test_presentation_is_stepped_through_with_the_keyboard(server, browser, database):
     from geo.lookup import commune_points
-    from lib.explore import build_frames
-    from lib.store import Store
-    from lib.storylines import default_recit
+    from lib.domain.recits import default_recit
+    from lib.domain.selection import build_frames
+    from lib.store.ptce import Store
 
     frames = build_frames(Store(database["DATABASE_URL"]).load(), commune_points())
     story = default_recit(frames.ptce["id"])
@@ -347,10 +347,11 @@ def test_presentation_is_stepped_through_with_the_keyboard(server, browser, data
 def test_saved_recit_survives_a_restart_and_its_link_reopens_it(
     built_cache, browser, tmp_path
 ):
-    from lib.auth import User
-    from lib.demo import install_demo
-    from lib.store import Store
-    from lib.storylines import Recit, Vue, save_recit, vue_link
+    from lib.domain.recits import Recit, Vue, vue_link
+    from lib.io.demo import install_demo
+    from lib.store.accounts import User
+    from lib.store.ptce import Store
+    from lib.store.recits import save_recit
 
     url = f"sqlite:///{tmp_path / 'recits.sqlite'}"
     store = Store(url)

@@ -60,8 +60,8 @@ _FIT_JS = (
 @pytest.fixture(scope="module")
 def server(built_cache, tmp_path_factory):
     """The app on a demo database of its own (it has PTCE in Guadeloupe)."""
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     url = f"sqlite:///{tmp_path_factory.mktemp('framing') / 'atlas.sqlite'}"
     install_demo(Store(url))

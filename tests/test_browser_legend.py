@@ -27,8 +27,8 @@ HATCH = "url(#atlas-hors-selection)"
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'atlas.sqlite'}"
     install_demo(Store(url))
@@ -58,11 +58,11 @@ def expected(database, maille: str, method: str, departements=()):
     from pypdf import PdfReader
 
     from geo.lookup import commune_points
-    from lib.carte import map_layers
-    from lib.explore import Filters, build_frames
-    from lib.maps import MapLegend
-    from lib.static_map import render_map
-    from lib.store import Store
+    from lib.domain.selection import Filters, build_frames
+    from lib.rendering.print.static_map import render_map
+    from lib.rendering.web.carte import map_layers
+    from lib.rendering.web.maps import MapLegend
+    from lib.store.ptce import Store
 
     filters = Filters(departements=departements)
     frames = build_frames(Store(database).load(), commune_points())

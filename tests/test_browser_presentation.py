@@ -81,9 +81,9 @@ _MEASURE = """() => {
 def story(database):
     """The default récit, and the frames its vues select from."""
     from geo.lookup import commune_points
-    from lib.explore import build_frames
-    from lib.store import Store
-    from lib.storylines import default_recit
+    from lib.domain.recits import default_recit
+    from lib.domain.selection import build_frames
+    from lib.store.ptce import Store
 
     frames = build_frames(Store(database["DATABASE_URL"]).load(), commune_points())
     return default_recit(frames.ptce["id"]), frames
@@ -91,9 +91,9 @@ def story(database):
 
 def _expected_layers(vue, frames) -> dict[str, set[str]]:
     """Colours the legend must key, per layer the vue's map draws."""
-    from lib import layers
-    from lib.carte import map_layers
-    from lib.palette import CLUSTER_FILL, FILIERE_COLORS, LEVEL_COLORS
+    from lib.analysis import layers
+    from lib.rendering.palette import CLUSTER_FILL, FILIERE_COLORS, LEVEL_COLORS
+    from lib.rendering.web.carte import map_layers
 
     selection = frames.filtered(vue.filters())
     placed = selection.ptce[selection.ptce["lat"].notna()]
@@ -193,7 +193,7 @@ def test_every_vue_fits_one_screen_in_projector_type(
 
 
 def _carte_filters(url: str):
-    from lib.explore import Filters
+    from lib.domain.selection import Filters
 
     parsed = urlparse(url)
     assert parsed.path.endswith("/carte"), url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.maps import support_rows
+from lib.rendering.web.maps import support_rows
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 from tests.conftest import ROOT
 
@@ -17,8 +17,8 @@ MAP_TIMEOUT_MS = 60_000
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
     from tests.test_carte import make_records
 
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'atlas.sqlite'}"
@@ -59,8 +59,8 @@ def _map_frame(page):
 
 def _expected(database):
     from geo.lookup import commune_points
-    from lib.explore import Filters, build_frames
-    from lib.layers import supports
+    from lib.analysis.layers import supports
+    from lib.domain.selection import Filters, build_frames
 
     store, _env = database
     frames = build_frames(store.load(), commune_points())

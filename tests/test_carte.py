@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.choropleth import class_bins, classify, indicator, summary
-from lib.explore import Filters, build_frames
-from lib.layers import supports
-from lib.maps import explorer_base, ptce_markers
-from lib.model import Membre, Ptce, Source, Soutien
+from lib.analysis.choropleth import class_bins, classify, indicator, summary
+from lib.analysis.layers import supports
+from lib.domain.model import Membre, Ptce, Source, Soutien
+from lib.domain.selection import Filters, build_frames
+from lib.rendering.web.maps import explorer_base, ptce_markers
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -107,15 +107,15 @@ def test_support_links(frames):
 # -- page ---------------------------------------------------------------------
 
 SCRIPT = (
-    "from app import filters_sidebar\nfrom pages import carte\n"
+    "from views.filters import filters_sidebar\nfrom views import carte\n"
     "filters_sidebar()\ncarte.render()\n"
 )
 
 
 @pytest.fixture
 def database(tmp_path, monkeypatch):
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     url = f"sqlite:///{tmp_path / 'carte.sqlite'}"
     store = Store(url)
@@ -162,7 +162,8 @@ def test_page_query_params_round_trip(built_cache, database):
 
 def test_sidebar_counter_on_every_page(built_cache, database):
     at = AppTest.from_string(
-        "from app import filters_sidebar\nfilters_sidebar()\n", default_timeout=60
+        "from views.filters import filters_sidebar\nfilters_sidebar()\n",
+        default_timeout=60,
     )
     at.query_params["region"] = "france"
     at.run()
@@ -178,8 +179,8 @@ def test_choropleth_layer_structure(frames):
     import json
 
     from geo.boundaries import in_region, load_boundaries, static_geojson, static_path
-    from lib.choropleth import INDICATORS
-    from lib.maps import RemoteGeoJson, choropleth_layer
+    from lib.analysis.choropleth import INDICATORS
+    from lib.rendering.web.maps import RemoteGeoJson, choropleth_layer
 
     epci = in_region(load_boundaries("epci", "regional"), "epci", "52")
     population = epci.set_index("code")["population"].astype(float)
@@ -203,8 +204,8 @@ def test_choropleth_layer_structure(frames):
 def test_many_markers_are_served_as_a_static_file(frames):
     import json
 
-    from lib.map_assets import external_asset_urls
-    from lib.maps import MARKERS_DIR, ClusterMarkers, marker_rows
+    from lib.rendering.web.assets import external_asset_urls
+    from lib.rendering.web.maps import MARKERS_DIR, ClusterMarkers, marker_rows
 
     group = ptce_markers(frames.ptce, remote_from=2)
     element = next(iter(group._children.values()))
@@ -222,9 +223,9 @@ def test_many_markers_are_served_as_a_static_file(frames):
 
 def test_many_ptce_become_one_bubble_per_epci(built_cache):
     from geo.lookup import commune_points
-    from lib.layers import anchors
-    from lib.maps import aggregate_layer, aggregate_rows
-    from lib.synthetic import generate
+    from lib.analysis.layers import anchors
+    from lib.io.synthetic import generate
+    from lib.rendering.web.maps import aggregate_layer, aggregate_rows
 
     records = [*make_records(), *generate(400, seed=11)]
     frames = build_frames(records, commune_points())
@@ -256,7 +257,7 @@ def _templated_frames():
 def test_template_syntax_in_names_stays_inert(built_cache, remote_from):
     import json
 
-    from lib.maps import MARKERS_DIR, support_layer
+    from lib.rendering.web.maps import MARKERS_DIR, support_layer
 
     frames = _templated_frames()
     m = explorer_base("/app/static/geo/regions.geojson")
@@ -275,7 +276,8 @@ def test_template_syntax_in_names_stays_inert(built_cache, remote_from):
 
 
 def test_offline_map_of_the_view(frames):
-    from lib.carte import offline_map, view_title
+    from lib.rendering.vue import view_title
+    from lib.rendering.web.carte import offline_map
 
     assert view_title("52") == "Les PTCE — Pays de la Loire"
     assert view_title(None) == "Les PTCE — France entière"
@@ -320,8 +322,8 @@ def test_map_options_survive_a_visit_to_another_page(built_cache, database):
     # Streamlit forgets the state of widgets a run does not draw: going to
     # another page and back must not reset the map to its defaults.
     script = (
-        "import streamlit as st\nfrom app import filters_sidebar\n"
-        "from pages import carte\nfilters_sidebar()\n"
+        "import streamlit as st\nfrom views.filters import filters_sidebar\n"
+        "from views import carte\nfilters_sidebar()\n"
         "if not st.session_state.get('ailleurs'):\n    carte.render()\n"
     )
     at = AppTest.from_string(script, default_timeout=60)
@@ -342,8 +344,8 @@ def test_map_options_survive_a_visit_to_another_page(built_cache, database):
 
 def test_place_of_a_ptce_without_departement_names_its_commune_s():
     from geo.lookup import commune_points
-    from lib.explore import build_frames
-    from lib.model import Ptce
+    from lib.domain.model import Ptce
+    from lib.domain.selection import build_frames
 
     frames = build_frames(
         [Ptce(id="seul", nom="Seul", commune="44109")], commune_points()

@@ -17,13 +17,19 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from lib import soutiens as types
-from lib.columns import SHEETS
-from lib.demo import DEMO_FILE, load_demo_file
-from lib.exporter import TYPES_SHEET, to_csv, to_geojson, to_xlsx
-from lib.importer import import_files
-from lib.model import CHAMPS_DEDUITS, TYPES_SOUTIEN, Ptce, Source, Soutien
-from lib.store import SCHEMA_VERSION, Store, make_engine, migrate, schema_version
+from lib.domain import soutiens as types
+from lib.domain.model import CHAMPS_DEDUITS, TYPES_SOUTIEN, Ptce, Source, Soutien
+from lib.io.columns import SHEETS
+from lib.io.demo import DEMO_FILE, load_demo_file
+from lib.io.exporter import TYPES_SHEET, to_csv, to_geojson, to_xlsx
+from lib.io.importer import import_files
+from lib.store.ptce import (
+    SCHEMA_VERSION,
+    Store,
+    make_engine,
+    migrate,
+    schema_version,
+)
 from tests.conftest import ROOT
 
 SEED = ROOT.parent / "shared" / "seeds" / "000_65a9425fbe8b1edc.txt"
@@ -311,7 +317,7 @@ def test_demo_file_is_the_default():
 
 
 def test_build_fiche_carries_the_marks(demo):
-    from lib.fiche import build_fiche
+    from lib.analysis.fiche import build_fiche
 
     by = {p.id: p for p in demo}
     noms = {p.id: p.nom for p in demo}
@@ -331,8 +337,8 @@ def test_build_fiche_carries_the_marks(demo):
 
 
 def test_directory_marks_inferred_values(demo, ref):
-    from lib.explore import build_frames
-    from lib.fiche import directory_table
+    from lib.analysis.fiche import directory_table
+    from lib.domain.selection import build_frames
 
     frames = build_frames(demo, ref=ref)
     table = directory_table(frames.ptce)
@@ -351,14 +357,14 @@ def test_annuaire_fiche_shows_deduit_with_its_reasoning(
 ):
     from streamlit.testing.v1 import AppTest
 
-    from lib.demo import install_demo
+    from lib.io.demo import install_demo
 
     url = f"sqlite:///{tmp_path / 'certitude.sqlite'}"
     install_demo(Store(url))
     monkeypatch.setenv("DATABASE_URL", url)
     script = (
-        "from app import filters_sidebar\n"
-        "from pages import annuaire\n"
+        "from views.filters import filters_sidebar\n"
+        "from views import annuaire\n"
         "filters_sidebar()\n"
         "annuaire.render()\n"
     )
@@ -385,7 +391,8 @@ def test_sidebar_filter_shows_labels_and_definitions(
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'f.sqlite'}")
     at = AppTest.from_string(
-        "from app import filters_sidebar\nfilters_sidebar()\n", default_timeout=60
+        "from views.filters import filters_sidebar\nfilters_sidebar()\n",
+        default_timeout=60,
     )
     at.run()
     assert not at.exception
@@ -401,9 +408,9 @@ def test_sidebar_filter_shows_labels_and_definitions(
 
 def test_map_tooltips_mark_inferred_values(demo, ref):
     from geo.lookup import commune_points
-    from lib.explore import build_frames
-    from lib.layers import supports
-    from lib.maps import marker_rows
+    from lib.analysis.layers import supports
+    from lib.domain.selection import build_frames
+    from lib.rendering.web.maps import marker_rows
 
     frames = build_frames(demo, commune_points(), ref)
     rows = {row[6]: row for row in marker_rows(frames.ptce)}
@@ -425,7 +432,7 @@ def test_map_tooltips_mark_inferred_values(demo, ref):
 
 
 def test_edit_form_keeps_the_marks(store):
-    from lib.editing import form_data, plan_form
+    from lib.io.editing import form_data, plan_form
 
     saved = store.save(_sample(), "alice")
     form = form_data(saved)
@@ -436,9 +443,10 @@ def test_edit_form_keeps_the_marks(store):
 
 
 def test_statistiques_chart_gives_each_definition(ref):
-    from lib import charts, stats
-    from lib.explore import build_frames
-    from lib.synthetic import generate
+    from lib.analysis import stats
+    from lib.domain.selection import build_frames
+    from lib.io.synthetic import generate
+    from lib.rendering import charts
 
     table = stats.soutiens_type_niveau(build_frames(generate(50, seed=3, ref=ref)))
     spec = charts.soutiens_type_niveau(table).to_dict()

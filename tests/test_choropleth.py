@@ -19,7 +19,7 @@ import pytest
 from pypdf import PdfReader
 
 from geo.boundaries import in_region, load_boundaries
-from lib.choropleth import (
+from lib.analysis.choropleth import (
     EMPTY_COLOR,
     INDICATORS,
     METHODS,
@@ -32,7 +32,7 @@ from lib.choropleth import (
     indicator,
     outside_selection,
 )
-from lib.explore import Filters, build_frames
+from lib.domain.selection import Filters, build_frames
 
 MAILLES = ("departement", "epci")
 WORDS = {"departement": ("département", "départements"), "epci": ("EPCI", "EPCI")}
@@ -41,7 +41,7 @@ WORDS = {"departement": ("département", "départements"), "epci": ("EPCI", "EPC
 @pytest.fixture(scope="module")
 def demo(built_cache):
     from geo.lookup import commune_points
-    from lib.demo import load_demo_file
+    from lib.io.demo import load_demo_file
 
     records, _ = load_demo_file()
     return build_frames(records, commune_points())
@@ -50,7 +50,7 @@ def demo(built_cache):
 @pytest.fixture(scope="module")
 def synthetic(built_cache):
     from geo.lookup import commune_points
-    from lib.synthetic import generate
+    from lib.io.synthetic import generate
 
     return build_frames(generate(3000, seed=11), commune_points())
 
@@ -293,9 +293,9 @@ def pdf_text(data: bytes) -> str:
     ("maille", "method"), [("departement", "quantiles"), ("epci", "tete_queue")]
 )
 def test_map_legend_and_static_legend_show_the_same_lines(demo, maille, method):
-    from lib.carte import map_layers
-    from lib.maps import MapLegend
-    from lib.static_map import render_map
+    from lib.rendering.print.static_map import render_map
+    from lib.rendering.web.carte import map_layers
+    from lib.rendering.web.maps import MapLegend
 
     filters = Filters(departements=("44",))
     selection = demo.filtered(filters)
@@ -345,15 +345,15 @@ def test_map_legend_and_static_legend_show_the_same_lines(demo, maille, method):
 # -- the Carte page -------------------------------------------------------------
 
 SCRIPT = (
-    "from app import filters_sidebar\nfrom pages import carte\n"
+    "from views.filters import filters_sidebar\nfrom views import carte\n"
     "filters_sidebar()\ncarte.render()\n"
 )
 
 
 @pytest.fixture
 def demo_database(tmp_path, monkeypatch, built_cache):
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     url = f"sqlite:///{tmp_path / 'carte.sqlite'}"
     install_demo(Store(url))

@@ -60,9 +60,9 @@ STATES = (
 
 
 def _demo_store(path):
-    from lib.demo import install_demo
-    from lib.model import Ptce
-    from lib.store import Store
+    from lib.domain.model import Ptce
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     store = Store(f"sqlite:///{path}")
     install_demo(store)
@@ -80,8 +80,8 @@ def demo_server(built_cache, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def big_server(built_cache, tmp_path_factory):
-    from lib.store import Store
-    from lib.synthetic import generate
+    from lib.io.synthetic import generate
+    from lib.store.ptce import Store
 
     path = tmp_path_factory.mktemp("crawl100k") / "atlas.sqlite"
     store = Store(f"sqlite:///{path}")
@@ -91,7 +91,7 @@ def big_server(built_cache, tmp_path_factory):
 
 
 def _filiere() -> str:
-    from lib.model import FILIERES
+    from lib.domain.model import FILIERES
 
     return FILIERES[0]
 

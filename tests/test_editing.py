@@ -7,10 +7,8 @@ import dataclasses
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.auth import User, WriteRefused, create_account, operator
-from lib.backup import list_backups
-from lib.demo import install_demo
-from lib.editing import (
+from lib.io.demo import install_demo
+from lib.io.editing import (
     FormData,
     delete_ptce,
     form_data,
@@ -18,7 +16,9 @@ from lib.editing import (
     restore_version,
     save_form,
 )
-from lib.store import Store
+from lib.store.accounts import User, WriteRefused, create_account, operator
+from lib.store.backups import list_backups
+from lib.store.ptce import Store
 
 XSS = "<img src=x onerror=alert(1)>"
 PASSWORD = "correct horse battery"
@@ -117,7 +117,7 @@ def test_import_wizard_names_are_harmless_and_a_backup_is_taken(store, tmp_path)
 
 # -- page -------------------------------------------------------------------------
 
-SCRIPT = "from pages import donnees\ndonnees.render()\n"
+SCRIPT = "from views import donnees\ndonnees.render()\n"
 
 
 def test_page_asks_to_sign_in_and_opens_for_an_editor(store):
@@ -144,8 +144,8 @@ def test_page_asks_to_sign_in_and_opens_for_an_editor(store):
 
 
 def test_problem_rows_are_french_text_without_none():
-    from lib.editing import PROBLEM_COLUMNS, problem_rows
-    from lib.model import Problem
+    from lib.domain.model import Problem
+    from lib.io.editing import PROBLEM_COLUMNS, problem_rows
 
     rows = problem_rows(
         [

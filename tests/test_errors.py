@@ -1,6 +1,6 @@
 """One error path: every failure ends in a French sentence saying what to do.
 
-The command line (``python -m lib.data``) and the app on a locked, read-only,
+The command line (``python -m lib.io.cli``) and the app on a locked, read-only,
 full, damaged or missing database: exit code, French message, no traceback,
 no server path in the app, and the database left as it was. Each condition
 is real where SQLite allows it as root: a second process holding the lock,
@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from lib.errors import RESTORE_HINT, explain, failure_kind
+from lib.domain.errors import RESTORE_HINT, explain, failure_kind
 from tests.conftest import ROOT
 
 TIMEOUT = 60
@@ -35,8 +35,8 @@ TIMEOUT = 60
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """A demo database in one file (checkpointed, no -wal), copied per test."""
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     path = tmp_path_factory.mktemp("modele") / "atlas.sqlite"
     store = Store(f"sqlite:///{path}")
@@ -104,7 +104,7 @@ def connect(*args, **kwargs):
     conn.execute(f"PRAGMA max_page_count = {max(pages, 1)}")
     return conn
 sqlite3.connect = sqlite3.dbapi2.connect = connect
-from lib.data import main
+from lib.io.cli import main
 raise SystemExit(main(sys.argv[1:]))
 """
 
@@ -130,7 +130,7 @@ def _env(url: str, tmp_path: Path) -> dict[str, str]:
 
 
 def _start(args: list[str], url: str, tmp_path: Path, full_disk: bool = False):
-    head = ["-c", FULL_DISK] if full_disk else ["-m", "lib.data"]
+    head = ["-c", FULL_DISK] if full_disk else ["-m", "lib.io.cli"]
     return subprocess.Popen(
         [sys.executable, *head, *args],
         cwd=ROOT,
@@ -265,7 +265,7 @@ def test_cli_on_a_file_that_is_not_a_database(tmp_path):
 def test_cli_unexpected_failure_logs_the_traceback_not_the_screen(
     template, tmp_path, monkeypatch, capsys
 ):
-    from lib import data
+    from lib.io import cli as data
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{_copy_db(template, tmp_path)}")
     monkeypatch.setenv("PTCE_LOG_DIR", str(tmp_path / "journal"))
@@ -369,7 +369,7 @@ def test_explain_unexpected_gives_a_reference_not_the_text():
 
 
 def test_explain_keeps_french_messages_of_lib():
-    from lib.store import ConflictError
+    from lib.store.ptce import ConflictError
 
     assert explain(ConflictError("Ce PTCE a changé.")) == "Ce PTCE a changé."
 
@@ -418,7 +418,7 @@ def _assert_clean(at: AppTest, tmp_path: Path) -> str:
 def test_app_on_a_read_only_database_shows_the_data(
     built_cache, template, tmp_path, monkeypatch
 ):
-    from lib.demo import load_demo_file
+    from lib.io.demo import load_demo_file
 
     path = _copy_db(template, tmp_path)
     before = _fingerprint(path)
@@ -433,8 +433,8 @@ def test_app_on_a_read_only_database_shows_the_data(
     at = _app(
         monkeypatch,
         url,
-        "from app import filters_sidebar\n"
-        "from pages import annuaire, database_notice\n"
+        "from views.filters import filters_sidebar\n"
+        "from views import annuaire, database_notice\n"
         "database_notice()\n"
         "filters_sidebar()\n"
         "annuaire.render()\n",
@@ -451,15 +451,15 @@ def test_editing_pages_on_a_read_only_database_offer_no_write(
     path = _copy_db(template, tmp_path)
     before = _fingerprint(path)
     url = f"sqlite:///file:{path}?mode=ro&uri=true"
-    at = _app(monkeypatch, url, "from pages import donnees\ndonnees.render()\n")
+    at = _app(monkeypatch, url, "from views import donnees\ndonnees.render()\n")
     text = _assert_clean(at, tmp_path)
     assert "accessible en écriture" in text
     assert not at.text_input and not at.button  # no sign-in form to fail
     at = _app(
         monkeypatch,
         url,
-        "from pages import USER_KEY, presentation\n"
-        "from lib.auth import User\n"
+        "from views import USER_KEY, presentation\n"
+        "from lib.store.accounts import User\n"
         "import streamlit as st\n"
         "st.session_state[USER_KEY] = User('alice', 'Alice', 'éditeur')\n"
         "presentation.render()\n",
@@ -472,12 +472,12 @@ def test_editing_pages_on_a_read_only_database_offer_no_write(
     assert _fingerprint(path) == before
 
 
-@pytest.mark.parametrize("damage", ["pages", "entête"])
+@pytest.mark.parametrize("damage", ["views", "entête"])
 def test_app_on_a_damaged_database_explains_how_to_restore(
     built_cache, template, tmp_path, monkeypatch, damage
 ):
     path = _copy_db(template, tmp_path)
-    if damage == "pages":
+    if damage == "views":
         _damage(path)
     else:
         path.write_bytes(b"plus une base" * 1000)
@@ -486,7 +486,7 @@ def test_app_on_a_damaged_database_explains_how_to_restore(
     _assert_clean(at, tmp_path)
     (error,) = at.error
     assert "endommagée" in error.value
-    assert "python -m lib.data restore-backup FICHIER" in error.value
+    assert "python -m lib.io.cli restore-backup FICHIER" in error.value
     assert _fingerprint(path) == before
 
 
@@ -506,7 +506,7 @@ def test_app_on_a_missing_database_it_may_not_create_says_how(
     at = _app(monkeypatch, f"sqlite:///file:{path}?mode=ro&uri=true")
     _assert_clean(at, tmp_path)
     (error,) = at.error
-    assert "introuvable" in error.value and "python -m lib.data init" in error.value
+    assert "introuvable" in error.value and "python -m lib.io.cli init" in error.value
     assert not path.exists()
 
 
@@ -528,10 +528,10 @@ def test_app_on_a_locked_database_says_to_retry(
 
 
 def test_app_import_on_a_read_only_database_takes_no_backup(template, tmp_path):
-    from lib.auth import User
-    from lib.database import open_store
-    from lib.editing import import_upload
-    from lib.errors import DatabaseReadOnly
+    from lib.domain.errors import DatabaseReadOnly
+    from lib.io.editing import import_upload
+    from lib.store.accounts import User
+    from lib.store.database import open_store
 
     path = _copy_db(template, tmp_path)
     before = _fingerprint(path)
@@ -553,10 +553,10 @@ def test_app_import_on_a_read_only_database_takes_no_backup(template, tmp_path):
 @pytest.mark.parametrize(
     ("module", "args", "words"),
     [
-        ("lib.data", ["frobnicate"], "argument COMMANDE : choix impossible"),
-        ("lib.data", ["import"], "arguments obligatoires : FICHIER"),
-        ("lib.data", ["export", "--format", "pdf"], "argument --format : choix"),
-        ("lib.data", ["export", "--bogus"], "arguments inconnus : --bogus"),
+        ("lib.io.cli", ["frobnicate"], "argument COMMANDE : choix impossible"),
+        ("lib.io.cli", ["import"], "arguments obligatoires : FICHIER"),
+        ("lib.io.cli", ["export", "--format", "pdf"], "argument --format : choix"),
+        ("lib.io.cli", ["export", "--bogus"], "arguments inconnus : --bogus"),
         ("geo", ["lookup"], "arguments obligatoires : CODE"),
     ],
 )
@@ -577,7 +577,7 @@ def test_cli_usage_errors_are_french(module, args, words):
 
 def test_cli_help_is_french():
     proc = subprocess.run(
-        [sys.executable, "-m", "lib.data", "export", "--help"],
+        [sys.executable, "-m", "lib.io.cli", "export", "--help"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,25 +10,25 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from lib.explore import build_frames
-from lib.fiche import (
+from lib.analysis.fiche import (
     SOUTIEN_COLUMNS,
-    TextTooltip,
     ami_badges,
     build_fiche,
     escape_markdown,
-    fiche_map,
     figures,
     markdown_link,
     safe_url,
     sources,
     soutiens_table,
     territoire,
-    timeline_chart,
     timeline_frame,
 )
-from lib.model import Ami, Membre, Ptce, Source, Soutien
-from lib.synthetic import generate
+from lib.domain.model import Ami, Membre, Ptce, Source, Soutien
+from lib.domain.selection import build_frames
+from lib.io.synthetic import generate
+from lib.rendering.charts import timeline_chart
+from lib.rendering.web.fiche_map import fiche_map
+from lib.rendering.web.maps import TextTooltip
 
 XSS = "<img src=x onerror=alert(1)>"
 ANCENIS = "44003"
@@ -358,9 +358,9 @@ def test_fiche_map_from_the_boundary_cache(built_cache, ref):
 
 
 def test_directory_table_french_columns_sorted():
-    from lib.explore import build_frames
-    from lib.fiche import directory_table
-    from lib.synthetic import generate
+    from lib.analysis.fiche import directory_table
+    from lib.domain.selection import build_frames
+    from lib.io.synthetic import generate
 
     frames = build_frames(generate(50, seed=9))
     table = directory_table(frames.ptce)

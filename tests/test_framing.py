@@ -7,8 +7,8 @@ import json
 import pytest
 from shapely.geometry import box
 
-from lib import framing
-from lib.framing import (
+from lib.rendering import framing
+from lib.rendering.framing import (
     COMPOSITE_BOUNDS,
     INSETS,
     METROPOLE_BOUNDS,
@@ -128,7 +128,7 @@ def test_inset_spec_matches_the_python_transform():
 
 
 def test_region_view_fits_the_region(built_cache):
-    from lib.carte import view_bounds
+    from lib.rendering.vue import view_bounds
 
     key, bounds = view_bounds("52")
     assert _same(bounds, _bounds("region", ["52"]))
@@ -139,7 +139,7 @@ def test_region_view_fits_the_region(built_cache):
 
 
 def test_departement_view_fits_the_departement(built_cache):
-    from lib.carte import view_bounds
+    from lib.rendering.vue import view_bounds
 
     key, bounds = view_bounds("52", ("44",))
     assert _same(bounds, _bounds("departement", ["44"]))
@@ -151,7 +151,7 @@ def test_departement_view_fits_the_departement(built_cache):
 
 
 def test_epci_view_fits_the_epci(built_cache):
-    from lib.carte import view_bounds
+    from lib.rendering.vue import view_bounds
 
     nantes = "244400404"  # Nantes Métropole
     key, bounds = view_bounds("52", ("44",), (nantes,))
@@ -164,7 +164,7 @@ def test_epci_view_fits_the_epci(built_cache):
 
 
 def test_france_entiere_view_and_overseas_selection(built_cache):
-    from lib.carte import view_bounds
+    from lib.rendering.vue import view_bounds
 
     assert view_bounds(None) == ("france|france", COMPOSITE_BOUNDS)
     key, bounds = view_bounds(None, ("971",))
@@ -179,7 +179,7 @@ def test_france_entiere_view_and_overseas_selection(built_cache):
 
 
 def test_clicked_territory_bounds(built_cache):
-    from lib.carte import territory_bounds
+    from lib.rendering.vue import territory_bounds
 
     assert _same(
         territory_bounds("departement:53", "52"), _bounds("departement", ["53"])
@@ -206,8 +206,9 @@ def _html(m) -> str:
 
 
 def test_framing_layer_frames_the_selection_or_a_territory(built_cache):
-    from lib.carte import framing_layer, territory_bounds, view_bounds
-    from lib.maps import FitView
+    from lib.rendering.vue import territory_bounds, view_bounds
+    from lib.rendering.web.carte import framing_layer
+    from lib.rendering.web.maps import FitView
 
     def fit(group) -> FitView:
         (element,) = group._children.values()
@@ -225,7 +226,7 @@ def test_framing_layer_frames_the_selection_or_a_territory(built_cache):
     # An unknown territory frames the selection.
     assert fit(framing_layer("52", ("44",), (), "departement:99")).key == key
     # In the page: fitted only when the key differs from the last one fitted.
-    from lib.carte import base_for
+    from lib.rendering.web.carte import base_for
 
     m = base_for("52")
     framing_layer("52", ("44",)).add_to(m)
@@ -237,7 +238,7 @@ def test_framing_layer_frames_the_selection_or_a_territory(built_cache):
 
 
 def test_base_maps_use_insets_only_for_france_entiere(built_cache):
-    from lib.carte import base_for
+    from lib.rendering.web.carte import base_for
 
     france = _html(base_for(None))
     assert "crs: L.CRS.AtlasFrance" in france
@@ -251,7 +252,7 @@ def test_base_maps_use_insets_only_for_france_entiere(built_cache):
 
 @pytest.mark.parametrize("region", ["52", None])
 def test_scale_bar_is_metric_only(built_cache, region):
-    from lib.carte import base_for
+    from lib.rendering.web.carte import base_for
 
     page = _html(base_for(region))
     assert "L.control.scale({imperial: false})" in page
@@ -260,7 +261,7 @@ def test_scale_bar_is_metric_only(built_cache, region):
 
 def test_home_map_scale_is_metric_only(built_cache):
     from geo.boundaries import geojson
-    from lib.maps import home_map
+    from lib.rendering.web.maps import home_map
 
     page = _html(home_map(geojson("region"), geojson("departement"), geojson("epci")))
     assert "L.control.scale({imperial: false})" in page
@@ -273,7 +274,7 @@ def test_home_map_scale_is_metric_only(built_cache):
 
 
 def test_static_map_frames_the_chosen_departement(built_cache):
-    from lib.static_map import _projected, _view_box
+    from lib.rendering.print.static_map import _projected, _view_box
 
     territories = _projected("departement", "regional", "52")
     box44 = _projected("departement", "national", None)
@@ -288,7 +289,12 @@ def test_static_map_draws_overseas_in_the_insets(built_cache):
     import geopandas as gpd
     import pandas as pd
 
-    from lib.static_map import _composite, _frames_l93, _project_points, _upright
+    from lib.rendering.print.static_map import (
+        _composite,
+        _frames_l93,
+        _project_points,
+        _upright,
+    )
 
     deps = _composite("departement")
     for inset in INSETS:

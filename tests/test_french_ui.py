@@ -42,8 +42,8 @@ ENGLISH = re.compile(r"Page not found|Select all|Select \d+ matches|\bPrint\b|Re
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'atlas.sqlite'}"
     install_demo(Store(url))

@@ -12,8 +12,8 @@ import io
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.auth import User
-from lib.model import Membre, Ptce, Source, Soutien
+from lib.domain.model import Membre, Ptce, Source, Soutien
+from lib.store.accounts import User
 
 XSS = "<img src=x onerror=alert(1)>"
 TEMPLATE = "{{ 7*7 }}"
@@ -52,8 +52,8 @@ def hostile() -> Ptce:
 
 @pytest.fixture
 def store(tmp_path, monkeypatch, built_cache):
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     url = f"sqlite:///{tmp_path / 'hostile.sqlite'}"
     store = Store(url)
@@ -66,14 +66,14 @@ def store(tmp_path, monkeypatch, built_cache):
 @pytest.fixture
 def frames(store):
     from geo.lookup import commune_points
-    from lib.explore import build_frames
+    from lib.domain.selection import build_frames
 
     return build_frames(store.load(), commune_points())
 
 
 def test_carte_layers_and_offline_html(frames):
-    from lib.carte import base_for, map_layers, offline_map
-    from lib.explore import Filters
+    from lib.domain.selection import Filters
+    from lib.rendering.web.carte import base_for, map_layers, offline_map
 
     built = map_layers(
         frames.filtered(Filters()),
@@ -99,9 +99,9 @@ def test_carte_layers_and_offline_html(frames):
 
 def test_fiche_map_and_presentation_highlight(store, frames):
     from geo.lookup import commune_points
-    from lib.carte import highlight_layer
-    from lib.fiche import fiche_map
-    from lib.maps import explorer_base
+    from lib.rendering.web.carte import highlight_layer
+    from lib.rendering.web.fiche_map import fiche_map
+    from lib.rendering.web.maps import explorer_base
 
     page = fiche_map(store.get("hostile"), commune_points()).get_root().render()
     assert XSS not in page and TEMPLATE in page
@@ -128,7 +128,7 @@ def _html_markdown(at: AppTest) -> list[str]:
 )
 def test_pages_show_hostile_text_as_text(store, page, params):
     at = AppTest.from_string(
-        f"from app import filters_sidebar\nfrom pages import {page}\n"
+        f"from views.filters import filters_sidebar\nfrom views import {page}\n"
         f"filters_sidebar()\n{page}.render()\n",
         default_timeout=90,
     )
@@ -143,8 +143,8 @@ def test_pages_show_hostile_text_as_text(store, page, params):
 def test_exports_keep_text_literal_and_neutralise_formulas(store, frames):
     import pypdf
 
-    from lib.exporter import to_csv
-    from lib.static_map import render_fiche_territoire
+    from lib.io.exporter import to_csv
+    from lib.rendering.print.static_map import render_fiche_territoire
 
     csv = to_csv([store.get("hostile")]).decode("utf-8-sig")
     assert f"'{FORMULA}" in csv or f"\"'{FORMULA}" in csv.replace('""', '"')
@@ -155,7 +155,7 @@ def test_exports_keep_text_literal_and_neutralise_formulas(store, frames):
 
 @pytest.mark.parametrize("query", [SQL, "%", "' OR '1'='1", "\\", "[a-z]*", "(?i).*"])
 def test_search_text_with_sql_or_pattern_characters_is_inert(store, frames, query):
-    from lib.explore import Filters
+    from lib.domain.selection import Filters
 
     found = frames.filtered(Filters(region=None, texte=query)).ptce
     expected = {"hostile"} if query in HOSTILE_TEXT + FORMULA else set()

@@ -1,7 +1,7 @@
 """Hostile import files: every one refused in French, at a bounded cost.
 
 Each class of bad file is built here, in ``tmp_path``, and given to the
-command line (``python -m lib.data import FILE``) on a seeded SQLite
+command line (``python -m lib.io.cli import FILE``) on a seeded SQLite
 database: the import must exit with a non-zero code, print a French message
 and no traceback, and leave the database dump identical. Bombs (XLSX
 decompression, entities, declared dimension) must be answered within 5 s
@@ -25,13 +25,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from lib import reading
-from lib.editing import FormData, form_data, plan_form
-from lib.exporter import to_csv, to_geojson, to_xlsx
-from lib.importer import Table, import_files, plan_import
-from lib.model import Ptce
-from lib.reading import ImportRejected, Limits, read_bounded
-from lib.store import Store
+from lib.domain.model import Ptce
+from lib.io import reading
+from lib.io.editing import FormData, form_data, plan_form
+from lib.io.exporter import to_csv, to_geojson, to_xlsx
+from lib.io.importer import Table, import_files, plan_import
+from lib.io.reading import ImportRejected, Limits, read_bounded
+from lib.store.ptce import Store
 from tests.conftest import ROOT
 
 SEED = "identifiant;nom;commune;description\r\npole-sud;Pôle Sud;44109;Le seul PTCE\r\n"
@@ -50,7 +50,7 @@ def _env(db: str, folder: Path) -> dict:
 
 def _cli(db: str, folder: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lib.data", *args],
+        [sys.executable, "-m", "lib.io.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -476,7 +476,7 @@ def _measured(db: str, path: Path) -> dict:
     The measuring process only waits: its children's peak (the command and
     the process reading the file) is the import's alone.
     """
-    command = [sys.executable, "-m", "lib.data", "import", str(path)]
+    command = [sys.executable, "-m", "lib.io.cli", "import", str(path)]
     proc = subprocess.run(
         [sys.executable, "-c", _MEASURE, *command],
         cwd=ROOT,

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib import importer
-from lib.exporter import (
+from lib.io import importer
+from lib.io.exporter import (
     neutralise,
     template_csv,
     template_xlsx,
@@ -22,9 +22,9 @@ from lib.exporter import (
     to_geojson,
     to_xlsx,
 )
-from lib.importer import import_files
-from lib.store import Store
-from lib.synthetic import generate
+from lib.io.importer import import_files
+from lib.io.synthetic import generate
+from lib.store.ptce import Store
 from tests.conftest import ROOT
 
 HEADER = "identifiant;nom;commune;departement;filieres;annee_creation;sources"
@@ -368,7 +368,7 @@ def test_arbitrary_bytes_never_crash(store, data):
 
 def _cli(*args, env_db):
     return subprocess.run(
-        [sys.executable, "-m", "lib.data", *args],
+        [sys.executable, "-m", "lib.io.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -410,7 +410,7 @@ def test_cli_import_reports_json_last_line(tmp_path, database_url):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "geojson"])
 def test_round_trip_demo_data(new_database_url, fmt):
-    from lib.demo import install_demo
+    from lib.io.demo import install_demo
 
     source = Store(new_database_url())
     assert install_demo(source) > 30

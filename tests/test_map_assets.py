@@ -9,7 +9,7 @@ import folium
 import folium.plugins
 import pytest
 
-from lib.map_assets import (
+from lib.rendering.web.assets import (
     CDN_TO_LOCAL,
     DROPPED_CDN_URLS,
     LEAFLET_ICON_PATH_JS,
@@ -260,7 +260,7 @@ import folium
 import folium.plugins
 from streamlit_folium import st_folium
 
-from lib.map_assets import use_local_assets
+from lib.rendering.web.assets import use_local_assets
 
 use_local_assets()
 # With tiles=None nothing sets maxZoom, which MarkerCluster requires.

@@ -1,4 +1,4 @@
-"""Structure of the folium maps built by lib.maps (no browser)."""
+"""Structure of the folium maps built by lib.rendering.web.maps (no browser)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import folium
 import pytest
 
 from geo.boundaries import geojson
-from lib.map_assets import external_asset_urls
-from lib.maps import STYLES, home_map
+from lib.rendering.web.assets import external_asset_urls
+from lib.rendering.web.maps import STYLES, home_map
 
 XSS = "<img src=x onerror=alert(1)>"
 

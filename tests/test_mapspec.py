@@ -3,7 +3,7 @@
 For one selection, the legend read back from each output — the folium map's
 HTML, the static export (SVG of the very figure, and the PNG's pixels), the
 slide and the offline HTML file — is the same list of labels and colours,
-the list of :func:`lib.mapspec.describe`.
+the list of :func:`lib.rendering.vue.describe`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib.explore import Filters
-from lib.storylines import Vue, describe_vue, vue_source_line
+from lib.domain.recits import Vue
+from lib.domain.selection import Filters
+from lib.rendering.vue import describe_vue, vue_source_line
 
 WHEN = date(2026, 5, 1)
 COUCHES = ("ptce", "choro", "soutiens")
@@ -28,8 +29,8 @@ COUCHES = ("ptce", "choro", "soutiens")
 @pytest.fixture(scope="module")
 def demo(built_cache):
     from geo.lookup import commune_points
-    from lib.demo import load_demo_file
-    from lib.explore import build_frames
+    from lib.domain.selection import build_frames
+    from lib.io.demo import load_demo_file
 
     return build_frames(load_demo_file()[0], commune_points())
 
@@ -46,7 +47,8 @@ def spec(demo, vue):
 
 
 def _folium_entries(html: str) -> list[tuple[str, str, str]]:
-    """The legend drawn by lib.maps.MapLegend, read from the page's script."""
+    """The legend drawn by lib.rendering.web.maps.MapLegend, read from the page's
+    script."""
     found = re.findall(r"const spec = (\{.*?\});\n", html)
     legends = [json.loads(text) for text in found if '"sections"' in text]
     assert len(legends) == 1, "one legend per map"
@@ -95,9 +97,9 @@ def _normal(entries):
 
 
 def test_every_renderer_draws_the_same_legend(demo, vue, spec, tmp_path):
-    from lib.carte import base_for, map_layers, offline_map
-    from lib.slides import slide_figure
-    from lib.static_map import map_figure, save_figure
+    from lib.rendering.print.slides import slide_figure
+    from lib.rendering.print.static_map import map_figure, save_figure
+    from lib.rendering.web.carte import base_for, map_layers, offline_map
 
     expected = _normal(spec.legend_entries())
     layers = {s.layer for s in spec.sections}
@@ -142,7 +144,7 @@ def test_every_renderer_draws_the_same_legend(demo, vue, spec, tmp_path):
 
 def test_png_shows_every_legend_colour(demo, vue, spec):
     """Every key's colour is painted in the legend column of the PNG."""
-    from lib.static_map import render_map
+    from lib.rendering.print.static_map import render_map
 
     selection = demo.filtered(vue.filters())
     png = render_map(
@@ -159,7 +161,7 @@ def test_png_shows_every_legend_colour(demo, vue, spec):
 
 
 def test_legend_says_what_is_drawn(demo):
-    from lib.mapspec import describe
+    from lib.rendering.vue import describe
 
     selection = demo.filtered(Filters())
     only_points = describe(selection, couches=("ptce",))
@@ -194,8 +196,8 @@ def _seed(name: str, line: str) -> bool:
 
 def test_every_recit_vue_names_every_source_it_draws(demo):
     """Each vue's source line: sources of its PTCE and supports, placement."""
-    from lib.demo import load_demo_file
-    from lib.storylines import default_recit, figures_of
+    from lib.domain.recits import default_recit, figures_of
+    from lib.io.demo import load_demo_file
 
     faits = load_demo_file()[1]
     story = default_recit(list(demo.ptce.index))

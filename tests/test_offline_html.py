@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from lib.offline_html import DATA_URL_RE, standalone_bytes, standalone_html
+from lib.rendering.web.offline import DATA_URL_RE, standalone_bytes, standalone_html
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_carte import XSS, make_records
 
@@ -30,7 +30,7 @@ _URL_RE = re.compile(r"""https?://[^\s"'<>)\\]+""")
 @pytest.fixture(scope="module")
 def frames(built_cache):
     from geo.lookup import commune_points
-    from lib.explore import build_frames
+    from lib.domain.selection import build_frames
 
     return build_frames(make_records(), commune_points())
 
@@ -50,9 +50,14 @@ def carte_map(frames, remote_from: int = 10_000, tiles: bool = False):
         load_boundaries,
         static_geojson,
     )
-    from lib.choropleth import INDICATORS, classify, indicator
-    from lib.maps import choropleth_layer, explorer_base, fit_bounds_of, ptce_markers
-    from lib.offline_html import standalone_map
+    from lib.analysis.choropleth import INDICATORS, classify, indicator
+    from lib.rendering.web.maps import (
+        choropleth_layer,
+        explorer_base,
+        fit_bounds_of,
+        ptce_markers,
+    )
+    from lib.rendering.web.offline import standalone_map
 
     epci = in_region(load_boundaries("epci", "regional"), "epci", REGION)
     population = epci.set_index("code")["population"].astype(float)
@@ -112,7 +117,7 @@ def test_everything_is_inline(frames, remote_from):
 @pytest.mark.parametrize("remote_from", [10_000, 1])
 def test_data_files_are_embedded(frames, remote_from):
     from geo.boundaries import static_path
-    from lib.maps import MARKERS_DIR
+    from lib.rendering.web.maps import MARKERS_DIR
 
     page = standalone_html(carte_map(frames, remote_from), TITLE)
     blocks = dict(
@@ -152,7 +157,7 @@ def test_tiles_are_the_only_network_use(frames):
 
 
 def test_missing_static_file_is_an_error(built_cache):
-    from lib.maps import explorer_base
+    from lib.rendering.web.maps import explorer_base
 
     m = explorer_base("/app/static/geo/absent-00000000.geojson")
     with pytest.raises(ValueError, match="introuvable"):
@@ -162,7 +167,7 @@ def test_missing_static_file_is_an_error(built_cache):
 def test_asset_from_another_site_is_an_error(built_cache):
     import folium.plugins
 
-    from lib.maps import base_map
+    from lib.rendering.web.maps import base_map
 
     m = base_map()
     folium.plugins.Fullscreen().add_to(m)
@@ -171,7 +176,7 @@ def test_asset_from_another_site_is_an_error(built_cache):
 
 
 def test_no_caption(built_cache):
-    from lib.maps import base_map
+    from lib.rendering.web.maps import base_map
 
     page = standalone_html(base_map(), "Carte", caption=False)
     assert "atlas-offline-caption" not in page and "<title>Carte</title>" in page
@@ -277,7 +282,7 @@ def test_file_draws_offline(browser, frames, epci_count, tmp_path, remote_from):
 def test_fonts_and_images_of_style_sheets_become_data():
     import folium
 
-    from lib.map_assets import use_local_assets
+    from lib.rendering.web.assets import use_local_assets
 
     use_local_assets()
     # folium's full default set: Bootstrap, Font Awesome (web fonts relative
@@ -295,8 +300,8 @@ def test_carte_file_shows_legend_title_filters_date_and_sources(
     """The Carte's offline file explains itself with every request blocked."""
     from datetime import date
 
-    from lib.carte import offline_map
-    from lib.palette import FILIERE_COLORS, LEVEL_COLORS
+    from lib.rendering.palette import FILIERE_COLORS, LEVEL_COLORS
+    from lib.rendering.web.carte import offline_map
 
     filters_text = "Région : Pays de la Loire · Filières : culture"
     path = tmp_path / "carte.html"

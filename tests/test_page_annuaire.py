@@ -9,16 +9,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import fr
-from lib.demo import load_demo_file
-from lib.fiche import escape_markdown
-from lib.model import Ptce, Soutien
-from lib.synthetic import generate
+from lib.analysis.fiche import escape_markdown
+from lib.domain.model import Ptce, Soutien
+from lib.io.demo import load_demo_file
+from lib.io.synthetic import generate
 from tests.raw import assert_no_raw_frame, assert_no_raw_text
 
 TIMEOUT = 60
 SCRIPT = (
-    "from app import filters_sidebar\n"
-    "from pages import annuaire\n"
+    "from views.filters import filters_sidebar\n"
+    "from views import annuaire\n"
     "filters_sidebar()\n"
     "annuaire.render()\n"
 )
@@ -52,8 +52,8 @@ def records(ref):
 @pytest.fixture(autouse=True)
 def database(tmp_path, monkeypatch, records):
     """The demo data, 300 synthetic PTCE, one hostile name and one empty PTCE."""
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     url = f"sqlite:///{tmp_path / 'annuaire.sqlite'}"
     store = Store(url)

@@ -9,14 +9,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import fr
-from lib.demo import load_demo_file
-from lib.synthetic import generate
+from lib.io.demo import load_demo_file
+from lib.io.synthetic import generate
 from tests.raw import assert_no_raw_frame, assert_no_raw_text
 
 TIMEOUT = 60
 SCRIPT = (
-    "from app import filters_sidebar\n"
-    "from pages import collectivites\n"
+    "from views.filters import filters_sidebar\n"
+    "from views import collectivites\n"
     "filters_sidebar()\n"
     "collectivites.render()\n"
 )
@@ -33,8 +33,8 @@ def records(ref):
 @pytest.fixture(autouse=True)
 def database(tmp_path, monkeypatch, records):
     """A database with the demo data and 300 synthetic PTCE."""
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     url = f"sqlite:///{tmp_path / 'collectivites.sqlite'}"
     store = Store(url)
@@ -268,7 +268,7 @@ KM_TEXT = re.compile(r"(?:moins de 0,1|\d{1,3}(?:\u202f\d{3})*(?:,\d)?)\u00a0km"
 def frames(records, ref, built_cache):
     """The frames the page reads (demo and synthetic PTCE)."""
     from geo.lookup import commune_points
-    from lib.explore import build_frames
+    from lib.domain.selection import build_frames
 
     return build_frames(records, commune_points(), ref)
 
@@ -278,7 +278,7 @@ def _texts(at: AppTest) -> list[str]:
 
 
 def _role_text(niveau: str) -> str:
-    from lib.reperes import section
+    from lib.analysis.reperes import section
 
     titre = {"commune": "Communes", "epci": "Intercommunalités",
              "departement": "Départements", "region": "Régions"}[niveau]  # fmt: skip
@@ -288,7 +288,7 @@ def _role_text(niveau: str) -> str:
 def _fiche_link(ptce_id: str, nom: str) -> str:
     from urllib.parse import quote
 
-    from lib.fiche import escape_markdown
+    from lib.analysis.fiche import escape_markdown
 
     return f"[{escape_markdown(nom)}](./annuaire?ptce={quote(ptce_id, safe='')})"
 
@@ -305,9 +305,9 @@ def _assert_french(texts: list[str]) -> None:
 def test_epci_without_ptce_shows_role_peers_and_nearest(built_cache, frames, ref):
     # Acceptance: the fiche of an EPCI with no PTCE still shows its level's
     # role, its peers' supports by type and the nearest PTCE.
-    from lib.accompagner import que_faire
-    from lib.soutiens import libelle
-    from lib.territoires import ptce_mask, region_of
+    from lib.analysis.accompagner import que_faire
+    from lib.analysis.territoires import ptce_mask, region_of
+    from lib.domain.soutiens import libelle
 
     code = next(
         c
@@ -368,7 +368,7 @@ def test_epci_without_ptce_shows_role_peers_and_nearest(built_cache, frames, ref
     ],
 )
 def test_every_level_renders_the_section(built_cache, ref, niveau, code, pluriel):
-    from lib.accompagner import level_shapes, neighbours
+    from lib.analysis.accompagner import level_shapes, neighbours
 
     at = _app()
     at.query_params["territoire"] = f"{niveau}:{code}"
@@ -394,8 +394,8 @@ def test_every_level_renders_the_section(built_cache, ref, niveau, code, pluriel
 
 def test_section_escapes_names(tmp_path, monkeypatch, built_cache, ref):
     # A hostile PTCE name in a peer's support, a neighbour and the nearest.
-    from lib.model import Ptce, Soutien
-    from lib.store import Store
+    from lib.domain.model import Ptce, Soutien
+    from lib.store.ptce import Store
 
     url = f"sqlite:///{tmp_path / 'hostile.sqlite'}"
     hostile = "<b>*gras*</b> [clic](javascript:alert(1)) :red[rouge]"
@@ -413,7 +413,7 @@ def test_section_escapes_names(tmp_path, monkeypatch, built_cache, ref):
         "test",
     )
     monkeypatch.setenv("DATABASE_URL", url)
-    from lib.accompagner import level_shapes, neighbours
+    from lib.analysis.accompagner import level_shapes, neighbours
 
     neighbour = neighbours(level_shapes("epci"), PAYS_D_ANCENIS)[0]
     at = _app()

@@ -8,13 +8,13 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.explore import Filters, build_frames
-from lib.store import Store
+from lib.domain.selection import Filters, build_frames
+from lib.store.ptce import Store
 
 TIMEOUT = 60
 SCRIPT = (
-    "from app import filters_sidebar\n"
-    "from pages import statistiques\n"
+    "from views.filters import filters_sidebar\n"
+    "from views import statistiques\n"
     "filters_sidebar()\n"
     "statistiques.render()\n"
 )
@@ -26,8 +26,8 @@ N_CHARTS = 6
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
     """The demo data plus 200 synthetic PTCE, in a SQLite file of this module."""
-    from lib.demo import install_demo
-    from lib.synthetic import generate
+    from lib.io.demo import install_demo
+    from lib.io.synthetic import generate
 
     url = f"sqlite:///{tmp_path_factory.mktemp('stats') / 'stats.sqlite'}"
     store = Store(url)

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo.boundaries import ATTRIBUTION
-from lib.demo import load_demo_file
+from lib.io.demo import load_demo_file
 from tests.conftest import ROOT
 
 TIMEOUT = 60
@@ -18,7 +18,7 @@ def _page(name: str) -> AppTest:
     # AppTest resets Streamlit's page mode on every run, so each page function
     # is run through a one-line script rather than through st.navigation.
     return AppTest.from_string(
-        f"from pages import {name}\n{name}.render()\n", default_timeout=TIMEOUT
+        f"from views import {name}\n{name}.render()\n", default_timeout=TIMEOUT
     )
 
 
@@ -35,8 +35,8 @@ def test_app_entry_point_runs(built_cache):
 @pytest.fixture(autouse=True)
 def demo_database(tmp_path, monkeypatch):
     """Each page test gets its own database holding the demo data."""
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     url = f"sqlite:///{tmp_path / 'pages.sqlite'}"
     install_demo(Store(url))
@@ -121,10 +121,10 @@ def test_sources_keep_their_commas_and_hide_server_details(built_cache):
 
 def test_unexpected_errors_are_shown_in_french_without_details(built_cache):
     script = (
-        "import pages.accueil\n"
+        "import views.accueil\n"
         "def broken():\n"
         "    raise RuntimeError('détail interne secret')\n"
-        "pages.accueil.render = broken\n"
+        "views.accueil.render = broken\n"
         "import app\n"
         "app.main()\n"
     )

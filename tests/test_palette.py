@@ -50,7 +50,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import colour
 
-from lib import choropleth, palette
+from lib.analysis import choropleth
+from lib.rendering import palette
 
 VISIONS = {
     "vision normale": None,
@@ -166,7 +167,8 @@ def test_the_measure_is_ciede2000():
 
 
 def test_maps_and_exports_read_the_palette():
-    from lib import maps, static_map
+    from lib.rendering.print import static_map
+    from lib.rendering.web import maps
 
     assert maps.FILIERE_COLORS is palette.FILIERE_COLORS
     assert maps.LEVEL_COLORS is palette.LEVEL_COLORS
@@ -174,8 +176,9 @@ def test_maps_and_exports_read_the_palette():
 
 
 def test_fiche_timeline_colours_levels_as_the_map():
-    from lib.fiche import timeline_chart, timeline_frame
-    from lib.model import NIVEAU_LABELS, Ptce, Soutien
+    from lib.analysis.fiche import timeline_frame
+    from lib.domain.model import NIVEAU_LABELS, Ptce, Soutien
+    from lib.rendering.charts import timeline_chart
 
     record = Ptce(
         id="t", nom="T", departement="44", region="52",

@@ -5,23 +5,20 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.auth import User, WriteRefused
-from lib.explore import build_frames
-from lib.store import ConflictError, NotFoundError, Store
-from lib.storylines import (
+from lib.domain.recits import (
     DEFAULT_ID,
     Recit,
     Vue,
     default_recit,
-    delete_recit,
     divergences,
     figures_of,
-    list_recits,
-    load_recit,
     new_id,
-    save_recit,
     vue_link,
 )
+from lib.domain.selection import build_frames
+from lib.store.accounts import User, WriteRefused
+from lib.store.ptce import ConflictError, NotFoundError, Store
+from lib.store.recits import delete_recit, list_recits, load_recit, save_recit
 
 XSS = "<img src=x onerror=alert(1)>"
 ALICE = User("alice", "Alice", "éditeur")
@@ -31,7 +28,7 @@ READER = User("carole", "Carole", "lecteur")
 
 @pytest.fixture
 def demo_store(tmp_path, monkeypatch):
-    from lib.demo import install_demo
+    from lib.io.demo import install_demo
 
     url = f"sqlite:///{tmp_path / 'pres.sqlite'}"
     store = Store(url)
@@ -161,7 +158,7 @@ def test_new_ids_are_free_slugs():
 
 # -- page -----------------------------------------------------------------------
 
-SCRIPT = "from pages import presentation\npresentation.render()\n"
+SCRIPT = "from views import presentation\npresentation.render()\n"
 
 
 def _page(params: dict | None = None) -> AppTest:
@@ -230,8 +227,8 @@ def test_copy_form_creates_a_recit(demo_store, built_cache):
 
 
 def test_the_ways_vue_lists_the_seven_ways_of_the_guide():
-    from lib.soutiens import TYPES
-    from lib.storylines import WAYS_TO_SUPPORT
+    from lib.domain.recits import WAYS_TO_SUPPORT
+    from lib.domain.soutiens import TYPES
 
     assert len(WAYS_TO_SUPPORT) == 7
     assert any("investissement" in w for w in WAYS_TO_SUPPORT)

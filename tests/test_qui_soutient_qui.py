@@ -7,9 +7,11 @@ import re
 
 import pytest
 
-from lib import fr, palette
-from lib.layers import supports
-from lib.maps import (
+from lib import fr
+from lib.analysis.layers import supports
+from lib.domain.soutiens import libelle
+from lib.rendering import palette
+from lib.rendering.web.maps import (
     REMOTE_MARKERS_FROM,
     ClusterMarkers,
     SupportLayer,
@@ -19,14 +21,13 @@ from lib.maps import (
     support_layer,
     support_rows,
 )
-from lib.soutiens import libelle
 from tests.test_carte import XSS, make_records
 
 
 @pytest.fixture(scope="module")
 def frames(built_cache):
     from geo.lookup import commune_points
-    from lib.explore import build_frames
+    from lib.domain.selection import build_frames
 
     return build_frames(make_records(), commune_points())
 
@@ -59,7 +60,7 @@ def test_each_line_ends_at_the_marker_of_its_ptce(frames):
 
 
 def test_identical_lines_make_one_listing_each_support():
-    from lib.maps import LINE_ENTRIES
+    from lib.rendering.web.maps import LINE_ENTRIES
 
     def link(i):
         return {"from": (47.0, -1.5), "to": (47.2, -1.55), "niveau": "region",
@@ -84,7 +85,7 @@ def test_line_text_names_who_supports_whom_how_much_when_and_source(frames):
     commune = next(label for label in by_label if "(commune)" in label)
     assert commune.endswith("→ A")
     assert by_label[commune] == [
-        # The guide's wording of the type (lib.soutiens), not its stored code.
+        # The guide's wording of the type (lib.domain.soutiens), not its stored code.
         f"Soutien : {libelle('investissement')}",
         f"Montant : {fr.euros(1000.0)}",
         "Années : non renseignées",
@@ -104,7 +105,7 @@ def test_line_text_names_who_supports_whom_how_much_when_and_source(frames):
 
 
 def test_years_said_in_french(frames):
-    from lib.layers import _details
+    from lib.analysis.layers import _details
 
     class S:
         type, dispositif, montant, source = "investissement", None, None, None
@@ -173,9 +174,9 @@ def test_hostile_names_stay_text_in_lines(frames):
 
 
 def test_many_lines_come_from_a_static_file(frames, tmp_path, monkeypatch):
-    import lib.maps
+    import lib.rendering.web.maps
 
-    monkeypatch.setattr(lib.maps, "MARKERS_DIR", tmp_path)
+    monkeypatch.setattr(lib.rendering.web.maps, "MARKERS_DIR", tmp_path)
     _polys, links = supports(frames)
     group = support_layer({"type": "FeatureCollection"}, links, remote_from=1)
     layer = _layer(group)
@@ -204,8 +205,8 @@ def test_markers_ringed_light_then_dark(frames):
 
 @pytest.fixture
 def database(tmp_path, monkeypatch):
-    from lib.demo import install_demo
-    from lib.store import Store
+    from lib.io.demo import install_demo
+    from lib.store.ptce import Store
 
     url = f"sqlite:///{tmp_path / 'carte.sqlite'}"
     store = Store(url)
@@ -216,8 +217,8 @@ def database(tmp_path, monkeypatch):
 
 
 def test_map_legend_draws_marks_as_the_map_does(frames):
-    from lib.carte import map_layers
-    from lib.maps import MapLegend
+    from lib.rendering.web.carte import map_layers
+    from lib.rendering.web.maps import MapLegend
 
     built = map_layers(frames, couches=("ptce", "soutiens"))
     (legend,) = [
@@ -249,7 +250,7 @@ def test_map_legend_draws_marks_as_the_map_does(frames):
 
 
 def test_epci_bubbles_ringed_like_markers():
-    from lib.maps import aggregate_layer
+    from lib.rendering.web.maps import aggregate_layer
 
     group = aggregate_layer([[47.2, -1.5, 12, 3, "244400404"]], {"244400404": "N"})
     (bubbles,) = group._children.values()
@@ -261,7 +262,7 @@ def test_epci_bubbles_ringed_like_markers():
 
 def test_outlines_of_the_view_come_from_static_files(frames):
     from geo.boundaries import static_geojson, static_path, to_geojson
-    from lib.layers import outline_sources
+    from lib.analysis.layers import outline_sources
 
     polys, _links = supports(frames)
     sources, rest = outline_sources(polys, "52")
@@ -289,7 +290,7 @@ def test_outlines_of_the_view_come_from_static_files(frames):
 
 def test_offline_export_carries_the_outline_files(frames):
     from geo.boundaries import static_geojson
-    from lib.carte import offline_map
+    from lib.rendering.web.carte import offline_map
 
     page = offline_map(
         frames,

@@ -13,13 +13,12 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from lib.auth import User
-from lib.demo import install_demo
-from lib.model import Ptce
-from lib.store import ConflictError, Store, recit
-from lib.storylines import (
-    Recit,
-    Vue,
+from lib.domain.model import Ptce
+from lib.domain.recits import Recit, Vue
+from lib.io.demo import install_demo
+from lib.store.accounts import User
+from lib.store.ptce import ConflictError, Store, recit
+from lib.store.recits import (
     delete_recit,
     deleted_recits,
     load_recit,
@@ -138,7 +137,7 @@ def test_recits_have_a_history_and_can_be_restored(database_url):
 
 
 def test_existing_recits_enter_the_history_on_upgrade(tmp_path):
-    from lib.store import make_engine, migrate
+    from lib.store.ptce import make_engine, migrate
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = make_engine(url)
@@ -180,7 +179,7 @@ def _signed_in(script: str, params: dict | None = None) -> AppTest:
     return at.run()
 
 
-PRESENTATION = "from pages import presentation\npresentation.render()\n"
+PRESENTATION = "from views import presentation\npresentation.render()\n"
 
 
 def _flash(at: AppTest) -> str:
@@ -235,7 +234,7 @@ def test_presentation_applies_a_fresh_move_and_restores_a_deleted_recit(
     assert restored is not None and restored.version == 4
 
 
-DONNEES = "from pages import donnees\ndonnees.render()\n"
+DONNEES = "from views import donnees\ndonnees.render()\n"
 
 
 def _open_ptce(ptce_id: str) -> AppTest:

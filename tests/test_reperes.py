@@ -2,7 +2,7 @@
 
 Issue 13, points 1 and 3. The section list below is the guide's (RTES / CRESS
 Pays de la Loire, March 2025), written out here on purpose: a section
-dropped from ``lib.reperes`` or from the page fails. The faits tests run
+dropped from ``lib.analysis.reperes`` or from the page fails. The faits tests run
 over the stored data, not over a fixed list: a fait or a disagreement added
 to the data must appear too.
 """
@@ -15,11 +15,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import fr, reperes
-from lib import soutiens as types_soutien
-from lib.demo import load_demo_file
-from lib.model import TYPES_SOUTIEN, Fait, Source
-from lib.store import Store
+from lib import fr
+from lib.analysis import reperes
+from lib.domain import soutiens as types_soutien
+from lib.domain.model import TYPES_SOUTIEN, Fait, Source
+from lib.io.demo import load_demo_file
+from lib.store.ptce import Store
 from tests.raw import assert_no_raw_text
 
 TIMEOUT = 60
@@ -42,7 +43,7 @@ SEED_SECTIONS = (
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     """A database holding the demo data, used by the pages."""
-    from lib.demo import install_demo
+    from lib.io.demo import install_demo
 
     url = f"sqlite:///{tmp_path / 'reperes.sqlite'}"
     s = Store(url)
@@ -53,7 +54,7 @@ def store(tmp_path, monkeypatch):
 
 def _page(partie: str | None = None) -> AppTest:
     at = AppTest.from_string(
-        "from pages import reperes\nreperes.render()\n", default_timeout=TIMEOUT
+        "from views import reperes\nreperes.render()\n", default_timeout=TIMEOUT
     )
     if partie:
         at.query_params["partie"] = partie
@@ -324,7 +325,7 @@ def test_demo_pages_read_no_raw_value(store):
 
 
 def test_charte_and_scic_say_what_the_data_holds(store):
-    from lib.model import Ptce
+    from lib.domain.model import Ptce
 
     store.save(
         Ptce(id="une-scic", nom="Une SCIC", commune="44109", forme_juridique="SCIC",

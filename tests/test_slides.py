@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from lib.explore import build_frames
-from lib.slides import pdf_name, recit_zip, slide, slide_names
-from lib.store import Store
-from lib.storylines import Recit, Vue, default_recit
+from lib.domain.recits import Recit, Vue, default_recit
+from lib.domain.selection import build_frames
+from lib.rendering.print.slides import pdf_name, recit_zip, slide, slide_names
+from lib.store.ptce import Store
 
 WHEN = date(2026, 11, 27)
 NASTY = "../../x $y$ <b>"
@@ -26,7 +26,7 @@ SAFE_NAME = re.compile(r"^[0-9]{2,}-[a-z0-9]+(-[a-z0-9]+)*\.png$")
 def demo(built_cache, tmp_path_factory):
     """Demo store, its frames, the default récit and the sourced figures."""
     from geo.lookup import commune_points
-    from lib.demo import install_demo
+    from lib.io.demo import install_demo
 
     path = tmp_path_factory.mktemp("slides") / "db.sqlite"
     store = Store(f"sqlite:///{path}")
@@ -158,10 +158,10 @@ def test_slide_of_a_supported_ptce_shows_the_screen(demo):
     import numpy as np
     from pyproj import Transformer
 
-    from lib.carte import view_bounds
-    from lib.layers import supports
-    from lib.palette import FILIERE_COLORS, LEVEL_COLORS
-    from lib.slides import slide_figure
+    from lib.analysis.layers import supports
+    from lib.rendering.palette import FILIERE_COLORS, LEVEL_COLORS
+    from lib.rendering.print.slides import slide_figure
+    from lib.rendering.vue import view_bounds
 
     frames, story, faits = demo
     vue = _moulin(story)
@@ -181,7 +181,7 @@ def test_slide_of_a_supported_ptce_shows_the_screen(demo):
     assert niveaux
     assert any(present(LEVEL_COLORS[n]) for n in niveaux)
 
-    # Extent: the map frames what the screen frames (lib.carte.view_bounds).
+    # Extent: the map frames what the screen frames (lib.rendering.vue.view_bounds).
     filters = vue.filters()
     (south, west), (north, east) = view_bounds(
         filters.region, filters.departements, filters.epci
@@ -201,7 +201,7 @@ def test_slide_of_a_supported_ptce_shows_the_screen(demo):
 
 def test_slide_text_is_wrapped_never_cut(demo):
     """A long text is drawn whole, on as many lines as it needs: no « … »."""
-    from lib.slides import slide_figure
+    from lib.rendering.print.slides import slide_figure
 
     frames, story, faits = demo
     long_text = " ".join(f"mot{i}" for i in range(160)) + " fin."

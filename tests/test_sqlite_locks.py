@@ -19,16 +19,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from lib.backup import backup
-from lib.database import check_file
-from lib.model import Ptce
-from lib.store import Store
+from lib.domain.model import Ptce
+from lib.store.backups import backup
+from lib.store.database import check_file
+from lib.store.ptce import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
 _OTHER_PROCESS = """
 import dataclasses, sys
-from lib.store import Store
+from lib.store.ptce import Store
 store = Store(sys.argv[1])
 p = store.get("pole")
 store.save(dataclasses.replace(p, description="par un autre processus"), "bob")

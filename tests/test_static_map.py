@@ -11,10 +11,10 @@ from PIL import Image
 from pypdf import PdfReader
 
 from geo.boundaries import in_region, load_boundaries
-from lib.choropleth import classify, indicator
-from lib.explore import build_frames
-from lib.model import Ptce, Soutien
-from lib.static_map import (
+from lib.analysis.choropleth import classify, indicator
+from lib.domain.model import Ptce, Soutien
+from lib.domain.selection import build_frames
+from lib.rendering.print.static_map import (
     describe_view,
     export_filename,
     format_date,
@@ -239,7 +239,7 @@ def test_bad_arguments(frames):
 
 
 def test_fiche_departement_is_one_a4_page(frames):
-    from lib.territoires import fiche_territoire
+    from lib.analysis.territoires import fiche_territoire
 
     data = render_fiche_territoire(frames, "departement", "44", when=WHEN)
     reader, text = pdf_text(data)
@@ -311,8 +311,8 @@ def _stacked_records() -> list[Ptce]:
 def test_every_placed_ptce_of_loire_atlantique_is_drawn(built_cache):
     """PTCE at one place are all drawn (side by side or counted), by filière."""
     from geo.lookup import commune_points
-    from lib.palette import FILIERE_COLORS
-    from lib.static_map import map_figure
+    from lib.rendering.palette import FILIERE_COLORS
+    from lib.rendering.print.static_map import map_figure
 
     frames = build_frames(_stacked_records(), commune_points())
     placed = int(frames.ptce["lat"].notna().sum())
@@ -343,7 +343,7 @@ def test_every_placed_ptce_of_loire_atlantique_is_drawn(built_cache):
 def test_many_ptce_at_one_place_are_counted(built_cache):
     """More than eight PTCE at one place: one bubble with their number."""
     from geo.lookup import commune_points
-    from lib.static_map import map_figure
+    from lib.rendering.print.static_map import map_figure
 
     records = [
         Ptce(id=f"p{i}", nom=f"P {i}", commune="44109", departement="44",
@@ -374,7 +374,7 @@ def test_fiche_names_the_ptce_and_the_kinds_of_support(frames):
 
 def test_fiche_wraps_a_long_title_and_fills_its_page(frames):
     """The whole name is printed within the page; the map grows into the room."""
-    from lib.static_map import A4
+    from lib.rendering.print.static_map import A4
 
     name = "CA de la Région Nazairienne et de l'Estuaire (CARENE)"
     _, text = pdf_text(render_fiche_territoire(frames, "epci", "244400644", when=WHEN))

@@ -1,4 +1,4 @@
-"""Statistics tables (lib.stats) and their charts (lib.charts)."""
+"""Statistics tables (lib.analysis.stats) and their charts (lib.rendering.charts)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from lib import charts, stats
-from lib.explore import Filters, build_frames
-from lib.model import (
+from lib.analysis import stats
+from lib.domain.model import (
     CATEGORIES_MEMBRE,
     FILIERES,
     NIVEAU_LABELS,
@@ -21,8 +20,10 @@ from lib.model import (
     Ptce,
     Soutien,
 )
-from lib.soutiens import libelle
-from lib.synthetic import generate
+from lib.domain.selection import Filters, build_frames
+from lib.domain.soutiens import libelle
+from lib.io.synthetic import generate
+from lib.rendering import charts
 
 TABLES = (
     "par_filiere",
@@ -176,7 +177,7 @@ def test_par_departement_code_and_name(small):
 def test_soutiens_type_niveau_every_combination(small):
     table = stats.soutiens_type_niveau(small)
     assert len(table) == len(TYPES_SOUTIEN) * len(NIVEAUX)
-    # In the guide's wording (lib.soutiens), in vocabulary order.
+    # In the guide's wording (lib.domain.soutiens), in vocabulary order.
     assert list(table["Type de soutien"].unique()) == [
         libelle(t) for t in TYPES_SOUTIEN
     ]

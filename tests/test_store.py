@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from lib.model import Membre, Ptce, Source, Soutien
-from lib.store import (
+from lib.domain.model import Membre, Ptce, Source, Soutien
+from lib.store.ptce import (
     SCHEMA_VERSION,
     ConflictError,
     NotFoundError,

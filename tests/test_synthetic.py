@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from geo.reference import load_reference
-from lib.model import FILIERES, TYPES_SOUTIEN
-from lib.synthetic import generate
+from lib.domain.model import FILIERES, TYPES_SOUTIEN
+from lib.io.synthetic import generate
 
 
 def test_deterministic_and_flagged():

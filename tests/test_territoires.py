@@ -8,11 +8,7 @@ import pandas as pd
 import pytest
 
 from lib import fr
-from lib.explore import Filters, build_frames
-from lib.model import NIVEAUX, TYPES_SOUTIEN, Ptce, Soutien
-from lib.soutiens import libelle
-from lib.synthetic import generate
-from lib.territoires import (
+from lib.analysis.territoires import (
     COLLECTIVITE_COLUMNS,
     MATRICE_COLUMNS,
     collectivites,
@@ -20,7 +16,6 @@ from lib.territoires import (
     format_amount,
     format_rate,
     format_territoire,
-    heatmap_chart,
     matrice,
     parse_territoire,
     per_100k,
@@ -31,6 +26,11 @@ from lib.territoires import (
     territory_choices,
     territory_label,
 )
+from lib.domain.model import NIVEAUX, TYPES_SOUTIEN, Ptce, Soutien
+from lib.domain.selection import Filters, build_frames
+from lib.domain.soutiens import libelle
+from lib.io.synthetic import generate
+from lib.rendering.charts import heatmap_chart
 
 PAYS_D_ANCENIS = "244400552"
 NANTES_METROPOLE = "244400404"
@@ -249,7 +249,7 @@ def test_matrice_every_combination(hand_made):
     assert list(table.columns) == MATRICE_COLUMNS
     assert len(table) == len(NIVEAUX) * len(TYPES_SOUTIEN)
     assert table["Soutiens"].sum() == len(hand_made.soutiens)
-    # Types in the guide's wording (lib.soutiens), not their stored codes.
+    # Types in the guide's wording (lib.domain.soutiens), not their stored codes.
     invest, gouvernance = libelle("investissement"), libelle("acteur de la gouvernance")
     assert set(table["Type de soutien"]) == {libelle(t) for t in TYPES_SOUTIEN}
     cell = table.set_index(["niveau", "Type de soutien"])

@@ -9,12 +9,12 @@ from datetime import date
 import pytest
 
 from lib import worker
-from lib.errors import explain
-from lib.explore import build_frames
-from lib.model import Ptce, Soutien
-from lib.slides import recit_zip
-from lib.static_map import render_fiche_territoire, render_map
-from lib.storylines import Recit, Vue
+from lib.domain.errors import explain
+from lib.domain.model import Ptce, Soutien
+from lib.domain.recits import Recit, Vue
+from lib.domain.selection import build_frames
+from lib.rendering.print.slides import recit_zip
+from lib.rendering.print.static_map import render_fiche_territoire, render_map
 
 WHEN = date(2026, 11, 27)
 
@@ -45,7 +45,7 @@ def test_offloaded_map_is_made_elsewhere_and_identical(frames):
         there = render_map(frames, **kwargs)
     assert len(runs) == 1
     assert runs[0].pid != os.getpid()
-    assert runs[0].name == "lib.static_map.render_map"
+    assert runs[0].name == "lib.rendering.print.static_map.render_map"
     assert there == here
 
 
@@ -64,8 +64,8 @@ def test_offloaded_recit_zip_and_fiche_are_identical(frames):
         there = recit_zip(story, lambda vue: frames, [], when=WHEN, dpi=40)
         fiche_there = render_fiche_territoire(frames, "departement", "44", when=WHEN)
     assert [r.name for r in runs] == [
-        "lib.slides._recit_zip",
-        "lib.static_map.render_fiche_territoire",
+        "lib.rendering.print.slides._recit_zip",
+        "lib.rendering.print.static_map.render_fiche_territoire",
     ]
     assert all(r.pid != os.getpid() for r in runs)
     assert there == here

@@ -1,0 +1,226 @@
+"""The shared filters of every view, in the sidebar, mirrored in the URL.
+
+They are drawn around ``st.navigation`` (:mod:`app`), so that they are the same on
+every view and keep their values when the view changes. Their state is
+mirrored in the URL query parameters: a copied link reopens the same view.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from geo.lookup import epci_in
+from geo.reference import load_reference
+from lib.domain.model import (
+    FILIERES,
+    FORMES_JURIDIQUES,
+    NIVEAU_LABELS,
+    NIVEAUX,
+    STADES,
+    TYPES_AMI,
+    TYPES_SOUTIEN,
+)
+from lib.domain.selection import FRANCE, Filters
+from lib.domain.soutiens import SOURCE_TYPES, definition
+from lib.domain.soutiens import libelle as libelle_type
+from lib.fr import integer, sort_key
+from views import (
+    FILTERS_KEY,
+    filtered,
+    get_frames,
+    query_params,
+    set_query_params,
+)
+
+_LOG = logging.getLogger("atlas")
+
+#: Widget keys of the filters (prefix ``f_``), one per Filters field.
+_KEYS = {
+    "region": "f_region",
+    "departements": "f_dep",
+    "epci": "f_epci",
+    "filieres": "f_filiere",
+    "stades": "f_stade",
+    "formes": "f_forme",
+    "types_soutien": "f_soutien",
+    "niveaux": "f_niveau",
+    "ami": "f_ami",
+    "annees": "f_annees",
+    "texte": "f_texte",
+}
+_FILTER_PARAMS = ("region", "dep", "epci", "filiere", "stade", "forme", "soutien",
+                  "niveau", "ami", "annees", "q")  # fmt: skip
+YEARS = (1990, 2026)
+#: Streamlit's « Select all » entry is in English and cannot be translated;
+#: « Tous » (nothing chosen) already means every value.
+_NO_SELECT_ALL = {"select_all": False}
+#: Help of the « Types de soutien » filter: each type and its definition.
+_TYPES_HELP = (
+    "Les manières de soutenir un PTCE, selon le guide "
+    + SOURCE_TYPES
+    + " :\n\n"
+    + "\n".join(f"- **{libelle_type(t)}** : {definition(t)}" for t in TYPES_SOUTIEN)
+)
+
+
+def _to_widgets(filters: Filters) -> None:
+    state = st.session_state
+    state[_KEYS["region"]] = filters.region or FRANCE
+    for name in ("departements", "epci", "filieres", "stades", "formes",
+                 "types_soutien", "niveaux", "ami"):  # fmt: skip
+        state[_KEYS[name]] = list(getattr(filters, name))
+    state[_KEYS["annees"]] = filters.annees or YEARS
+    state[_KEYS["texte"]] = filters.texte
+
+
+def _reset() -> None:
+    _to_widgets(Filters())
+
+
+def filters_sidebar() -> Filters:
+    """Draw the shared filters in the sidebar and return their value.
+
+    On the first run of a session the widgets take their values from the URL;
+    afterwards the widgets lead and the URL follows them.
+    """
+    ref = load_reference()
+    state = st.session_state
+    if "_filters_from_url" not in state:
+        state["_filters_from_url"] = True
+        _to_widgets(Filters.from_params(query_params(), ref))
+
+    sb = st.sidebar
+    sb.header("Filtres")
+    # Filled once the filters are known, but shown above them: always in view.
+    counter_slot = sb.container()
+    regions = [
+        FRANCE,
+        *sorted(
+            (r.code for r in ref.regions.values() if r.zone != "com"),
+            key=lambda c: sort_key(ref.regions[c].nom),  # Île-de-France among the I
+        ),
+    ]
+    region = sb.selectbox(
+        "Région",
+        regions,
+        key=_KEYS["region"],
+        format_func=lambda c: "France entière" if c == FRANCE else ref.regions[c].nom,
+    )
+    region = None if region == FRANCE else region
+    deps = sorted(
+        (
+            d.code
+            for d in ref.departements.values()
+            if d.zone != "com" and (region is None or d.region == region)
+        ),
+        key=lambda c: c.zfill(3),
+    )
+    _keep_valid(_KEYS["departements"], deps)
+    departements = sb.multiselect(
+        "Départements",
+        deps,
+        key=_KEYS["departements"],
+        format_func=lambda c: f"{c} — {ref.departements[c].nom}",
+        placeholder="Tous",
+        **_NO_SELECT_ALL,
+    )
+    epcis = list(epci_in(tuple(sorted(departements or deps))))
+    _keep_valid(_KEYS["epci"], epcis)
+    epci = sb.multiselect(
+        "EPCI",
+        epcis,
+        key=_KEYS["epci"],
+        format_func=lambda c: ref.epci[c].nom,
+        placeholder="Tous",
+        **_NO_SELECT_ALL,
+    )
+    filieres = sb.multiselect(
+        "Filières",
+        FILIERES,
+        key=_KEYS["filieres"],
+        placeholder="Toutes",
+        **_NO_SELECT_ALL,
+    )
+    stades = sb.multiselect(
+        "Stades", STADES, key=_KEYS["stades"], placeholder="Tous", **_NO_SELECT_ALL
+    )
+    formes = sb.multiselect(
+        "Formes juridiques",
+        FORMES_JURIDIQUES,
+        key=_KEYS["formes"],
+        placeholder="Toutes",
+        **_NO_SELECT_ALL,
+    )
+    types = sb.multiselect(
+        "Types de soutien",
+        TYPES_SOUTIEN,
+        key=_KEYS["types_soutien"],
+        # Stored codes stay stable; people read the guide's wording.
+        format_func=libelle_type,
+        help=_TYPES_HELP,
+        placeholder="Tous",
+        **_NO_SELECT_ALL,
+    )
+    niveaux = sb.multiselect(
+        "Collectivités qui soutiennent",
+        NIVEAUX,
+        key=_KEYS["niveaux"],
+        format_func=lambda n: NIVEAU_LABELS[n],
+        placeholder="Tous niveaux",
+        **_NO_SELECT_ALL,
+    )
+    ami = sb.multiselect(
+        "AMI gagnés", TYPES_AMI, key=_KEYS["ami"], placeholder="Tous", **_NO_SELECT_ALL
+    )
+    annees = sb.slider("Année de création", *YEARS, key=_KEYS["annees"])
+    texte = sb.text_input(
+        "Recherche", key=_KEYS["texte"], placeholder="nom, commune, membre…"
+    )
+
+    filters = Filters(
+        region=region,
+        departements=tuple(departements),
+        epci=tuple(epci),
+        filieres=tuple(filieres),
+        stades=tuple(stades),
+        formes=tuple(formes),
+        types_soutien=tuple(types),
+        niveaux=tuple(niveaux),
+        ami=tuple(ami),
+        annees=None if tuple(annees) == YEARS else tuple(annees),
+        texte=texte.strip(),
+    )
+    set_query_params(filters.to_params(), _FILTER_PARAMS)
+    state[FILTERS_KEY] = filters
+    _counter(filters, counter_slot)
+
+    sb.divider()
+    sb.caption("Filtres actifs : " + " · ".join(filters.active(ref)))
+    sb.button(
+        "Réinitialiser les filtres",
+        on_click=_reset,
+        disabled=filters.is_default(),
+        use_container_width=True,
+    )
+    return filters
+
+
+def _counter(filters: Filters, slot) -> None:
+    # On every page, at the top of the sidebar: how many PTCE the filters keep.
+    everything = get_frames()
+    kept = len(filtered(filters).ptce)
+    slot.markdown(
+        f'<p data-testid="sidebar-counter"><strong>{integer(kept)} PTCE</strong> sur '
+        f"{integer(len(everything.ptce))}</p>",
+        unsafe_allow_html=True,
+    )
+
+
+def _keep_valid(key: str, options: list[str]) -> None:
+    # A narrower région or département drops choices that no longer apply,
+    # instead of letting Streamlit fail on values missing from the options.
+    allowed = set(options)
+    if key in st.session_state:
+        st.session_state[key] = [v for v in st.session_state[key] if v in allowed]
