@@ -472,7 +472,9 @@ def build(
     reason = "reconstruction demandée" if force else is_stale(source, out)
     if reason is None:
         log(f"Contours à jour dans {out}")
-        return read_manifest(out)
+        manifest = read_manifest(out)
+        assert manifest is not None  # is_stale() found it
+        return manifest
     log(f"Construction des contours ({reason}) depuis {source.path}")
     started = time.perf_counter()
     ref = load_reference()

@@ -36,6 +36,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PACKAGE = "@etalab/decoupage-administratif"
 VERSION = "6.0.0"
@@ -183,12 +184,13 @@ class Reference:
             Régions, départements, EPCI (by SIREN) or current communes; an
             empty dict for an unknown level.
         """
-        return {
+        levels: dict[str, dict] = {
             "region": self.regions,
             "departement": self.departements,
             "epci": self.epci,
             "commune": self.communes,
-        }.get(level, {})
+        }
+        return levels.get(level, {})
 
     def epci_members(self, siren: str) -> tuple[str, ...]:
         """Return the codes of the member communes of an EPCI."""
@@ -243,15 +245,22 @@ def fetch_package(dest: Path) -> Path:
     return dest / out.stdout.strip().splitlines()[-1]
 
 
+def _load_member(tar: tarfile.TarFile, name: str) -> Any:
+    member = tar.extractfile(name)
+    if member is None:
+        raise ValueError(f"{name} n'est pas un fichier dans l'archive")
+    return json.load(member)
+
+
 def _read_package_json(tarball: Path) -> dict[str, list[dict]]:
     with tarfile.open(tarball, "r:gz") as tar:
-        meta = json.load(tar.extractfile("package/package.json"))
+        meta = _load_member(tar, "package/package.json")
         if meta["version"] != VERSION:
             raise ValueError(
                 f"{tarball} contient la version {meta['version']}, {VERSION} attendue"
             )
         return {
-            name: json.load(tar.extractfile(f"package/data/{name}.json"))
+            name: _load_member(tar, f"package/data/{name}.json")
             for name in ("communes", "epci", "departements", "regions")
         }
 

@@ -27,7 +27,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, SupportsFloat, SupportsIndex, TypeVar
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, get_timezone
@@ -183,7 +183,7 @@ def number(
     str
         Digits grouped by a narrow no-break space, decimal comma.
     """
-    if is_missing(value):
+    if value is None or is_missing(value):
         return missing
     if isinstance(value, float) and math.isinf(value):
         return missing
@@ -223,7 +223,9 @@ def euros(value: float | int | None, decimals: int = 0, missing: str = MISSING) 
     -------
     str
     """
-    if is_missing(value) or (isinstance(value, float) and math.isinf(value)):
+    if value is None or is_missing(value):
+        return missing
+    if isinstance(value, float) and math.isinf(value):
         return missing
     return format_currency(
         value,
@@ -248,7 +250,9 @@ def euros_compact(value: float | int | None, missing: str = MISSING) -> str:
         CLDR's short French form, the space inside « k € » dropped to keep
         the unit in one piece in a heatmap cell.
     """
-    if is_missing(value) or (isinstance(value, float) and math.isinf(value)):
+    if value is None or is_missing(value):
+        return missing
+    if isinstance(value, float) and math.isinf(value):
         return missing
     if abs(value) < 1000:
         return euros(value, 0, missing)
@@ -269,7 +273,9 @@ def file_size(n_bytes: float | int | None, missing: str = MISSING) -> str:
     -------
     str
     """
-    if is_missing(n_bytes) or (isinstance(n_bytes, float) and math.isinf(n_bytes)):
+    if n_bytes is None or is_missing(n_bytes):
+        return missing
+    if isinstance(n_bytes, float) and math.isinf(n_bytes):
         return missing
     for factor, unit, decimals in ((1e9, "Go", 1), (1e6, "Mo", 1), (1e3, "ko", 0)):
         if abs(n_bytes) >= factor:
@@ -292,7 +298,9 @@ def percent(share: float | None, decimals: int = 0, missing: str = MISSING) -> s
     -------
     str
     """
-    if is_missing(share) or (isinstance(share, float) and math.isinf(share)):
+    if share is None or is_missing(share):
+        return missing
+    if isinstance(share, float) and math.isinf(share):
         return missing
     return format_percent(share, format=_pattern(decimals, f"{_NBSP}%"), locale=LOCALE)
 
@@ -354,6 +362,8 @@ def year(value: object, missing: str = MISSING) -> str:
         return missing
     if isinstance(value, dt.date):
         return str(value.year)
+    if not isinstance(value, str | bytes | SupportsFloat | SupportsIndex):
+        return missing
     try:
         return str(int(float(value)))
     except (TypeError, ValueError, OverflowError):
@@ -374,24 +384,25 @@ def date(value: str | dt.date | None, missing: str = MISSING) -> str:
     -------
     str
     """
-    if is_missing(value):
+    if value is None or is_missing(value):
         return missing
     if isinstance(value, str):
         try:
             value = dt.date.fromisoformat(value.strip()[:10])
         except ValueError:
             return missing
-    if hasattr(value, "to_pydatetime"):  # a pandas Timestamp
-        value = value.to_pydatetime()
-    if isinstance(value, dt.datetime):
-        value = value.date()
+    day: dt.date = value
+    if hasattr(day, "to_pydatetime"):  # a pandas Timestamp
+        day = day.to_pydatetime()
+    if isinstance(day, dt.datetime):
+        day = day.date()
     # French writes the first day of a month as an ordinal: « 1er mai ».
-    text = format_date(value, "d MMMM y", locale=LOCALE)
-    return "1er" + text[1:] if value.day == 1 else text
+    text = format_date(day, "d MMMM y", locale=LOCALE)
+    return "1er" + text[1:] if day.day == 1 else text
 
 
 def _moment(value: str | dt.datetime | None) -> dt.datetime | None:
-    if is_missing(value):
+    if value is None or is_missing(value):
         return None
     if isinstance(value, str):
         try:

@@ -199,7 +199,7 @@ _ERRNOS = {
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     """Yield an exception and what it wraps (driver error, cause, context)."""
     seen: set[int] = set()
-    todo = [exc]
+    todo: list[BaseException | None] = [exc]
     while todo:
         current = todo.pop(0)
         if current is None or id(current) in seen:
