@@ -195,11 +195,12 @@ def match_columns(headers: list[str], sheet: str) -> tuple[dict[int, str], list[
         ``{position: column name}`` for recognised headers, and the list of
         headers that matched nothing (reported, not fatal).
     """
-    lookup = {}
+    lookup: dict[str, str] = {}
     for column in SHEETS[sheet]:
         for alias in (column.name, *column.aliases):
             lookup.setdefault(_key(alias), column.name)
-    matched, unknown = {}, []
+    matched: dict[int, str] = {}
+    unknown: list[str] = []
     for i, header in enumerate(headers):
         name = lookup.get(_key(header or ""))
         if name and name not in matched.values():

@@ -374,7 +374,7 @@ def file_kind(data: bytes, name: str) -> str:
 def _delimiter(text: str) -> str:
     first = text.split("\n", 1)[0]
     counts = {d: first.count(d) for d in (";", ",", "\t")}
-    return max(counts, key=counts.get) if any(counts.values()) else ";"
+    return max(counts, key=counts.__getitem__) if any(counts.values()) else ";"
 
 
 def _width(headers: list[str]) -> int:
