@@ -19,7 +19,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import streamlit as st
 
@@ -192,6 +192,53 @@ def set_query_params(params: dict[str, str | list[str]], owned: Iterable[str]) -
             st.query_params[key] = (
                 wanted_list if len(wanted_list) > 1 else wanted_list[0]
             )
+
+
+def url_first(
+    marker: str,
+    widgets: Callable[[dict[str, list[str]]], Mapping[str, object]],
+    token: object = True,
+    kept: str | None = None,
+) -> bool:
+    """URL first, widgets after: set widget states from the URL once.
+
+    The one idiom of every view: on the first run of a session (or when
+    ``token`` changes, e.g. another récit), the URL decides the widgets'
+    values; afterwards the widgets lead and the view mirrors them in the URL
+    (:func:`set_query_params`).
+
+    Parameters
+    ----------
+    marker : str
+        Session key remembering that the URL was read (and its ``token``).
+    widgets : callable
+        From the URL parameters (:func:`query_params`), the widget values to
+        set: ``{widget key: value}``.
+    token : object
+        What the URL was read for; a new token reads it again.
+    kept : str, optional
+        Session key of widget values kept aside by the view: Streamlit
+        forgets a widget's state on a run that does not draw it (another
+        view), so they are put back when the view comes back.
+
+    Returns
+    -------
+    bool
+        True on the run that read the URL.
+    """
+    state = st.session_state
+    if state.get(marker, _UNSET) == token:
+        for key, value in (state.get(kept, {}) if kept else {}).items():
+            if key not in state:
+                state[key] = value
+        return False
+    state[marker] = token
+    for key, value in widgets(query_params()).items():
+        state[key] = value
+    return True
+
+
+_UNSET = object()
 
 
 def load_geojson(

@@ -20,8 +20,8 @@ from views import (
     get_frames,
     markers,
     prepared_download,
-    query_params,
     set_query_params,
+    url_first,
 )
 
 _PARAMS = ("couches", "maille", "indicateur", "classes", "fond", "territoire")
@@ -38,30 +38,27 @@ _WIDGETS = ("carte_couches", "carte_maille", "carte_indicateur", "carte_classes"
 _KEPT = "_carte_options"
 
 
-def _state_from_url() -> None:
-    # First run of the session: the URL decides the map options; back from
-    # another page, the options kept aside come back.
-    if "_carte_from_url" in st.session_state:
-        for key, value in st.session_state.get(_KEPT, {}).items():
-            if key not in st.session_state:
-                st.session_state[key] = value
-        return
-    st.session_state["_carte_from_url"] = True
-    params = query_params()
+def _options_from_url(params: dict[str, list[str]]) -> dict[str, object]:
+    # Invalid values fall back to the defaults: a link typed by hand opens.
+    def last(name: str, default: str, allowed) -> str:
+        value = (params.get(name) or [default])[-1]
+        return value if value in allowed else default
+
     couches = [c for c in params.get("couches", []) if c in LAYERS]
-    st.session_state["carte_couches"] = couches or ["ptce", "choro"]
-    maille = (params.get("maille") or ["departement"])[-1]
-    st.session_state["carte_maille"] = maille if maille in MAILLES else "departement"
-    ind = (params.get("indicateur") or ["nombre"])[-1]
-    st.session_state["carte_indicateur"] = ind if ind in INDICATORS else "nombre"
-    method = (params.get("classes") or ["quantiles"])[-1]
-    st.session_state["carte_classes"] = method if method in METHODS else "quantiles"
-    st.session_state["carte_fond"] = (params.get("fond") or [""])[-1] == "osm"
-    st.session_state["carte_territoire"] = (params.get("territoire") or [""])[-1]
+    return {
+        "carte_couches": couches or ["ptce", "choro"],
+        "carte_maille": last("maille", "departement", MAILLES),
+        "carte_indicateur": last("indicateur", "nombre", INDICATORS),
+        "carte_classes": last("classes", "quantiles", METHODS),
+        "carte_fond": (params.get("fond") or [""])[-1] == "osm",
+        "carte_territoire": (params.get("territoire") or [""])[-1],
+    }
 
 
 def render() -> None:
-    _state_from_url()
+    # First run of the session: the URL decides the map options; back from
+    # another view, the options kept aside come back.
+    url_first("_carte_from_url", _options_from_url, kept=_KEPT)
     everything = get_frames()
     selection = filtered()
     st.title("Carte des PTCE")

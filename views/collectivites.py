@@ -46,6 +46,7 @@ from views import (
     prepared_download,
     selection_of,
     set_query_params,
+    url_first,
 )
 
 #: Query parameter of the territory whose fiche is open.
@@ -191,16 +192,19 @@ _LIST_HELP = {
 _ROW_HEIGHT = 86  # four lines of text
 
 
+def _territory_from_url(params: dict[str, list[str]], ref) -> dict[str, object]:
+    param = parse_territoire((params.get(PARAM) or [None])[-1], ref)
+    if not param:
+        return {_LEVEL_KEY: None}
+    return {_LEVEL_KEY: param[0], _code_key(param[0]): param[1]}
+
+
 def _territory(frames) -> None:
     st.header("Fiche territoire")
     ref = load_reference()
     state = st.session_state
-    param = parse_territoire(st.query_params.get(PARAM), ref)
-    if _LEVEL_KEY not in state:
-        # First run on this page: the URL leads; afterwards the widgets do.
-        state[_LEVEL_KEY] = param[0] if param else None
-        if param:
-            state[_code_key(param[0])] = param[1]
+    # First run on this view: the URL leads; afterwards the widgets do.
+    url_first(_LEVEL_KEY + "_from_url", lambda params: _territory_from_url(params, ref))
     choices = territory_choices(frames, ref)
 
     left, right = st.columns([1, 3])

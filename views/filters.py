@@ -22,7 +22,7 @@ from lib.domain.model import (
     TYPES_AMI,
     TYPES_SOUTIEN,
 )
-from lib.domain.selection import FRANCE, Filters
+from lib.domain.selection import FILTER_FIELDS, FILTER_PARAMS, FRANCE, Filters
 from lib.domain.soutiens import SOURCE_TYPES, definition
 from lib.domain.soutiens import libelle as libelle_type
 from lib.fr import integer, sort_key
@@ -30,28 +30,14 @@ from views import (
     FILTERS_KEY,
     filtered,
     get_frames,
-    query_params,
     set_query_params,
+    url_first,
 )
 
 _LOG = logging.getLogger("atlas")
 
-#: Widget keys of the filters (prefix ``f_``), one per Filters field.
-_KEYS = {
-    "region": "f_region",
-    "departements": "f_dep",
-    "epci": "f_epci",
-    "filieres": "f_filiere",
-    "stades": "f_stade",
-    "formes": "f_forme",
-    "types_soutien": "f_soutien",
-    "niveaux": "f_niveau",
-    "ami": "f_ami",
-    "annees": "f_annees",
-    "texte": "f_texte",
-}
-_FILTER_PARAMS = ("region", "dep", "epci", "filiere", "stade", "forme", "soutien",
-                  "niveau", "ami", "annees", "q")  # fmt: skip
+#: Widget key per Filters field (lib.domain.selection.FILTER_FIELDS).
+_KEYS = {f.name: f.key for f in FILTER_FIELDS}
 YEARS = (1990, 2026)
 #: Streamlit's « Select all » entry is in English and cannot be translated;
 #: « Tous » (nothing chosen) already means every value.
@@ -65,18 +51,40 @@ _TYPES_HELP = (
 )
 
 
-def _to_widgets(filters: Filters) -> None:
-    state = st.session_state
-    state[_KEYS["region"]] = filters.region or FRANCE
-    for name in ("departements", "epci", "filieres", "stades", "formes",
-                 "types_soutien", "niveaux", "ami"):  # fmt: skip
-        state[_KEYS[name]] = list(getattr(filters, name))
-    state[_KEYS["annees"]] = filters.annees or YEARS
-    state[_KEYS["texte"]] = filters.texte
+def _widget_values(filters: Filters) -> dict[str, object]:
+    """The sidebar's widget values showing ``filters``."""
+    values: dict[str, object] = {}
+    for f in FILTER_FIELDS:
+        value = getattr(filters, f.name)
+        if f.kind == "region":
+            values[f.key] = value or FRANCE
+        elif f.kind == "list":
+            values[f.key] = list(value)
+        elif f.kind == "years":
+            values[f.key] = value or YEARS
+        else:
+            values[f.key] = value
+    return values
+
+
+def _from_widgets(values: dict[str, object]) -> Filters:
+    """The filters the sidebar's widget values say (by Filters field)."""
+    fields: dict[str, object] = {}
+    for f in FILTER_FIELDS:
+        value = values[f.name]
+        if f.kind == "region":
+            fields[f.name] = None if value == FRANCE else value
+        elif f.kind == "list":
+            fields[f.name] = tuple(value)
+        elif f.kind == "years":
+            fields[f.name] = None if tuple(value) == YEARS else tuple(value)
+        else:
+            fields[f.name] = str(value).strip()
+    return Filters(**fields)
 
 
 def _reset() -> None:
-    _to_widgets(Filters())
+    st.session_state.update(_widget_values(Filters()))
 
 
 def filters_sidebar() -> Filters:
@@ -87,9 +95,10 @@ def filters_sidebar() -> Filters:
     """
     ref = load_reference()
     state = st.session_state
-    if "_filters_from_url" not in state:
-        state["_filters_from_url"] = True
-        _to_widgets(Filters.from_params(query_params(), ref))
+    url_first(
+        "_filters_from_url",
+        lambda params: _widget_values(Filters.from_params(params, ref)),
+    )
 
     sb = st.sidebar
     sb.header("Filtres")
@@ -108,12 +117,11 @@ def filters_sidebar() -> Filters:
         key=_KEYS["region"],
         format_func=lambda c: "France entière" if c == FRANCE else ref.regions[c].nom,
     )
-    region = None if region == FRANCE else region
     deps = sorted(
         (
             d.code
             for d in ref.departements.values()
-            if d.zone != "com" and (region is None or d.region == region)
+            if d.zone != "com" and region in (FRANCE, d.region)
         ),
         key=lambda c: c.zfill(3),
     )
@@ -179,20 +187,22 @@ def filters_sidebar() -> Filters:
         "Recherche", key=_KEYS["texte"], placeholder="nom, commune, membre…"
     )
 
-    filters = Filters(
-        region=region,
-        departements=tuple(departements),
-        epci=tuple(epci),
-        filieres=tuple(filieres),
-        stades=tuple(stades),
-        formes=tuple(formes),
-        types_soutien=tuple(types),
-        niveaux=tuple(niveaux),
-        ami=tuple(ami),
-        annees=None if tuple(annees) == YEARS else tuple(annees),
-        texte=texte.strip(),
+    filters = _from_widgets(
+        {
+            "region": region,
+            "departements": departements,
+            "epci": epci,
+            "filieres": filieres,
+            "stades": stades,
+            "formes": formes,
+            "types_soutien": types,
+            "niveaux": niveaux,
+            "ami": ami,
+            "annees": annees,
+            "texte": texte,
+        }
     )
-    set_query_params(filters.to_params(), _FILTER_PARAMS)
+    set_query_params(filters.to_params(), FILTER_PARAMS)
     state[FILTERS_KEY] = filters
     _counter(filters, counter_slot)
 

@@ -57,6 +57,7 @@ from views import (
     query_params,
     read_only,
     set_query_params,
+    url_first,
 )
 
 _PARAMS = ("recit", "vue")
@@ -340,18 +341,19 @@ def render() -> None:
 
 
 def _state_from_url(saved: dict[str, str]) -> tuple[str, int]:
-    params = query_params()
-    wanted = (params.get("recit") or [DEFAULT_ID])[-1]
+    wanted = (query_params().get("recit") or [DEFAULT_ID])[-1]
     recit_id = wanted if wanted in saved or wanted == DEFAULT_ID else DEFAULT_ID
-    if st.session_state.get("pres_recit") != recit_id:
-        # A new récit (or the first run): the URL says which vue to open.
-        st.session_state["pres_recit"] = recit_id
-        try:
-            number = int((params.get("vue") or ["1"])[-1])
-        except ValueError:
-            number = 1
-        st.session_state["pres_index"] = max(number - 1, 0)
+    # A new récit (or the first run): the URL says which vue to open.
+    url_first("pres_recit", _vue_from_url, token=recit_id)
     return recit_id, st.session_state["pres_index"]
+
+
+def _vue_from_url(params: dict[str, list[str]]) -> dict[str, int]:
+    try:
+        number = int((params.get("vue") or ["1"])[-1])
+    except ValueError:
+        number = 1
+    return {"pres_index": max(number - 1, 0)}
 
 
 def _story(recit_id: str) -> Recit:

@@ -18,11 +18,16 @@ from lib import fr
 from lib.analysis import reperes
 from lib.analysis.reperes import Desaccord, Entry, Ref
 from lib.domain.model import NIVEAU_LABELS, Fait
-from views import get_frames, get_store, set_query_params
+from views import get_frames, get_store, set_query_params, url_first
 
 _PARAM = "partie"
 _PARTS = {"guide": "Le guide", "chiffres": "Chiffres et sources"}
 _KEY = "reperes-partie"
+
+
+def _part_from_url(params: dict[str, list[str]]) -> dict[str, str]:
+    wanted = (params.get(_PARAM) or ["guide"])[-1]
+    return {_KEY: wanted if wanted in _PARTS else "guide"}
 
 
 def render() -> None:
@@ -33,9 +38,7 @@ def render() -> None:
         "données de l'atlas : chaque repère cite sa source, chaque exemple "
         "renvoie à la fiche de son PTCE et à la carte."
     )
-    if _KEY not in st.session_state:
-        wanted = st.query_params.get(_PARAM)
-        st.session_state[_KEY] = wanted if wanted in _PARTS else "guide"
+    url_first(_KEY + "_from_url", _part_from_url)
     partie = st.radio(
         "Partie",
         list(_PARTS),

@@ -73,15 +73,15 @@ class Filters:
         """Return the URL query parameters of these filters (defaults omitted)."""
         params: dict[str, str | list[str]] = {}
         if self.region != DEFAULT_REGION:
-            params["region"] = self.region or FRANCE
+            params[_PARAM_OF["region"]] = self.region or FRANCE
         for name, key in _LIST_PARAMS.items():
             values = getattr(self, name)
             if values:
                 params[key] = list(values)
         if self.annees:
-            params["annees"] = f"{self.annees[0]}-{self.annees[1]}"
+            params[_PARAM_OF["annees"]] = f"{self.annees[0]}-{self.annees[1]}"
         if self.texte:
-            params["q"] = self.texte
+            params[_PARAM_OF["texte"]] = self.texte
         return params
 
     @classmethod
@@ -109,7 +109,8 @@ class Filters:
             raw = params.get(key, [])
             return [raw] if isinstance(raw, str) else list(raw)
 
-        region = values("region")[-1] if values("region") else DEFAULT_REGION
+        region_values = values(_PARAM_OF["region"])
+        region = region_values[-1] if region_values else DEFAULT_REGION
         if region == FRANCE:
             region = None
         elif region not in ref.regions:
@@ -129,14 +130,16 @@ class Filters:
             for name, key in _LIST_PARAMS.items()
         }
         annees = None
-        if values("annees"):
+        years = values(_PARAM_OF["annees"])
+        if years:
             try:
-                lo, hi = (int(x) for x in values("annees")[-1].split("-", 1))
+                lo, hi = (int(x) for x in years[-1].split("-", 1))
                 if 1900 <= lo <= hi <= 2100:
                     annees = (lo, hi)
             except ValueError:
                 annees = None
-        texte = (values("q")[-1] if values("q") else "").strip()[:200]
+        text = values(_PARAM_OF["texte"])
+        texte = (text[-1] if text else "").strip()[:200]
         return cls(region=region, annees=annees, texte=texte, **chosen)
 
     # -- description ---------------------------------------------------------
@@ -179,16 +182,47 @@ class Filters:
         return replace(self, region=None, departements=(), epci=())
 
 
-_LIST_PARAMS = {
-    "departements": "dep",
-    "epci": "epci",
-    "filieres": "filiere",
-    "stades": "stade",
-    "formes": "forme",
-    "types_soutien": "soutien",
-    "niveaux": "niveau",
-    "ami": "ami",
-}
+@dataclass(frozen=True)
+class FilterField:
+    """One filter: its :class:`Filters` field, URL parameter and widget key.
+
+    Attributes
+    ----------
+    name : str
+        Field of :class:`Filters`.
+    param : str
+        URL query parameter.
+    key : str
+        Streamlit widget key of the sidebar (``views/filters.py``).
+    kind : {"region", "list", "years", "text"}
+        How the value is read and written.
+    """
+
+    name: str
+    param: str
+    key: str
+    kind: str
+
+
+#: Every filter, once: :class:`Filters`, its URL parameters and the sidebar's
+#: widgets are derived from this table (adding a filter starts here).
+FILTER_FIELDS = (
+    FilterField("region", "region", "f_region", "region"),
+    FilterField("departements", "dep", "f_dep", "list"),
+    FilterField("epci", "epci", "f_epci", "list"),
+    FilterField("filieres", "filiere", "f_filiere", "list"),
+    FilterField("stades", "stade", "f_stade", "list"),
+    FilterField("formes", "forme", "f_forme", "list"),
+    FilterField("types_soutien", "soutien", "f_soutien", "list"),
+    FilterField("niveaux", "niveau", "f_niveau", "list"),
+    FilterField("ami", "ami", "f_ami", "list"),
+    FilterField("annees", "annees", "f_annees", "years"),
+    FilterField("texte", "q", "f_texte", "text"),
+)
+#: URL parameters of the filters.
+FILTER_PARAMS = tuple(f.param for f in FILTER_FIELDS)
+_LIST_PARAMS = {f.name: f.param for f in FILTER_FIELDS if f.kind == "list"}
+_PARAM_OF = {f.name: f.param for f in FILTER_FIELDS}
 
 
 # --------------------------------------------------------------------------
