@@ -192,10 +192,6 @@ class Reference:
         }
         return levels.get(level, {})
 
-    def epci_members(self, siren: str) -> tuple[str, ...]:
-        """Return the codes of the member communes of an EPCI."""
-        return self.epci[siren].membres
-
 
 def normalise_code(code: str) -> str:
     """Normalise a user-typed INSEE code (spaces, lower-case Corsica, 4 digits).

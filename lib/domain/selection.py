@@ -9,7 +9,7 @@ Filters combine with OR inside a filter and AND across filters.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -483,8 +483,3 @@ def mask(ptce: pd.DataFrame, filters: Filters) -> pd.Series:
     if filters.texte:
         keep &= ptce["recherche"].str.contains(fold(filters.texte), regex=False)
     return keep
-
-
-def filter_fields() -> list[str]:
-    """Names of the filter fields (for widgets and tests)."""
-    return [f.name for f in fields(Filters)]
