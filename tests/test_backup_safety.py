@@ -265,12 +265,12 @@ def test_restore_of_an_older_schema_upgrades_it(live, tmp_path):
     store.engine.dispose()
 
 
-@pytest.mark.parametrize("damage", ["views", "entête"])
+@pytest.mark.parametrize("damage", ["pages", "entête"])
 def test_restore_onto_a_damaged_database(template, live, tmp_path, damage):
     url, path = live
     expected = _snapshot(url)
     saved = backup(url, MANUAL)
-    if damage == "views":
+    if damage == "pages":
         _page_damage(template, path)
     else:
         path.write_bytes(b"\x00garbage" * 5000)

@@ -189,7 +189,7 @@ def test_ami_2023_laureates_are_those_named_in_the_pages_read(demo, register):
     ]
     named = {
         x["ptce"]
-        for page in register["views"]
+        for page in register["pages"]
         if any(key in page["url"] for key in _AMI_2023_PAGES)
         for x in page["extraits"]
         if "ami" in x["appuie"]
@@ -220,7 +220,7 @@ def test_every_url_comes_from_the_fact_sheet_or_the_pages_read(raw, register):
     if not FACT_SHEET.exists():
         pytest.skip(f"fiche des faits absente : {FACT_SHEET}")
     sheet = FACT_SHEET.read_text(encoding="utf-8")
-    read = {page["url"] for page in register["views"]}
+    read = {page["url"] for page in register["pages"]}
     text = json.dumps(raw, ensure_ascii=False)
     urls = set(re.findall(r"https?://[^\s\"]+", text))
     assert urls
@@ -253,7 +253,7 @@ def _cited(record: Ptce) -> set[str]:
 def _excerpts(register: dict) -> dict[str, list[tuple[dict, dict]]]:
     """PTCE identifier → (page, excerpt) pairs of the register."""
     found: dict[str, list[tuple[dict, dict]]] = {}
-    for page in register["views"]:
+    for page in register["pages"]:
         for x in page["extraits"]:
             found.setdefault(x["ptce"], []).append((page, x))
     return found
@@ -267,9 +267,9 @@ def test_register_pages_are_complete(register, demo):
     records, _ = demo
     by = {r.id: r for r in records}
     assert register["lu_le"] == "2026-12-02" and register["methode"].strip()
-    urls = [page["url"] for page in register["views"]]
+    urls = [page["url"] for page in register["pages"]]
     assert len(urls) == len(set(urls))
-    for page in register["views"]:
+    for page in register["pages"]:
         assert page["url"].startswith(("http://", "https://")), page
         assert page["titre"].strip() and page["lu_le"] == "2026-12-02", page["url"]
         assert page["extraits"], page["url"]
@@ -283,7 +283,7 @@ def test_register_pages_are_complete(register, demo):
 def test_each_excerpt_names_its_ptce(register, demo):
     records, _ = demo
     by = {r.id: r for r in records}
-    for page in register["views"]:
+    for page in register["pages"]:
         for x in page["extraits"]:
             name, lu = _norm(by[x["ptce"]].nom), _norm(x["nom_lu"])
             assert len(lu) >= 4, x
@@ -295,7 +295,7 @@ def test_each_excerpt_names_its_ptce(register, demo):
 
 def test_every_page_read_backs_the_ptce_that_cite_it(register, demo):
     records, _ = demo
-    read = {page["url"] for page in register["views"]}
+    read = {page["url"] for page in register["pages"]}
     excerpts = _excerpts(register)
     cited = set()
     for r in records:
@@ -322,7 +322,7 @@ def _place_names(record: Ptce, champ: str, ref) -> list[str]:
 def test_values_of_ptce_read_in_pages_are_quoted(register, demo, ref):
     """Every value of a PTCE sourced only by pages read is quoted, or « déduit »."""
     records, _ = demo
-    read = {page["url"] for page in register["views"]}
+    read = {page["url"] for page in register["pages"]}
     excerpts = _excerpts(register)
     checked = 0
     for r in records:

@@ -472,12 +472,12 @@ def test_editing_pages_on_a_read_only_database_offer_no_write(
     assert _fingerprint(path) == before
 
 
-@pytest.mark.parametrize("damage", ["views", "entête"])
+@pytest.mark.parametrize("damage", ["pages", "entête"])
 def test_app_on_a_damaged_database_explains_how_to_restore(
     built_cache, template, tmp_path, monkeypatch, damage
 ):
     path = _copy_db(template, tmp_path)
-    if damage == "views":
+    if damage == "pages":
         _damage(path)
     else:
         path.write_bytes(b"plus une base" * 1000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from shapely.geometry import box
@@ -279,8 +280,14 @@ def test_static_map_frames_the_chosen_departement(built_cache):
     territories = _projected("departement", "regional", "52")
     box44 = _projected("departement", "national", None)
     box44 = box44[box44["code"] == "44"].total_bounds
-    assert list(_view_box(territories, "52", ("44",), ())) == pytest.approx(list(box44))
-    assert list(_view_box(territories, "52", (), ())) == pytest.approx(
+    def view(*departements):
+        # What _view_box reads of a lib.rendering.vue.MapSpec.
+        return SimpleNamespace(
+            region="52", departements=departements, epci=(), territoire=None
+        )
+
+    assert list(_view_box(territories, view("44"))) == pytest.approx(list(box44))
+    assert list(_view_box(territories, view())) == pytest.approx(
         list(territories.total_bounds)
     )
 
