@@ -124,7 +124,7 @@ def format_km(km: float | None) -> str:
         decimal comma, no-break space), « moins de 0,1 km » near zero, ""
         when missing.
     """
-    if fr.is_missing(km):
+    if km is None or fr.is_missing(km):
         return ""
     if km < 0.05:
         return f"moins de {fr.number(0.1, 1)}\u00a0km"
@@ -381,10 +381,12 @@ def que_faire(
     inside = ptce_mask(ptce, niveau, code).to_numpy()
     mesure = _Mesure(ptce, geom)
     own = _premiers(ptce[inside], None)
-    voisins = ()
+    voisins: tuple[Voisin, ...] = ()
     if geom is not None:
         voisins = _voisins(ptce, inside, mesure, niveau, code, shapes, table)
-    plus_proche, sans_position, sans_position_total = None, (), 0
+    plus_proche = None
+    sans_position: tuple[PtceLien, ...] = ()
+    sans_position_total = 0
     if not inside.any():
         plus_proche = _nearest(ptce, mesure)
         unplaced = _sans_position(ptce, niveau, code, ref)
@@ -644,7 +646,7 @@ class _Mesure:
         self.lon, self.lat = lon, lat
         #: Distances measured so far (NaN: not measured, or unknown).
         self.km = np.full(len(ptce), np.nan)
-        self._tree = None
+        self._tree: shapely.STRtree | None = None
 
     def _setup(self) -> None:
         centre = shapely.centroid(self.geom)
@@ -674,6 +676,7 @@ class _Mesure:
             return
         if self._tree is None:
             self._setup()
+        assert self._tree is not None  # built by _setup()
         x, y = self._to_metres.transform(self.lon[positions], self.lat[positions])
         (which, _), metres = self._tree.query_nearest(
             shapely.points(x, y), return_distance=True
@@ -751,13 +754,14 @@ def _presence(
         return {c: ptce_mask(ptce, niveau, c).to_numpy() for c in codes}
     masks = {c: np.zeros(len(ptce), dtype=bool) for c in codes}
     ref = load_reference()
+    wanted: dict[str, list[str]]
     if niveau == "epci":
         wanted = {c: [c] for c in codes}
         column = ptce["epci_lies"]
     else:
         # A commune: its seat, or a territory of action naming it or its EPCI.
         seats = ptce["commune"].to_numpy(dtype=object)
-        wanted: dict[str, list[str]] = {}
+        wanted = {}
         for c in codes:
             masks[c] |= seats == c
             wanted.setdefault(c, []).append(c)

@@ -16,6 +16,7 @@ import math
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -380,7 +381,7 @@ def _departements_of(epci: set[str]) -> set[str]:
     from geo.reference import load_reference
 
     ref = load_reference()
-    found = set()
+    found: set[str] = set()
     for code in epci:
         if code in ref.epci:
             found.update(
@@ -445,6 +446,15 @@ def class_bins(values: np.ndarray, method: str = "quantiles", k: int = 5) -> np.
     return bins[counts > 0]
 
 
+class _LegendCommon(TypedDict):
+    # The Legend fields classify() passes whether or not there are classes.
+    outside: int
+    maille: str
+    method: str
+    zero_label: str
+    uncounted: int
+
+
 def classify(
     values: pd.Series,
     method: str = "quantiles",
@@ -502,7 +512,7 @@ def classify(
     positive = inside[inside > 0]
     colors = pd.Series(EMPTY_COLOR, index=values.index, dtype=object)
     colors[is_outside] = OUTSIDE_COLOR
-    common = {
+    common: _LegendCommon = {
         "outside": int(is_outside.sum()),
         "maille": maille,
         "method": method,

@@ -273,16 +273,16 @@ def timeline_frame(record: Ptce, ref: Reference | None = None) -> pd.DataFrame:
     rows = []
     for s in record.soutiens:
         start, end = s.annee_debut, s.annee_fin
-        if start is None and end is None:
-            continue
         if start is not None and end is not None:
             start, end = min(start, end), max(start, end)
             periode = str(start) if start == end else f"{start}–{end}"
             incertain = False
         elif start is not None:
             end, periode, incertain = start, f"{start} – fin non renseignée", True
-        else:
+        elif end is not None:
             start, periode, incertain = end, f"début non renseigné – {end}", True
+        else:
+            continue
         name = collectivite_name(s.niveau, s.code, ref)
         rows.append(
             {

@@ -786,7 +786,7 @@ def desaccords(faits: Sequence[Fait]) -> list[Desaccord]:
     """
     groups: dict[tuple[str, str], list[Fait]] = {}
     for f in faits:
-        if not fr.is_missing(f.note) and f.note.strip():
+        if f.note is not None and not fr.is_missing(f.note) and f.note.strip():
             groups.setdefault((f.sujet, f.note), []).append(f)
     return [Desaccord(s, n, tuple(fs)) for (s, n), fs in groups.items()]
 

@@ -113,7 +113,7 @@ def territory_label(niveau: str, code: str, ref: Reference | None = None) -> str
 
 
 @functools.lru_cache(maxsize=4)
-def _sums(ref: Reference) -> dict[str, dict[str, int]]:
+def _sums(ref: Reference) -> tuple[dict[str, dict[str, int]], int]:
     by_dep: Counter[str] = Counter()
     by_region: Counter[str] = Counter()
     france = 0
@@ -123,7 +123,7 @@ def _sums(ref: Reference) -> dict[str, dict[str, int]]:
         by_region[c.region] += pop
         if c.zone != "com":
             france += pop
-    return {"departement": dict(by_dep), "region": dict(by_region), "france": france}
+    return {"departement": dict(by_dep), "region": dict(by_region)}, france
 
 
 def population(
@@ -149,9 +149,13 @@ def population(
         sum of their communes' populations. None when unknown or zero.
     """
     ref = ref or load_reference()
-    sums = _sums(ref)
+    sums, france = _sums(ref)
     if niveau == "france":
-        return sums["france"] or None
+        return france or None
+    if niveau not in ("commune", "epci", "departement", "region"):
+        raise ValueError(f"niveau inconnu : {niveau!r}")
+    if code is None:
+        return None
     if niveau == "commune":
         commune = ref.communes.get(code)
         return (commune.population or None) if commune else None
@@ -163,9 +167,7 @@ def population(
             return epci.population
         total = sum(ref.communes[m].population or 0 for m in epci.membres)
         return total or None
-    if niveau in ("departement", "region"):
-        return sums[niveau].get(code) or None
-    raise ValueError(f"niveau inconnu : {niveau!r}")
+    return sums[niveau].get(code) or None
 
 
 def region_of(niveau: str, code: str, ref: Reference | None = None) -> str | None:

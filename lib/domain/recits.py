@@ -117,8 +117,8 @@ class Vue:
         -------
         Vue
         """
-        genre = data.get("genre") if data.get("genre") in GENRES else "carte"
-        maille = data.get("maille") if data.get("maille") in MAILLES else "departement"
+        genre = data["genre"] if data.get("genre") in GENRES else "carte"
+        maille = data["maille"] if data.get("maille") in MAILLES else "departement"
         filtres = {
             str(k): v if isinstance(v, str) else [str(x) for x in v]
             for k, v in dict(data.get("filtres") or {}).items()
