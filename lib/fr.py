@@ -18,6 +18,10 @@ among the E), then the accents, then the case. It is exact for the French
 alphabet; it does not try to order other scripts the way ICU would.
 """
 
+# size: every French formatter (numbers, money, dates, plurals), the collation key
+# and the French argparse, so that every screen and export imports one « fr »;
+# 24 functions, the longest 40 lines.
+
 from __future__ import annotations
 
 import argparse

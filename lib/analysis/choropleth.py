@@ -10,6 +10,9 @@ the app draws itself (:meth:`Legend.entries`), so the interactive map, the
 static exports and the tests read the same lines.
 """
 
+# size: indicator values, mapclassify classes and the Legend that the web map,
+# the static exports and the tests all read (Legend alone: 116 lines).
+
 from __future__ import annotations
 
 import math
@@ -455,6 +458,8 @@ class _LegendCommon(TypedDict):
     uncounted: int
 
 
+# size: 31-line numpy docstring for 9 parameters; the 48-line body is one
+# classification (outside, zero, classes, colours, legend) read in order.
 def classify(
     values: pd.Series,
     method: str = "quantiles",

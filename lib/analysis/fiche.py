@@ -9,6 +9,9 @@ tooltips are built from text nodes, and :func:`escape_markdown` is provided for
 pages that write user strings with Markdown.
 """
 
+# size: every display-ready part of one PTCE's fiche (safe text and links, figures,
+# members, supports, timeline, deductions, directory row); 20 short functions.
+
 from __future__ import annotations
 
 import re

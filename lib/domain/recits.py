@@ -259,6 +259,8 @@ WAYS_TO_SUPPORT = tuple(
 )
 
 
+# size: the default récit's own text, one Vue literal per slide in the
+# order shown; split, the story would no longer read top to bottom.
 def default_recit(known_ids: Iterable[str] = ()) -> Recit:
     """Return the default récit, built only from sourced facts.
 

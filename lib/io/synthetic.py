@@ -28,6 +28,8 @@ from lib.domain.model import (
 SOURCE = Source("Données synthétiques générées pour les tests", None)
 
 
+# size: one Ptce literal with every field drawn at random; the draws stay in one
+# place because their order fixes the records of a seed (benchmarks, tests).
 def generate(n: int, seed: int = 0, ref: Reference | None = None) -> list[Ptce]:
     """Generate ``n`` synthetic PTCE with members and supports.
 

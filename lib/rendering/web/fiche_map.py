@@ -59,6 +59,8 @@ def _regional(level: str) -> gpd.GeoDataFrame:
     return load_boundaries(level, "regional")
 
 
+# size: 28-line numpy docstring; the body is the fallback chain territory
+# of action → seat's commune → département → région, then the seat marker.
 def fiche_map(
     record: Ptce,
     points: Mapping[str, tuple[float, float]] | None = None,
