@@ -77,6 +77,8 @@ def render() -> None:
 
 # A fragment: changing the layers, the grid or the indicator reruns the map
 # and its legends only, not the whole app (filters, counters, other pages).
+# size: one st.fragment: its widgets, map, URL state and exports must rerun
+# together; its steps (map_layers, _exports, _territory_summary) are helpers.
 @st.fragment
 def _map_section(selection) -> None:
     filters = current_filters()

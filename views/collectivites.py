@@ -9,6 +9,10 @@ can be shared. Each fiche ends with « Que peut faire cette collectivité ? »
 PTCE around it.
 """
 
+# size: one page: matrix, list, then the fiche territoire and its « Que peut faire
+# cette collectivité ? » sections, which share the territory chosen in the URL;
+# 25 functions, the longest 80 lines (_autour).
+
 from __future__ import annotations
 
 from urllib.parse import quote

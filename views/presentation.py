@@ -1,5 +1,8 @@
 """Présentation: a récit of vues, full width, large type, keyboard navigation."""
 
+# size: 235 lines are the projector's CSS (_STYLE) and keyboard script (_SCRIPT);
+# the rest is one page: navigation, a vue of each genre, exports and the editor.
+
 from __future__ import annotations
 
 import hashlib
@@ -710,6 +713,8 @@ def _exports(story: Recit, vue: Vue, index: int) -> None:
 _FLASH = "pres_flash"
 
 
+# size: the editor's permission checks, copy form and one button per action,
+# each with its callback and arguments, in the order they appear on screen.
 def _editor(story: Recit, index: int) -> None:
     # After an action of the editor, it stays open on its message.
     flash = st.session_state.pop(_FLASH, None)
