@@ -333,7 +333,11 @@ def sign_in(
     waiting = waits_until is not None and now < dt.datetime.fromisoformat(waits_until)
     # One check of the same cost in every case: the time taken tells nothing.
     usable = row is not None and not waiting
-    target = row.hash.encode("ascii") if usable else _dummy_hash(_rounds())
+    target = (
+        row.hash.encode("ascii")
+        if row is not None and usable
+        else _dummy_hash(_rounds())
+    )
     good = _check(password, target) and usable
     if waiting:
         # Not counted: a waiting client's tries are never checked, so they
@@ -351,6 +355,7 @@ def sign_in(
             )
     if not good:
         raise AuthError(REFUSED)
+    assert row is not None  # good implies usable, so a row was found
     return User(
         row.identifiant,
         row.nom,

@@ -176,8 +176,16 @@ def _remove(path: Path) -> None:
         Path(f"{path}{companion}").unlink(missing_ok=True)
 
 
+def _parts(path: Path) -> re.Match[str]:
+    # The stamp (group 1) and kind (group 2) of a backup's file name.
+    m = _NAME.match(path.name)
+    if m is None:
+        raise ValueError(f"{path.name} n'est pas un nom de sauvegarde")
+    return m
+
+
 def _kind(path: Path) -> str:
-    return _NAME.match(path.name).group(2)
+    return _parts(path).group(2)
 
 
 def _new_name(folder: Path, tag: str) -> Path:
@@ -260,7 +268,7 @@ def list_backups(folder: Path | None = None, url: str | None = None) -> list[Pat
     if not folder.is_dir():
         return []
     found = [p for p in folder.iterdir() if _NAME.match(p.name)]
-    return sorted(found, key=lambda p: _NAME.match(p.name).group(1), reverse=True)
+    return sorted(found, key=lambda p: _parts(p).group(1), reverse=True)
 
 
 def last_backup_time(
@@ -282,7 +290,7 @@ def last_backup_time(
     backups = [p for p in list_backups(folder, url) if _kind(p) != DAMAGED]
     if not backups:
         return None
-    stamp = _NAME.match(backups[0].name).group(1)
+    stamp = _parts(backups[0]).group(1)
     return dt.datetime.strptime(stamp, "%Y%m%dT%H%M%S%f").replace(tzinfo=dt.UTC)
 
 
@@ -353,6 +361,7 @@ def _expected(version: int) -> dict[str, frozenset[str]]:
         migrate(engine, version)
         raw = engine.raw_connection()
         try:
+            assert raw.driver_connection is not None  # a fresh, valid connection
             return _objects(raw.driver_connection)
         finally:
             raw.close()

@@ -561,7 +561,7 @@ class Store:
         return [self._aggregate(row, children) for row in rows]
 
     def _children(self, conn: Connection, ids: list[str] | None) -> dict:
-        def select(table, order):
+        def select(table: sa.Table, order: list) -> dict[str, list]:
             query = sa.select(table).order_by(table.c.ptce_id, *order)
             if ids is not None:
                 query = query.where(table.c.ptce_id.in_(ids))
@@ -672,7 +672,9 @@ class Store:
     def count(self) -> int:
         """Return the number of PTCE stored."""
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(ptce)).scalar()
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(ptce)
+            ).scalar_one()
 
     def data_version(self) -> str:
         """Return a token that changes whenever any PTCE changes (cache key).
@@ -770,6 +772,7 @@ class Store:
                 )
         self._write_children(conn, record)
         stored = self.get(record.id, conn)
+        assert stored is not None  # written just above, in this transaction
         conn.execute(
             sa.insert(historique).values(
                 ptce_id=record.id,

@@ -363,7 +363,7 @@ def copy_recit(store: Store, story: Recit, titre: str, user: User) -> Recit:
     if not titre.strip():
         raise ValueError("Donnez un titre au nouveau récit.")
     with store.engine.connect() as conn:
-        taken = conn.execute(sa.select(recit_historique.c.recit_id).distinct())
-        taken = {*taken.scalars(), *dict(list_recits(store))}
+        stored = conn.execute(sa.select(recit_historique.c.recit_id).distinct())
+        taken: set[str] = {*stored.scalars(), *dict(list_recits(store))}
     copy = Recit(new_id(titre, taken), titre.strip(), story.vues)
     return save_recit(store, copy, user)
