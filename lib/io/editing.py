@@ -136,7 +136,7 @@ def plan_form(form: FormData, store: Store) -> Plan:
         plan.problems.append(
             Problem("Ce PTCE a été supprimé entre-temps.", feuille=FORM)
         )
-    elif form.version and stored.version != form.version:
+    elif form.version and stored is not None and stored.version != form.version:
         plan.problems.append(
             Problem(
                 "Ce PTCE a été modifié entre-temps par quelqu'un d'autre "

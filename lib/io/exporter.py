@@ -23,7 +23,7 @@ from lib.io.columns import LIST_SEP, SHEETS
 from lib.io.importer import FORMULA_PREFIXES
 
 #: Example rows of the import template (real codes, clearly fictitious names).
-TEMPLATE_EXAMPLE = {
+TEMPLATE_EXAMPLE: dict[str, dict[str, object]] = {
     "PTCE": {
         "nom": "Exemple — PTCE à renommer",
         "commune": "44003",
@@ -323,12 +323,12 @@ def to_geojson(
         A UTF-8 FeatureCollection.
     """
     features = []
-    membres = {p.id: [] for p in records}
+    membres: dict[str, list[dict[str, object]]] = {p.id: [] for p in records}
     for row in rows(records, "Membres"):
-        membres[row.pop("identifiant_ptce")].append(row)
-    soutiens = {p.id: [] for p in records}
+        membres[str(row.pop("identifiant_ptce"))].append(row)
+    soutiens: dict[str, list[dict[str, object]]] = {p.id: [] for p in records}
     for row in rows(records, "Soutiens"):
-        soutiens[row.pop("identifiant_ptce")].append(row)
+        soutiens[str(row.pop("identifiant_ptce"))].append(row)
     for p, props in zip(records, rows(records, "PTCE"), strict=True):
         if p.longitude is not None and p.latitude is not None:
             geometry = {"type": "Point", "coordinates": [p.longitude, p.latitude]}

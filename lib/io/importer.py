@@ -544,7 +544,7 @@ def _ptce_from_row(
         if region and region != dep_region:
             err.add("region", reg_text, "incohérente avec le département")
         region = dep_region
-    territoire = []
+    territoire: list[str] = []
     for item in _split(row.get("territoire", "")):
         if re.fullmatch(r"\d[0-9ABab]\d{2,3}", item):
             code, why = places.commune(item)
@@ -552,7 +552,7 @@ def _ptce_from_row(
             code, why = places.epci(item)
         if why:
             err.add("territoire", item, why)
-        elif code not in territoire:
+        elif code is not None and code not in territoire:
             territoire.append(code)
     filieres = []
     for item in _split(row.get("filieres", "")):
@@ -649,7 +649,9 @@ def _membre_from_row(err: _RowErrors, row: dict[str, str]) -> Membre | None:
         err.add("nom", row.get("nom"), "le nom de la structure est obligatoire")
     categorie = _label(err, "categorie", row.get("categorie", ""), CATEGORIES_MEMBRE)
     role = _label(err, "role", row.get("role", ""), ROLES_MEMBRE) or "membre"
-    return None if err.failed else Membre(nom, categorie, role)
+    if err.failed or nom is None:
+        return None
+    return Membre(nom, categorie, role)
 
 
 _NIVEAU_ALIASES = {
@@ -707,7 +709,8 @@ def _soutien_from_row(
     montant = _float(err, "montant", row.get("montant", ""), 0, 1e12)
     label = _text(row.get("source", ""))
     url = _url(err, "source_url", row.get("source_url", ""))
-    source = Source(label or url, url) if (label or url) else None
+    shown = label or url
+    source = Source(shown, url) if shown else None
     result = Soutien(
         niveau=niveau or "",
         code=code or "",
@@ -845,20 +848,22 @@ def plan_import(
             pid = _text(row.get("identifiant_ptce", ""))
             if pid is None:
                 err.add("identifiant_ptce", "", "identifiant du PTCE obligatoire")
+            item: Membre | Soutien | None
             if table.sheet == "Membres":
                 item = _membre_from_row(err, row)
-                target = membres
             else:
                 item = _soutien_from_row(err, row, places)
-                target = soutiens
             if item is not None and pid:
-                target.setdefault(pid, []).append(item)
+                if isinstance(item, Membre):
+                    membres.setdefault(pid, []).append(item)
+                else:
+                    soutiens.setdefault(pid, []).append(item)
                 child_lines.setdefault(pid, []).append((err, table.sheet))
         if cleaned:
             plan.warnings.append(_cleaned_warning(table, cleaned))
 
     existing = {p.id: p for p in store.load()}
-    by_name = {}
+    by_name: dict[tuple[str, str | None], str] = {}
     for p in existing.values():
         by_name.setdefault((fold(p.nom), p.departement), p.id)
     seen: dict[str, int] = {}
@@ -900,9 +905,11 @@ def plan_import(
 
     for pid in sorted(set(records) | set(membres) | set(soutiens)):
         stored = existing.get(pid)
-        base = records.get(pid) or stored
+        current = records.get(pid) or stored
+        # Children of an unknown PTCE were reported above: every pid is known.
+        assert current is not None
         record = replace(
-            base,
+            current,
             membres=(
                 tuple(membres.get(pid, ()))
                 if "Membres" in has_sheet
