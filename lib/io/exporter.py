@@ -123,6 +123,8 @@ def _deductions(deductions: dict[str, str]) -> str:
 TYPES_SHEET = "Types de soutien"
 
 
+# size: one dict literal per sheet (PTCE, Membres, Soutiens) listing every
+# exported column in sheet order: the contract the importer reads back.
 def rows(records: Sequence[Ptce], sheet: str) -> list[dict[str, object]]:
     """Flatten aggregates into the rows of one sheet.
 

@@ -17,6 +17,10 @@ by the operator of the machine (who holds the database file anyway) act as
 :func:`operator`.
 """
 
+# size: accounts, throttled sign-in, signed session tokens and identity sign-in
+# share the compte table, the one refusal message and the secret;
+# 29 functions, the longest 82 lines (sign_in).
+
 from __future__ import annotations
 
 import base64
@@ -280,6 +284,8 @@ def accounts(store: Store) -> list[dict]:
         return [dict(r._mapping) for r in rows]
 
 
+# size: one timing-safe path (every refusal costs one bcrypt check and reads
+# alike) is easier to audit whole; the 30-line docstring says why.
 def sign_in(
     store: Store,
     identifiant: str,

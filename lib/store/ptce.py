@@ -8,6 +8,10 @@ change is written to ``historique`` with who, when, before and after, and any
 earlier version can be restored.
 """
 
+# size: the Store class (506 lines, 18 methods: read, save, history, restore,
+# faits) with the schema and its numbered migrations, kept in order next to
+# the tables they change.
+
 from __future__ import annotations
 
 import datetime as dt
@@ -703,6 +707,8 @@ class Store:
 
     # -- writing ------------------------------------------------------------
 
+    # size: 25-line numpy docstring; one transaction whose steps must stay in
+    # order: version check, insert or update, children, history, data version.
     def save(
         self,
         record: Ptce,
