@@ -29,6 +29,12 @@ from views.filters import filters_sidebar
 
 _LOG = logging.getLogger("atlas")
 
+
+def _page(module, title: str, icon: str, path: str, **options) -> st.Page:
+    options.setdefault("url_path", path)
+    return st.Page(module.render, title=title, icon=f":material/{icon}:", **options)
+
+
 def main() -> None:
     """Configure the page, draw the shared filters and run the chosen view."""
     st.set_page_config(
@@ -48,29 +54,14 @@ def main() -> None:
         (donnees, "Données", "edit_note", "donnees"),
         (sources, "Territoires et sources", "travel_explore", "sources"),
     ]
+    # The home is served at "/" only, whatever its url_path: a hidden page
+    # answers "/accueil", which Streamlit would otherwise meet with an
+    # English "Page not found" before running the home.
     pages = [
-        st.Page(
-            module.render,
-            title=title,
-            icon=f":material/{icon}:",
-            # The home is served at "/" only, whatever its url_path: a
-            # hidden page answers "/accueil", which Streamlit would otherwise
-            # meet with an English "Page not found" before running the home.
-            url_path=f"{path}-racine" if i == 0 else path,
-            default=i == 0,
-        )
-        for i, (module, title, icon, path) in enumerate(menu)
+        _page(*menu[0], url_path="accueil-racine", default=True),
+        *(_page(*item) for item in menu[1:]),
+        _page(*menu[0], visibility="hidden"),
     ]
-    home, title, icon, path = menu[0]
-    pages.append(
-        st.Page(
-            home.render,
-            title=title,
-            icon=f":material/{icon}:",
-            url_path=path,
-            visibility="hidden",
-        )
-    )
     page = st.navigation(pages)
     try:
         database_notice()  # a damaged or missing database: said before all else
