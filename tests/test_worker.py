@@ -38,6 +38,11 @@ def test_run_uses_another_process():
     assert worker.run(os.getpid) != os.getpid()
 
 
+def test_workers_run_at_a_lower_priority_than_the_server():
+    # Exports must not take the CPU from the other sessions' reruns.
+    assert worker.run(os.nice, 0) == min(os.nice(0) + worker.NICENESS, 19)
+
+
 def test_offloaded_map_is_made_elsewhere_and_identical(frames):
     kwargs = {"title": "Les PTCE", "fmt": "png", "dpi": 60, "when": WHEN}
     here = render_map(frames, **kwargs)
