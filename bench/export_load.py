@@ -55,15 +55,15 @@ from bench.load_soak import (
     warm_up,
 )
 from bench.stclient import Http, StreamlitSession
-from lib.demo import install_demo
-from lib.store import Store
-from lib.synthetic import generate
+from lib.io.demo import install_demo
+from lib.io.synthetic import generate
+from lib.store.ptce import Store
 from tests.browser import streamlit_server
 
 RATIO_TARGET = 1.5
 #: Share of phase B during which every exporter must have a ZIP in the making.
 COVERAGE_TARGET = 0.8
-#: The Présentation's récit export (pages.presentation._exports).
+#: The Présentation's récit export (views.presentation._exports).
 ZIP_LABEL = "le récit (ZIP : diapositives PNG et PDF)"
 PREPARE_ZIP = f"Préparer : {ZIP_LABEL}"
 DOWNLOAD_ZIP = f"Télécharger : {ZIP_LABEL}"
