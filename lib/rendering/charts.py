@@ -92,7 +92,7 @@ def _euros(value: float | None) -> str:
 
 def _percent(value: float | None) -> str:
     """Write a share given in percent (12.5) with a decimal comma: « 12,5 % »."""
-    if fr.is_missing(value):
+    if value is None or fr.is_missing(value):
         return ""
     return fr.percent(float(value) / 100, 1, missing="")
 

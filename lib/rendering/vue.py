@@ -393,7 +393,8 @@ def describe(
         if indicateur is not None
         else None
     )
-    supports, links = (None, [])
+    supports = None
+    links: list[dict] = []
     if "soutiens" in couches:
         supports, links = layers.supports(selection)
     territories = None

@@ -387,10 +387,10 @@ def _ways_body(page: _Page, top: float, bottom: float, soutiens) -> None:
     # Right column: supports counted per kind, as bars.
     x = m + inner - right_w
     counts = support_counts(soutiens)
-    size = 12.5 * k
-    page.put(x, top, "Dans l'atlas, soutiens recensés par nature", fontsize=size,
-             fontweight="bold", fit=right_w)  # fmt: skip
-    y = top - _height(1, size) - 0.1 * k
+    title_size = 12.5 * k
+    page.put(x, top, "Dans l'atlas, soutiens recensés par nature",
+             fontsize=title_size, fontweight="bold", fit=right_w)  # fmt: skip
+    y = top - _height(1, title_size) - 0.1 * k
     step = min(0.55 * k, (y - bottom) / max(len(counts), 1))
     label_size = min(11 * k, step * 72 / 2.9)
     bar_h = min(0.2 * k, step - _height(1, label_size) - 0.16 * k)

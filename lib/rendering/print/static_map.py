@@ -24,6 +24,7 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import matplotlib as mpl
@@ -55,6 +56,9 @@ from lib.rendering.palette import (
 )
 from lib.rendering.vue import ACTION_INK, HIGHLIGHT, OUTLINE_INK, Key, MapSpec, describe
 from lib.worker import offloadable
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 #: Output formats of the exports.
 FORMATS = ("png", "svg", "pdf")
@@ -220,8 +224,8 @@ def _projected(level: str, detail: str, region: str | None) -> gpd.GeoDataFrame:
     gdf = load_boundaries(level, detail)
     if region:
         gdf = in_region(gdf, level, region)
-    keep = ("code", "nom", "population", "epci", "departements")
-    keep = [c for c in keep if c in gdf.columns]
+    wanted = ("code", "nom", "population", "epci", "departements")
+    keep = [c for c in wanted if c in gdf.columns]
     out = gdf[[*keep, "geometry"]].to_crs(LAMBERT93)
     return out.reset_index(drop=True)
 
@@ -234,8 +238,8 @@ def _composite(level: str) -> gpd.GeoDataFrame:
     exported is what was shown.
     """
     gdf = load_boundaries(level, "national")
-    keep = ("code", "nom", "population", "epci", "departements")
-    keep = [c for c in keep if c in gdf.columns]
+    wanted = ("code", "nom", "population", "epci", "departements")
+    keep = [c for c in wanted if c in gdf.columns]
     moved = gpd.GeoSeries(
         [display_geometry(g) for g in gdf.geometry], index=gdf.index, crs=gdf.crs
     )
@@ -464,7 +468,7 @@ def _measure(text: str, size: float, weight: str) -> float:
 
 def _number(value: float | None, unit: str = "") -> str:
     """French number: narrow no-break space for thousands, comma for decimals."""
-    if fr.is_missing(value):
+    if value is None or fr.is_missing(value):
         return fr.MISSING
     text = fr.number(value, 0 if float(value).is_integer() else 2)
     return f"{text}\u00a0{unit}" if unit else text
@@ -549,7 +553,7 @@ class _Column:
         text_x = x + step * 0.87 + 0.1
         if key.kind in ("patch", "hatch"):
             box = step * 0.62
-            hatch = (
+            hatch: dict[str, Any] = (
                 {"hatch": _HATCH, "hatchcolor": OUTSIDE_HATCH}
                 if key.kind == "hatch"
                 else {}
@@ -653,7 +657,11 @@ def save_figure(fig: Figure, fmt: str, dpi: float, title: str) -> bytes:
     return buffer.getvalue()
 
 
-_SAVE_RC = {"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "atlas-ptce"}
+_SAVE_RC: dict[RcKeyType, Any] = {
+    "pdf.fonttype": 42,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "atlas-ptce",
+}
 
 
 class PdfDocument:
@@ -990,8 +998,8 @@ def draw_map(
     legend_width = max(2.6 * k, box_w * legend_share)
     map_box = (left, bottom, box_w - legend_width, box_h)
     ax = fig.add_axes(
-        [map_box[0] / width, map_box[1] / height, map_box[2] / width,
-         map_box[3] / height]
+        (map_box[0] / width, map_box[1] / height, map_box[2] / width,
+         map_box[3] / height)
     )  # fmt: skip
     ax.set_gid("atlas-map")
     ax.set_axis_off()
@@ -1301,7 +1309,7 @@ def _fiche_map(fig: Figure, box, fiche, k: float) -> list[str]:
     """Map of the territory with its PTCE; return the filières drawn."""
     x, y, w, h = box
     fw, fh = fig.get_size_inches()
-    ax = fig.add_axes([x / fw, y / fh, w / fw, h / fh])
+    ax = fig.add_axes((x / fw, y / fh, w / fw, h / fh))
     ax.set_gid("atlas-map")
     ax.set_axis_off()
     shape, inner, neighbours = _fiche_geometries(fiche.niveau, fiche.code)

@@ -130,6 +130,7 @@ def map_layers(
     result = MapLayers(spec=spec, links=spec.links)
     choro = spec.choropleth
     if choro is not None:
+        assert spec.indicateur is not None  # a choropleth shows an indicator
         result.values, result.legend = choro.values, choro.legend
         result.outside = choro.outside
         result.groups.append(
@@ -169,8 +170,10 @@ def map_layers(
             result.groups.append(aggregate_layer(rows, names))
             result.aggregated = spec.placed
         else:
-            rows, url = markers if markers is not None else (None, None)
-            result.groups.append(ptce_markers(selection.ptce, rows=rows, url=url))
+            marker_rows, url = markers if markers is not None else (None, None)
+            result.groups.append(
+                ptce_markers(selection.ptce, rows=marker_rows, url=url)
+            )
     if spec.highlight:
         result.groups.append(highlight_layer(selection, spec.highlight))
     result.groups.append(legend_layer(spec.sections))

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import folium
 from branca.element import Element, Figure, MacroElement
@@ -123,7 +123,9 @@ class SafeMacroElement(MacroElement):
     this class.
     """
 
-    def render(self, **kwargs) -> None:
+    # branca's MacroElement.render returns None too, but is unannotated, so
+    # mypy holds it to Element.render's "-> str": hence the ignore.
+    def render(self, **kwargs) -> None:  # type: ignore[override]
         """Add the header, html and script macros' output to the figure."""
         figure = self.get_root()
         if not isinstance(figure, Figure):
@@ -505,7 +507,9 @@ def base_map(
     m.fit_bounds(list(bounds), padding_top_left=(52, 16), padding_bottom_right=(16, 36))
     if insets:
         InsetFrames(BACKGROUND).add_to(m)
-    m.get_root().header.add_child(
+    figure = m.get_root()
+    assert isinstance(figure, Figure)  # folium.Map puts itself in a Figure
+    figure.header.add_child(
         Element(
             f"<style>.leaflet-container{{background:{BACKGROUND}}}"
             ".leaflet-control-attribution{font-size:11px;line-height:1.3}"
@@ -923,9 +927,15 @@ class ClusterMarkers(JSCSSMixin, SafeMacroElement):
         """
     )
     _CLUSTER = f"{VENDOR_URL}/leaflet.markercluster"
-    default_js: ClassVar = [("markerclusterjs", f"{_CLUSTER}/leaflet.markercluster.js")]
+    # Class lists (lib.rendering.web.assets rewrites them on the class), but
+    # folium's JSCSSMixin annotates them as instance variables: hence the ignores.
+    default_js: ClassVar = [  # type: ignore[misc]
+        ("markerclusterjs", f"{_CLUSTER}/leaflet.markercluster.js")
+    ]
     # Not MarkerCluster.Default.css: its coloured bubbles are replaced.
-    default_css: ClassVar = [("markerclustercss", f"{_CLUSTER}/MarkerCluster.css")]
+    default_css: ClassVar = [  # type: ignore[misc]
+        ("markerclustercss", f"{_CLUSTER}/MarkerCluster.css")
+    ]
     icon = _CLUSTER_ICON_JS
 
     def __init__(
@@ -1232,7 +1242,7 @@ class MapLegend(SafeMacroElement):
     def __init__(self, sections, room: str = "100%"):
         super().__init__()
         self._name = "MapLegend"
-        self.spec = {
+        self.spec: dict[str, Any] = {
             "sections": [
                 {
                     "layer": s.layer,
