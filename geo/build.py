@@ -24,6 +24,9 @@ the polygons of its EPCI, département and région at both details; a PTCE is
 placed there when it has no coordinates of its own.
 """
 
+# size: the whole boundary build: code_version() hashes this file (and
+# reference.py) to know when the cache is stale; a split would list each file there.
+
 from __future__ import annotations
 
 import datetime as dt
@@ -443,6 +446,60 @@ def _population_by(ref: Reference, attr: str) -> dict[str, int]:
     return totals
 
 
+def _simplified(full: dict, parents: dict) -> tuple[dict, dict, dict]:
+    """Simplify every level at both details; check the coverages drawn.
+
+    Returns the series per ``(level, detail)``, the digits kept per
+    ``"level-detail"`` and whether each is still a valid coverage.
+    """
+    communes = full["commune"]
+    codes = list(communes.index)
+    results: dict[tuple[str, str], pd.Series] = {}
+    digits: dict[str, int] = {}
+    valid_after: dict[str, bool] = {}
+    for level in LEVELS_BY_DETAIL["national"]:
+        geoms_n, nd = _simplify(full[level].values, TOLERANCE_NATIONAL)
+        results[level, "national"] = pd.Series(geoms_n, index=full[level].index)
+        digits[f"{level}-national"] = nd
+    communes_r, nd = _simplify(communes.values, TOLERANCE_REGIONAL)
+    results["commune", "regional"] = pd.Series(communes_r, index=codes)
+    digits["commune-regional"] = nd
+    for level, keys in parents.items():
+        has = keys != None  # noqa: E711
+        results[level, "regional"] = _dissolve(
+            keys[has], communes_r[has], coverage=True
+        )
+        digits[f"{level}-regional"] = nd
+    for (level, detail), series in results.items():
+        valid_after[f"{level}-{detail}"] = bool(
+            shapely.coverage_is_valid(series.values)
+            and shapely.is_valid(series.values).all()
+        )
+    return results, digits, valid_after
+
+
+def _write_levels(
+    out: Path, ref: Reference, results: dict, points: np.ndarray
+) -> tuple[dict[str, str], dict[str, int]]:
+    """Write one GeoParquet file per level and detail; return hashes and counts."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    counts = {}
+    for (level, detail), series in sorted(results.items()):
+        attrs = _attributes(ref, level, list(series.index))
+        if level == "commune":
+            attrs["x"] = np.round(shapely.get_x(points), 5)
+            attrs["y"] = np.round(shapely.get_y(points), 5)
+        gdf = gpd.GeoDataFrame(attrs, geometry=list(series.values), crs=4326)
+        name = f"{level}-{detail}.parquet"
+        gdf.to_parquet(out / name, index=False)
+        files[name] = hashlib.sha256((out / name).read_bytes()).hexdigest()
+        counts[f"{level}-{detail}"] = len(gdf)
+    return files, counts
+
+
+# size: the pipeline in order (read, dissolve, simplify, place points, write)
+# and the 28-line manifest of what each step produced; the steps are helpers.
 def build(
     source: Source | None = None,
     out: Path | None = None,
@@ -501,48 +558,16 @@ def build(
         has = keys != None  # noqa: E711 -- element-wise comparison on an object array
         full[level] = _dissolve(keys[has], communes.values[has], coverage=True)
 
-    results: dict[tuple[str, str], pd.Series] = {}
-    digits: dict[str, int] = {}
-    valid_after: dict[str, bool] = {}
-    for level in LEVELS_BY_DETAIL["national"]:
-        geoms_n, nd = _simplify(full[level].values, TOLERANCE_NATIONAL)
-        results[level, "national"] = pd.Series(geoms_n, index=full[level].index)
-        digits[f"{level}-national"] = nd
-    communes_r, nd = _simplify(communes.values, TOLERANCE_REGIONAL)
-    results["commune", "regional"] = pd.Series(communes_r, index=codes)
-    digits["commune-regional"] = nd
-    for level, keys in parents.items():
-        has = keys != None  # noqa: E711
-        results[level, "regional"] = _dissolve(
-            keys[has], communes_r[has], coverage=True
-        )
-        digits[f"{level}-regional"] = nd
-    for (level, detail), series in results.items():
-        valid_after[f"{level}-{detail}"] = bool(
-            shapely.coverage_is_valid(series.values)
-            and shapely.is_valid(series.values).all()
-        )
+    results, digits, valid_after = _simplified(full, parents)
 
     constraints = [
         np.array([results[lv, d].get(k) for k in parents[lv]], dtype=object)
         for d in DETAILS
         for lv in ("epci", "departement", "region")
     ]
-    points, unmet = _points_inside(communes_r, constraints)
+    points, unmet = _points_inside(results["commune", "regional"].values, constraints)
 
-    out.mkdir(parents=True, exist_ok=True)
-    files = {}
-    counts = {}
-    for (level, detail), series in sorted(results.items()):
-        attrs = _attributes(ref, level, list(series.index))
-        if level == "commune":
-            attrs["x"] = np.round(shapely.get_x(points), 5)
-            attrs["y"] = np.round(shapely.get_y(points), 5)
-        gdf = gpd.GeoDataFrame(attrs, geometry=list(series.values), crs=4326)
-        name = f"{level}-{detail}.parquet"
-        gdf.to_parquet(out / name, index=False)
-        files[name] = hashlib.sha256((out / name).read_bytes()).hexdigest()
-        counts[f"{level}-{detail}"] = len(gdf)
+    files, counts = _write_levels(out, ref, results, points)
 
     missing = sorted(set(ref.communes) - set(codes))
     manifest = {
