@@ -87,6 +87,8 @@ def _reset() -> None:
     st.session_state.update(_widget_values(Filters()))
 
 
+# size: one widget per filter, in the sidebar's order; each has its own options,
+# labels and help, so a loop over FILTER_FIELDS would only hide them in a table.
 def filters_sidebar() -> Filters:
     """Draw the shared filters in the sidebar and return their value.
 

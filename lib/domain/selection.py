@@ -266,6 +266,8 @@ class Frames:
         return Frames(self.ptce[keep], rows_of(self.soutiens), rows_of(self.membres))
 
 
+# size: one flat row per PTCE, per support and per member, every column named
+# here once; the placing of a PTCE is already split out (_approximate, _place_label).
 def build_frames(
     records: Iterable[Ptce],
     points: Mapping[str, tuple[float, float]] | None = None,
