@@ -10,6 +10,10 @@ importing the same content again changes nothing. A row without identifiant
 creates a PTCE: it never changes an existing one found by its name.
 """
 
+# size: row-by-row validation of the three sheets against the COG reference
+# (_Places), then the plan and its one-transaction apply; each French message
+# is spelt out where its check is. 47 functions, the longest 61 lines.
+
 from __future__ import annotations
 
 import math
@@ -504,12 +508,10 @@ def _cleaned_warning(table: Table, lines: dict[int, list[str]]) -> str:
     )
 
 
-def _ptce_from_row(
+def _place(
     err: _RowErrors, row: dict[str, str], places: _Places
-) -> Ptce | None:
-    nom = _text(row.get("nom", ""))
-    if nom is None:
-        err.add("nom", row.get("nom"), "le nom du PTCE est obligatoire")
+) -> tuple[str | None, str | None, str | None]:
+    """Commune, département and région of a PTCE row, checked against each other."""
     departement = region = commune = None
     dep_text = _text(row.get("departement", ""))
     if dep_text:
@@ -544,6 +546,11 @@ def _ptce_from_row(
         if region and region != dep_region:
             err.add("region", reg_text, "incohérente avec le département")
         region = dep_region
+    return commune, departement, region
+
+
+def _territoire(err: _RowErrors, row: dict[str, str], places: _Places) -> list[str]:
+    """Communes (INSEE codes) and EPCI (SIREN) of the column ``territoire``."""
     territoire: list[str] = []
     for item in _split(row.get("territoire", "")):
         if re.fullmatch(r"\d[0-9ABab]\d{2,3}", item):
@@ -554,6 +561,11 @@ def _ptce_from_row(
             err.add("territoire", item, why)
         elif code is not None and code not in territoire:
             territoire.append(code)
+    return territoire
+
+
+def _filieres(err: _RowErrors, row: dict[str, str]) -> list[str]:
+    """Filières of the column ``filieres``, each from the list."""
     filieres = []
     for item in _split(row.get("filieres", "")):
         label = match_label(item, FILIERES)
@@ -566,6 +578,11 @@ def _ptce_from_row(
             )
         elif label not in filieres:
             filieres.append(label)
+    return filieres
+
+
+def _ami(err: _RowErrors, row: dict[str, str]) -> list[Ami]:
+    """Read the calls of the column ``ami`` (« 2021 : financé »…)."""
     ami = []
     for item in _split(row.get("ami", "")):
         m = _AMI.match(item)
@@ -578,6 +595,17 @@ def _ptce_from_row(
             )
         else:
             ami.append(Ami(int(m["annee"]), label))
+    return ami
+
+
+def _position(
+    err: _RowErrors,
+    row: dict[str, str],
+    places: _Places,
+    commune: str | None,
+    departement: str | None,
+) -> tuple[float | None, float | None]:
+    """Latitude and longitude, both or neither, inside the place given."""
     latitude = _float(err, "latitude", row.get("latitude", ""), -90, 90)
     longitude = _float(err, "longitude", row.get("longitude", ""), -180, 180)
     if (latitude is None) != (longitude is None):
@@ -586,6 +614,20 @@ def _ptce_from_row(
         why = places.check_point(longitude, latitude, commune, departement)
         if why:
             err.add("latitude", f"{row.get('latitude')} ; {row.get('longitude')}", why)
+    return latitude, longitude
+
+
+def _ptce_from_row(
+    err: _RowErrors, row: dict[str, str], places: _Places
+) -> Ptce | None:
+    nom = _text(row.get("nom", ""))
+    if nom is None:
+        err.add("nom", row.get("nom"), "le nom du PTCE est obligatoire")
+    commune, departement, region = _place(err, row, places)
+    territoire = _territoire(err, row, places)
+    filieres = _filieres(err, row)
+    ami = _ami(err, row)
+    latitude, longitude = _position(err, row, places, commune, departement)
     origine = _label(err, "origine", row.get("origine", ""), ORIGINES) or "saisie"
     record = Ptce(
         id=_text(row.get("identifiant", "")) or "",
@@ -777,6 +819,165 @@ def _missing_columns(
     return bool(missing)
 
 
+@dataclass
+class _Rows:
+    """What the rows of the tables give, before identifiers are settled."""
+
+    #: PTCE rows that passed their checks, with their line's errors.
+    ptce: list[tuple[_RowErrors, Ptce]] = field(default_factory=list)
+    membres: dict[str, list[Membre]] = field(default_factory=dict)
+    soutiens: dict[str, list[Soutien]] = field(default_factory=dict)
+    #: Lines of the Membres and Soutiens rows, per PTCE identifier.
+    child_lines: dict[str, list[tuple[_RowErrors, str]]] = field(default_factory=dict)
+    #: Certainty columns a file leaves out (older exports): stored marks stay.
+    without_marks: set[str] = field(default_factory=set)
+
+
+def _read_table(table: Table, places: _Places, plan: Plan, rows: _Rows) -> None:
+    """Check the rows of one table into ``rows``; problems go to ``plan``."""
+    matched, unknown = _cells(table)
+    if unknown:
+        plan.warnings.append(
+            f"{table.source} / {table.sheet} : colonnes ignorées : "
+            + ", ".join(unknown)
+        )
+    plan.warnings.extend(table.warnings)
+    # Rows the reader could not read are reported as such, not validated.
+    plan.problems.extend(table.problems)
+    if _missing_columns(table, matched, plan.problems):
+        return
+    for column in _MARKS.get(table.sheet, ()):
+        if column not in matched.values():
+            rows.without_marks.add(column)
+    cleaned: dict[int, list[str]] = {}
+    unnamed = [i for i, h in enumerate(table.headers) if not (h or "").strip()]
+    for line, cells in table.rows:
+        columns: list[str] = []
+        row = _as_dict(matched, cells, columns)
+        if columns:
+            cleaned[line] = columns
+        err = _RowErrors(table, line, plan.problems)
+        lost = [i for i in unnamed if i < len(cells) and cells[i].strip()]
+        if lost:
+            # A value under an empty header would be dropped silently.
+            err.add(
+                f"n° {lost[0] + 1}",
+                cells[lost[0]],
+                "valeur dans une colonne sans en-tête : donnez un nom à "
+                "cette colonne (ou effacez la valeur)",
+            )
+            continue
+        if table.sheet == "PTCE":
+            record = _ptce_from_row(err, row, places)
+            if record is not None:
+                rows.ptce.append((err, record))
+            continue
+        pid = _text(row.get("identifiant_ptce", ""))
+        if pid is None:
+            err.add("identifiant_ptce", "", "identifiant du PTCE obligatoire")
+        item: Membre | Soutien | None
+        if table.sheet == "Membres":
+            item = _membre_from_row(err, row)
+        else:
+            item = _soutien_from_row(err, row, places)
+        if item is not None and pid:
+            if isinstance(item, Membre):
+                rows.membres.setdefault(pid, []).append(item)
+            else:
+                rows.soutiens.setdefault(pid, []).append(item)
+            rows.child_lines.setdefault(pid, []).append((err, table.sheet))
+    if cleaned:
+        plan.warnings.append(_cleaned_warning(table, cleaned))
+
+
+def _assign_ids(
+    new_rows: list[tuple[_RowErrors, Ptce]], existing: dict[str, Ptce]
+) -> tuple[dict[str, Ptce], dict[str, _RowErrors]]:
+    """Give each PTCE row its identifier, and report duplicates.
+
+    A row keeps its own identifier, or takes that of a stored PTCE of the
+    same name and département, or gets a new one made from its name.
+
+    Returns the records by identifier, and the rows matched to a stored PTCE
+    by name only (they may only repeat it unchanged, see :func:`plan_import`).
+    """
+    by_name: dict[tuple[str, str | None], str] = {}
+    for p in existing.values():
+        by_name.setdefault((fold(p.nom), p.departement), p.id)
+    seen: dict[str, int] = {}
+    records: dict[str, Ptce] = {}
+    # Rows without identifiant named like a stored PTCE: they may only
+    # repeat it unchanged (re-importing a file), never modify it.
+    named: dict[str, _RowErrors] = {}
+    used = set(existing)
+    for err, record in new_rows:
+        pid: str | None = record.id
+        if not pid:
+            pid = by_name.get((fold(record.nom), record.departement))
+            if pid and pid not in seen:
+                named[pid] = err
+        if not pid:
+            pid = base = slugify(record.nom)
+            n = 2
+            while pid in used or pid in records:
+                pid, n = f"{base}-{n}", n + 1
+        if pid in seen:
+            err.add(
+                "identifiant", pid, f"identifiant en double (déjà ligne {seen[pid]})"
+            )
+            continue
+        seen[pid] = err.line
+        used.add(pid)
+        records[pid] = replace(record, id=pid)
+    return records, named
+
+
+def _sort_records(
+    plan: Plan,
+    rows: _Rows,
+    records: dict[str, Ptce],
+    existing: dict[str, Ptce],
+    named: dict[str, _RowErrors],
+    has_sheet: set[str],
+) -> None:
+    """Compare each PTCE of the import with the store: created, updated, unchanged."""
+    for pid in sorted(set(records) | set(rows.membres) | set(rows.soutiens)):
+        stored = existing.get(pid)
+        current = records.get(pid) or stored
+        # Children of an unknown PTCE were reported above: every pid is known.
+        assert current is not None
+        record = replace(
+            current,
+            membres=(
+                tuple(rows.membres.get(pid, ()))
+                if "Membres" in has_sheet
+                else (stored.membres if stored else ())
+            ),
+            soutiens=(
+                tuple(rows.soutiens.get(pid, ()))
+                if "Soutiens" in has_sheet
+                else (stored.soutiens if stored else ())
+            ),
+            version=stored.version if stored else 0,
+        )
+        if stored is not None:
+            record = _keep_marks(record, stored, rows.without_marks)
+        if stored is None:
+            plan.created.append(record)
+        elif stored.content() == record.content():
+            plan.unchanged.append(stored)
+        elif pid in named:
+            named[pid].add(
+                "identifiant",
+                "",
+                f"un PTCE du même nom existe déjà (identifiant « {pid} ») : "
+                "indiquez son identifiant pour le modifier, ou un autre nom pour "
+                "en créer un nouveau",
+            )
+        else:
+            plan.updated.append(record)
+
+
 def plan_import(
     tables: Iterable[Table], store: Store, ref: Reference | None = None
 ) -> Plan:
@@ -800,99 +1001,15 @@ def plan_import(
     places = _Places(ref)
     plan = Plan()
     tables = list(tables)
-    new_rows: list[tuple[_RowErrors, Ptce]] = []
-    membres: dict[str, list[Membre]] = {}
-    soutiens: dict[str, list[Soutien]] = {}
-    child_lines: dict[str, list[tuple[_RowErrors, str]]] = {}
     has_sheet = {t.sheet for t in tables}
-    # Certainty columns a file leaves out (older exports): stored marks stay.
-    without_marks: set[str] = set()
+    rows = _Rows()
     for table in tables:
-        matched, unknown = _cells(table)
-        if unknown:
-            plan.warnings.append(
-                f"{table.source} / {table.sheet} : colonnes ignorées : "
-                + ", ".join(unknown)
-            )
-        plan.warnings.extend(table.warnings)
-        # Rows the reader could not read are reported as such, not validated.
-        plan.problems.extend(table.problems)
-        if _missing_columns(table, matched, plan.problems):
-            continue
-        for column in _MARKS.get(table.sheet, ()):
-            if column not in matched.values():
-                without_marks.add(column)
-        cleaned: dict[int, list[str]] = {}
-        unnamed = [i for i, h in enumerate(table.headers) if not (h or "").strip()]
-        for line, cells in table.rows:
-            columns: list[str] = []
-            row = _as_dict(matched, cells, columns)
-            if columns:
-                cleaned[line] = columns
-            err = _RowErrors(table, line, plan.problems)
-            lost = [i for i in unnamed if i < len(cells) and cells[i].strip()]
-            if lost:
-                # A value under an empty header would be dropped silently.
-                err.add(
-                    f"n° {lost[0] + 1}",
-                    cells[lost[0]],
-                    "valeur dans une colonne sans en-tête : donnez un nom à "
-                    "cette colonne (ou effacez la valeur)",
-                )
-                continue
-            if table.sheet == "PTCE":
-                record = _ptce_from_row(err, row, places)
-                if record is not None:
-                    new_rows.append((err, record))
-                continue
-            pid = _text(row.get("identifiant_ptce", ""))
-            if pid is None:
-                err.add("identifiant_ptce", "", "identifiant du PTCE obligatoire")
-            item: Membre | Soutien | None
-            if table.sheet == "Membres":
-                item = _membre_from_row(err, row)
-            else:
-                item = _soutien_from_row(err, row, places)
-            if item is not None and pid:
-                if isinstance(item, Membre):
-                    membres.setdefault(pid, []).append(item)
-                else:
-                    soutiens.setdefault(pid, []).append(item)
-                child_lines.setdefault(pid, []).append((err, table.sheet))
-        if cleaned:
-            plan.warnings.append(_cleaned_warning(table, cleaned))
+        _read_table(table, places, plan, rows)
 
     existing = {p.id: p for p in store.load()}
-    by_name: dict[tuple[str, str | None], str] = {}
-    for p in existing.values():
-        by_name.setdefault((fold(p.nom), p.departement), p.id)
-    seen: dict[str, int] = {}
-    records: dict[str, Ptce] = {}
-    # Rows without identifiant named like a stored PTCE: they may only
-    # repeat it unchanged (re-importing a file), never modify it.
-    named: dict[str, _RowErrors] = {}
-    used = set(existing)
-    for err, record in new_rows:
-        pid = record.id
-        if not pid:
-            pid = by_name.get((fold(record.nom), record.departement))
-            if pid and pid not in seen:
-                named[pid] = err
-        if not pid:
-            pid = base = slugify(record.nom)
-            n = 2
-            while pid in used or pid in records:
-                pid, n = f"{base}-{n}", n + 1
-        if pid in seen:
-            err.add(
-                "identifiant", pid, f"identifiant en double (déjà ligne {seen[pid]})"
-            )
-            continue
-        seen[pid] = err.line
-        used.add(pid)
-        records[pid] = replace(record, id=pid)
+    records, named = _assign_ids(rows.ptce, existing)
 
-    for pid, lines in child_lines.items():
+    for pid, lines in rows.child_lines.items():
         if pid not in records and pid not in existing:
             for err, _sheet in lines:
                 err.add(
@@ -903,41 +1020,7 @@ def plan_import(
     if plan.problems:
         return plan
 
-    for pid in sorted(set(records) | set(membres) | set(soutiens)):
-        stored = existing.get(pid)
-        current = records.get(pid) or stored
-        # Children of an unknown PTCE were reported above: every pid is known.
-        assert current is not None
-        record = replace(
-            current,
-            membres=(
-                tuple(membres.get(pid, ()))
-                if "Membres" in has_sheet
-                else (stored.membres if stored else ())
-            ),
-            soutiens=(
-                tuple(soutiens.get(pid, ()))
-                if "Soutiens" in has_sheet
-                else (stored.soutiens if stored else ())
-            ),
-            version=stored.version if stored else 0,
-        )
-        if stored is not None:
-            record = _keep_marks(record, stored, without_marks)
-        if stored is None:
-            plan.created.append(record)
-        elif stored.content() == record.content():
-            plan.unchanged.append(stored)
-        elif pid in named:
-            named[pid].add(
-                "identifiant",
-                "",
-                f"un PTCE du même nom existe déjà (identifiant « {pid} ») : "
-                "indiquez son identifiant pour le modifier, ou un autre nom pour "
-                "en créer un nouveau",
-            )
-        else:
-            plan.updated.append(record)
+    _sort_records(plan, rows, records, existing, named, has_sheet)
     if plan.problems:
         return Plan(problems=plan.problems, warnings=plan.warnings)
     return plan

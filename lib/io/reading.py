@@ -23,6 +23,10 @@ a memory limit: a file that would still be too costly is killed and refused,
 and never keeps the server busy once refused.
 """
 
+# size: one bounded reader per format (CSV, XLSX, GeoJSON) and the child process
+# that runs them under time and memory limits, sharing Limits and Table;
+# each hostile case has its own check and French message. 37 functions.
+
 from __future__ import annotations
 
 import codecs
@@ -816,30 +820,8 @@ def _point(geometry) -> tuple[tuple[float, float] | None, str | None]:
     return (float(coordinates[0]), float(coordinates[1])), None
 
 
-def read_geojson(
-    data: bytes, name: str = "fichier.geojson", limits: Limits = DEFAULT_LIMITS
-) -> list[Table]:
-    """Read GeoJSON points: properties are PTCE columns, geometry the position.
-
-    Properties ``membres`` and ``soutiens`` (lists of objects, as exported)
-    become rows of the Membres and Soutiens sheets. The line of a problem is
-    the number of the feature (from 1).
-
-    Parameters
-    ----------
-    data : bytes
-    name : str
-    limits : Limits
-
-    Returns
-    -------
-    list of Table
-
-    Raises
-    ------
-    ImportRejected
-        Not JSON, not a FeatureCollection, too deep, too many features.
-    """
+def _features(data: bytes, name: str, limits: Limits) -> list:
+    """Return the features of a GeoJSON FeatureCollection, or refuse the file."""
     not_geojson = (
         f"« {name} » n'est pas une FeatureCollection GeoJSON (un objet "
         '{"type": "FeatureCollection", "features": [...]} attendu)'
@@ -868,6 +850,68 @@ def read_geojson(
                 ",", " "
             )
         )
+    return features
+
+
+def _feature_children(
+    ptce: Table, i: int, props: dict, names: list[str], child_names: dict
+) -> dict[str, list[dict]] | None:
+    """Take the ``membres`` and ``soutiens`` out of ``props``; None when refused.
+
+    Every problem of feature ``i`` (a list that is not one of objects, a value
+    that is not text or a number) is reported on ``ptce``.
+    """
+    bad = False
+    kids: dict[str, list[dict]] = {}
+    for key, sheet in (("membres", "Membres"), ("soutiens", "Soutiens")):
+        items = props.pop(key, None) or []
+        if not isinstance(items, list) or not all(
+            isinstance(item, dict) for item in items
+        ):
+            ptce.problem(i, "liste d'objets attendue", column=key)
+            bad = True
+            continue
+        kids[sheet] = items
+    for key in names:
+        why = _scalar_problem(props.get(key))
+        if why:
+            ptce.problem(i, why, column=key, value=None)
+            bad = True
+    for sheet, items in kids.items():
+        for item in items:
+            for key in child_names[sheet]:
+                why = _scalar_problem(item.get(key))
+                if why:
+                    ptce.problem(i, f"{sheet.lower()} : {why}", column=key)
+                    bad = True
+    return None if bad else kids
+
+
+def read_geojson(
+    data: bytes, name: str = "fichier.geojson", limits: Limits = DEFAULT_LIMITS
+) -> list[Table]:
+    """Read GeoJSON points: properties are PTCE columns, geometry the position.
+
+    Properties ``membres`` and ``soutiens`` (lists of objects, as exported)
+    become rows of the Membres and Soutiens sheets. The line of a problem is
+    the number of the feature (from 1).
+
+    Parameters
+    ----------
+    data : bytes
+    name : str
+    limits : Limits
+
+    Returns
+    -------
+    list of Table
+
+    Raises
+    ------
+    ImportRejected
+        Not JSON, not a FeatureCollection, too deep, too many features.
+    """
+    features = _features(data, name, limits)
     names = [c.name for c in SHEETS["PTCE"]]
     child_names = {s: [c.name for c in SHEETS[s]] for s in ("Membres", "Soutiens")}
     ptce = Table("PTCE", name, names, [])
@@ -890,30 +934,8 @@ def read_geojson(
         if point is not None:
             props.setdefault("longitude", point[0])
             props.setdefault("latitude", point[1])
-        bad = False
-        kids: dict[str, list[dict]] = {}
-        for key, sheet in (("membres", "Membres"), ("soutiens", "Soutiens")):
-            items = props.pop(key, None) or []
-            if not isinstance(items, list) or not all(
-                isinstance(item, dict) for item in items
-            ):
-                ptce.problem(i, "liste d'objets attendue", column=key)
-                bad = True
-                continue
-            kids[sheet] = items
-        for key in names:
-            why = _scalar_problem(props.get(key))
-            if why:
-                ptce.problem(i, why, column=key, value=None)
-                bad = True
-        for sheet, items in kids.items():
-            for item in items:
-                for key in child_names[sheet]:
-                    why = _scalar_problem(item.get(key))
-                    if why:
-                        ptce.problem(i, f"{sheet.lower()} : {why}", column=key)
-                        bad = True
-        if bad:
+        kids = _feature_children(ptce, i, props, names, child_names)
+        if kids is None:
             continue
         ptce_id = cell_text(props.get("identifiant"))
         for sheet, items in kids.items():
