@@ -8,7 +8,7 @@ Filters combine with OR inside a filter and AND across filters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -110,7 +110,7 @@ class Filters:
             return [raw] if isinstance(raw, str) else list(raw)
 
         region_values = values(_PARAM_OF["region"])
-        region = region_values[-1] if region_values else DEFAULT_REGION
+        region: str | None = region_values[-1] if region_values else DEFAULT_REGION
         if region == FRANCE:
             region = None
         elif region not in ref.regions:
@@ -153,7 +153,7 @@ class Filters:
             if self.region
             else "France entière"
         )
-        names = {
+        names: dict[str, tuple[str, Callable[[str], str]]] = {
             "departements": ("Départements", lambda c: f"{ref.departements[c].nom}"),
             "epci": ("EPCI", lambda c: ref.epci[c].nom),
             "filieres": ("Filières", str),
@@ -295,20 +295,23 @@ def build_frames(
     rows, soutiens, membres = [], [], []
     for p in records:
         commune = ref.communes.get(p.commune) if p.commune else None
+        placement: str | None
         if p.longitude is not None and p.latitude is not None:
             lon, lat, placement = p.longitude, p.latitude, "coordonnées"
-        elif p.commune in points:
+        elif p.commune is not None and p.commune in points:
             (lon, lat), placement = points[p.commune], "commune"
         else:
             # Seat unknown: shown at the chef-lieu of its département or région,
             # flagged as approximate.
             (lon, lat), placement = _approximate(p, points, ref)
-        epci_territoire = set()
+        epci_territoire: set[str] = set()
         for code in p.territoire:
             if code in ref.epci:
                 epci_territoire.add(code)
-            elif code in ref.communes and ref.communes[code].epci:
-                epci_territoire.add(ref.communes[code].epci)
+            elif code in ref.communes:
+                member_of = ref.communes[code].epci
+                if member_of:
+                    epci_territoire.add(member_of)
         seat_epci = commune.epci if commune else None
         montants = [s.montant for s in p.soutiens if s.montant is not None]
         rows.append(
@@ -319,7 +322,9 @@ def build_frames(
                 "commune": p.commune,
                 "commune_nom": commune.nom if commune else None,
                 "epci": seat_epci,
-                "epci_lies": tuple(sorted(epci_territoire | ({seat_epci} - {None}))),
+                "epci_lies": tuple(
+                    sorted(epci_territoire | ({seat_epci} if seat_epci else set()))
+                ),
                 "territoire": p.territoire,
                 "departement": p.departement,
                 "departement_nom": (
@@ -417,7 +422,7 @@ def _place_label(placement: str | None, commune, p: Ptce, ref: Reference) -> str
         return f"{commune.nom} ({commune.departement})"
     if placement == "coordonnées":
         return f"{commune.nom if commune else ''} (coordonnées propres)".strip()
-    if placement == "département":
+    if placement == "département" and p.departement:
         nom = ref.departements[p.departement].nom
         return f"{nom} — position approximative (chef-lieu)"
     return "Position approximative (chef-lieu de la région)"
