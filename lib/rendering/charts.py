@@ -11,6 +11,9 @@ tooltips, and through Vega's ``config.locale`` (:func:`with_locale`) for the
 formats of axes and legends; counts have whole-number ticks only.
 """
 
+# size: one Altair chart per table of lib.analysis.stats (ten charts) and the
+# title, axis, colour and locale helpers they share; 22 functions.
+
 from __future__ import annotations
 
 import itertools
@@ -346,6 +349,8 @@ def par_departement(
     )
 
 
+# size: one declarative Altair spec (data, two axes, seven tooltips,
+# cells and labels layers), read top to bottom like the chart it draws.
 def soutiens_type_niveau(table: pd.DataFrame, source: str = SOURCE) -> alt.LayerChart:
     """Chart the supports per kind × level as a heatmap.
 
@@ -716,6 +721,8 @@ def timeline_chart(timeline: pd.DataFrame) -> alt.Chart:
     )
 
 
+# size: one declarative Altair spec (data, axes, a scale per measure, six
+# tooltips, cells and labels layers); its parts only make sense together.
 def heatmap_chart(matrix: pd.DataFrame, mesure: str = "nombre") -> alt.LayerChart:
     """Draw the level × kind-of-support matrix as an annotated heatmap.
 

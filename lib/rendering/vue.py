@@ -11,6 +11,9 @@ it, so an export shows what the screen showed: same extent, same layers,
 same colours, same legend text.
 """
 
+# size: MapSpec and describe(), the one description every renderer draws, with the
+# sources line and the framing bounds it carries; 23 functions, 4 dataclasses.
+
 from __future__ import annotations
 
 import datetime as dt
@@ -328,6 +331,8 @@ def sources_line(sources: Sequence[str], placement: str = "") -> str:
     return f"{line} {placement}".strip()
 
 
+# size: 31-line docstring for 14 parameters, then the legend sections in
+# drawing order and the 24-field MapSpec: one place, so renderers agree.
 def describe(
     selection: Frames,
     *,

@@ -17,6 +17,10 @@ string is drawn as plain text (no mathtext), so a title holding ``$`` or
 ``<b>`` reads literally.
 """
 
+# size: one slide body per genre of vue (map, figures, matrix, ways) on a shared
+# page layout (header, footer, sized text), and the ZIP + PDF of a récit;
+# 29 functions, the longest 60 lines.
+
 from __future__ import annotations
 
 import io

@@ -15,6 +15,10 @@ named ``"Café $x$"`` reads literally. PDF and SVG keep the text as text
 copied and extracted.
 """
 
+# size: the drawing kit (Lambert-93 projection, measured text, legend column,
+# footer, save) and its two users, the Carte map and the A4 fiche territoire;
+# moving the fiche out would import a dozen private helpers. 62 functions.
+
 from __future__ import annotations
 
 import contextlib
@@ -731,6 +735,8 @@ def _footer(
 # --------------------------------------------------------------------------
 
 
+# size: 50-line numpy docstring for its 16 keyword parameters (the
+# Carte's view); the body is one call to map_figure and save_figure.
 @offloadable
 def render_map(
     selection: Frames,
@@ -988,13 +994,6 @@ def draw_map(
     left, bottom, box_w, box_h = box
 
     territories = _projected(maille, detail, region) if region else _composite(maille)
-    choro = spec.choropleth
-    outlines = (
-        _projected("departement", detail, region)
-        if region
-        else _composite("departement")
-    )
-
     legend_width = max(2.6 * k, box_w * legend_share)
     map_box = (left, bottom, box_w - legend_width, box_h)
     ax = fig.add_axes(
@@ -1007,6 +1006,43 @@ def draw_map(
     minx, miny, maxx, maxy = _fit(_view_box(territories, spec), map_box[2],
                                   map_box[3], margin=0.02)  # fmt: skip
 
+    _draw_territories(ax, spec, territories, (minx, miny, maxx, maxy), k)
+    ax.set_xlim(minx, maxx)
+    ax.set_ylim(miny, maxy)
+    ax.set_aspect("equal")
+    per_inch = (maxx - minx) / map_box[2]  # metres per inch of paper
+
+    keys = MapKeys(axes=ax, spec=spec)
+    if spec.territories is not None:
+        _draw_outlines(ax, spec.territories, ACTION_INK, 1.0 * k, spec.insets,
+                       dashes=(3, 2), zorder=3.4)  # fmt: skip
+    if spec.supports is not None or spec.links:
+        _draw_supports(ax, spec, k)
+    if spec.points:
+        keys.marks = _draw_ptce(ax, selection, spec, (minx, miny, maxx, maxy),
+                                per_inch, k)  # fmt: skip
+    _scale_bar(ax, (minx, maxx), (miny, maxy), 8 * k)
+    if spec.insets:
+        _inset_frames(ax, k)
+        plain_text(ax, maxx - 0.01 * (maxx - minx), miny + 0.02 * (maxy - miny),
+                   "Outre-mer en encarts, à d'autres échelles", fontsize=7 * k,
+                   color=_GREY, ha="right", va="bottom")  # fmt: skip
+    _draw_legend(fig, spec, (left + box_w - legend_width, bottom, legend_width, box_h),
+                 map_box[3], k)  # fmt: skip
+    return keys
+
+
+def _draw_territories(ax, spec: MapSpec, territories, bounds, k: float) -> None:
+    """Draw the context, the territories (choropleth or plain) and the outlines."""
+    region, maille = spec.region, spec.maille
+    detail = "regional" if region else "national"
+    minx, miny, maxx, maxy = bounds
+    choro = spec.choropleth
+    outlines = (
+        _projected("departement", detail, region)
+        if region
+        else _composite("departement")
+    )
     if region:
         # Neighbouring départements in light grey, for context.
         context = _projected("departement", "regional", None).cx[minx:maxx, miny:maxy]
@@ -1039,47 +1075,32 @@ def draw_map(
         territories.plot(ax=ax, color=EMPTY_COLOR, edgecolor="white",
                          linewidth=edge * k, zorder=2)  # fmt: skip
     outlines.boundary.plot(ax=ax, color=OUTLINE_INK, linewidth=0.8 * k, zorder=3)
-    ax.set_xlim(minx, maxx)
-    ax.set_ylim(miny, maxy)
-    ax.set_aspect("equal")
-    per_inch = (maxx - minx) / map_box[2]  # metres per inch of paper
 
-    keys = MapKeys(axes=ax, spec=spec)
-    if spec.territories is not None:
-        _draw_outlines(ax, spec.territories, ACTION_INK, 1.0 * k, spec.insets,
-                       dashes=(3, 2), zorder=3.4)  # fmt: skip
-    if spec.supports is not None or spec.links:
-        _draw_supports(ax, spec, k)
-    if spec.points:
-        placed = _project_points(selection.ptce, insets=spec.insets)
-        inside = placed[
-            placed["x"].between(minx, maxx) & placed["y"].between(miny, maxy)
-        ]
-        if spec.aggregated:
-            keys.marks = _draw_bubbles(ax, selection, spec.insets, per_inch, k)
-        else:
-            keys.marks = _draw_points(ax, inside, per_inch, k)
-            # Placed at a chef-lieu, the seat unknown: a dotted circle, as on
-            # the Carte.
-            rough = inside[inside["placement"].isin(("département", "région"))]
-            rough = rough.drop_duplicates(["x", "y"])
-            ax.scatter(rough["x"], rough["y"], s=(17 * k) ** 2, facecolors="none",
-                       edgecolors=HALO_DARK, linewidths=0.9 * k, linestyles=":",
-                       zorder=4.5, gid="ptce-approximate")  # fmt: skip
-        if spec.highlight:
-            rings = inside[inside["id"].isin(spec.highlight)]
-            ax.scatter(rings["x"], rings["y"], s=(22 * k) ** 2, facecolors="none",
-                       edgecolors=HIGHLIGHT, linewidths=2.2 * k, zorder=7,
-                       gid="ptce-highlight")  # fmt: skip
-    _scale_bar(ax, (minx, maxx), (miny, maxy), 8 * k)
-    if spec.insets:
-        _inset_frames(ax, k)
-        plain_text(ax, maxx - 0.01 * (maxx - minx), miny + 0.02 * (maxy - miny),
-                   "Outre-mer en encarts, à d'autres échelles", fontsize=7 * k,
-                   color=_GREY, ha="right", va="bottom")  # fmt: skip
-    _draw_legend(fig, spec, (left + box_w - legend_width, bottom, legend_width, box_h),
-                 map_box[3], k)  # fmt: skip
-    return keys
+
+def _draw_ptce(
+    ax, selection: Frames, spec: MapSpec, bounds, per_inch: float, k: float
+) -> pd.DataFrame:
+    """Draw the PTCE (points or bubbles) and their rings; return the marks."""
+    minx, miny, maxx, maxy = bounds
+    placed = _project_points(selection.ptce, insets=spec.insets)
+    inside = placed[placed["x"].between(minx, maxx) & placed["y"].between(miny, maxy)]
+    if spec.aggregated:
+        marks = _draw_bubbles(ax, selection, spec.insets, per_inch, k)
+    else:
+        marks = _draw_points(ax, inside, per_inch, k)
+        # Placed at a chef-lieu, the seat unknown: a dotted circle, as on
+        # the Carte.
+        rough = inside[inside["placement"].isin(("département", "région"))]
+        rough = rough.drop_duplicates(["x", "y"])
+        ax.scatter(rough["x"], rough["y"], s=(17 * k) ** 2, facecolors="none",
+                   edgecolors=HALO_DARK, linewidths=0.9 * k, linestyles=":",
+                   zorder=4.5, gid="ptce-approximate")  # fmt: skip
+    if spec.highlight:
+        rings = inside[inside["id"].isin(spec.highlight)]
+        ax.scatter(rings["x"], rings["y"], s=(22 * k) ** 2, facecolors="none",
+                   edgecolors=HIGHLIGHT, linewidths=2.2 * k, zorder=7,
+                   gid="ptce-highlight")  # fmt: skip
+    return marks
 
 
 def _draw_legend(fig: Figure, spec: MapSpec, box, map_height: float, k: float):
@@ -1404,6 +1425,11 @@ def _support_text(row) -> str:
     return f"{fr.text(row.ptce_nom)} — {', '.join(parts)}"
 
 
+#: Type size and line height (inches) of the fiche's PTCE list.
+_ROW_SIZE = 8.5
+_ROW_LINE = _ROW_SIZE * 1.25 / 72
+
+
 @offloadable
 def render_fiche_territoire(
     frames: Frames,
@@ -1442,7 +1468,7 @@ def render_fiche_territoire(
     ValueError
         For an unknown format, level or code.
     """
-    from lib.analysis.territoires import fiche_territoire, soutiens_par_niveau
+    from lib.analysis.territoires import fiche_territoire
 
     _check_format(fmt, ("pdf", "png"))
     when = when or date.today()
@@ -1456,74 +1482,14 @@ def render_fiche_territoire(
     def put(x, y, s, **kwargs):
         return plain_text(fig, x, y, s, transform=inch, **kwargs)
 
-    y = height - margin
-    put(margin, y, "Atlas des PTCE — fiche territoire", fontsize=9, color=_GREY,
-        va="top")  # fmt: skip
-    y -= 0.25
-    # The whole name, wrapped by measured widths; smaller type when long.
-    for title_size in (20, 17, 15):
-        name_lines = wrap_text(fiche.nom, inner_w, title_size, "bold")
-        if len(name_lines) <= 2:
-            break
-    put(margin, y, "\n".join(name_lines), fontsize=title_size, fontweight="bold",
-        va="top", linespacing=1.15)  # fmt: skip
-    y -= title_size * 1.3 / 72 * len(name_lines) + 0.05
-    kind = fiche.type_label
-    if niveau == "epci":
-        kind = f"{kind} (EPCI) · SIREN {code}"
-    else:
-        kind = f"{kind} · code {code}"
-    put(margin, y, kind, fontsize=11, color=_GREY, va="top")
-    y -= 0.45
-
-    # Key figures.
-    figures = [
-        ("Habitants", _number(fiche.population)),
-        ("PTCE présents", _number(len(fiche.ptce))),
-        ("PTCE pour 100 000 hab.", _rate(fiche.pour_100k)),
-        (fiche.reference.titre.split(" (")[0], _rate(fiche.reference.pour_100k)),
-        ("Soutiens reçus", _number(len(fiche.soutiens_recus))),
-    ]
-    box_w, box_h, gap = (inner_w - 0.4) / 5, 0.8, 0.1
-    for i, (label, value) in enumerate(figures):
-        x = margin + i * (box_w + gap)
-        fig.add_artist(
-            Rectangle((x, y - box_h), box_w, box_h, facecolor="#f1f5f9",
-                      edgecolor="none", transform=inch)
-        )  # fmt: skip
-        put(x + 0.1, y - 0.12, value, fontsize=15, fontweight="bold", va="top",
-            color="#253494")  # fmt: skip
-        put(x + 0.1, y - box_h + 0.1,
-            "\n".join(wrap_text(label, box_w - 0.2, 7.5)), fontsize=7.5,
-            color=_GREY, va="bottom")  # fmt: skip
-    y -= box_h + 0.25
-
-    lines = wrap_text(fiche.comparaison, inner_w, 9.5)
-    put(margin, y, "\n".join(lines), fontsize=9.5, va="top", linespacing=1.4)
-    y -= 9.5 * 1.4 / 72 * len(lines) + 0.25
+    y = _fiche_title(put, fiche, (niveau, code), margin, height - margin, inner_w)
+    y = _fiche_figures(fig, put, fiche, margin, y, inner_w)
 
     # The list of PTCE at the bottom: measured first, so that the map takes
     # the room it leaves (a territory with few PTCE gets a larger map).
     footer_top = margin * 0.6 + 3 * 7 * 1.35 / 72 + 0.25
     cols = (0.0, inner_w * 0.33, inner_w * 0.52, inner_w * 0.7)
-    ends = (*cols[1:], inner_w + 0.15)
-    rows = fiche.ptce.sort_values("nom", key=lambda s: s.map(fr.sort_key))
-    received = (
-        fiche.soutiens_recus.groupby("ptce_id")["type"]
-        .agg(lambda kinds: ", ".join(dict.fromkeys(fr.text(t) for t in kinds)))
-        .to_dict()
-        if len(fiche.soutiens_recus)
-        else {}
-    )
-    size, line_h = 8.5, 8.5 * 1.25 / 72
-    table = []
-    for row in rows.itertuples(index=False):
-        cells = (row.nom, row.lieu, row.filiere, received.get(row.id, "aucun connu"))
-        wrapped = [
-            _cell(cell, end - cx - 0.15, size)
-            for cx, end, cell in zip(cols, ends, cells, strict=True)
-        ]
-        table.append((wrapped, max(map(len, wrapped)) * line_h + 0.06))
+    table = _fiche_rows(fiche, cols, inner_w)
     head_h = 0.3 + 0.2
     wanted = head_h + sum(h for _, h in table[:40]) + 0.3
     present = fiche.ptce["filiere"].fillna("non renseignée").nunique()
@@ -1534,36 +1500,124 @@ def render_fiche_territoire(
     map_w = inner_w * 0.5
     filieres = _fiche_map(fig, (margin, y - map_h, map_w, map_h), fiche, k)
     legend_bottom = _fiche_legend(fig, margin, y - map_h, map_w, fiche, filieres)
+    floor = min(legend_bottom, y - map_h) - 0.1
     x = margin + map_w + 0.3
-    col_w = inner_w - map_w - 0.3
-    yy = y
-    put(x, yy, "Soutiens reçus par niveau", fontsize=11, fontweight="bold", va="top")
-    yy -= 0.32
+    _fiche_supports(put, fiche, x, y, inner_w - map_w - 0.3, floor)
+    y = min(y - map_h, legend_bottom) - 0.3
+
+    # List of the PTCE present, with the kinds of support each receives.
+    _fiche_list(fig, put, (margin, y, inner_w), cols, table, footer_top)
+
+    _footer(fig, width, 7, when, margin, SOURCE)
+    return save_figure(fig, fmt, dpi, f"Fiche territoire — {fiche.nom}")
+
+
+def _fiche_title(
+    put, fiche, key: tuple[str, str], x: float, y: float, width: float
+) -> float:
+    """Draw the fiche's heading, name and kind; return the next top (inches)."""
+    niveau, code = key
+    put(x, y, "Atlas des PTCE — fiche territoire", fontsize=9, color=_GREY,
+        va="top")  # fmt: skip
+    y -= 0.25
+    # The whole name, wrapped by measured widths; smaller type when long.
+    for title_size in (20, 17, 15):
+        name_lines = wrap_text(fiche.nom, width, title_size, "bold")
+        if len(name_lines) <= 2:
+            break
+    put(x, y, "\n".join(name_lines), fontsize=title_size, fontweight="bold",
+        va="top", linespacing=1.15)  # fmt: skip
+    y -= title_size * 1.3 / 72 * len(name_lines) + 0.05
+    kind = fiche.type_label
+    if niveau == "epci":
+        kind = f"{kind} (EPCI) · SIREN {code}"
+    else:
+        kind = f"{kind} · code {code}"
+    put(x, y, kind, fontsize=11, color=_GREY, va="top")
+    return y - 0.45
+
+
+def _fiche_figures(fig: Figure, put, fiche, x0: float, y: float, width: float) -> float:
+    """Draw the key figures and the comparison; return the next top (inches)."""
+    figures = [
+        ("Habitants", _number(fiche.population)),
+        ("PTCE présents", _number(len(fiche.ptce))),
+        ("PTCE pour 100 000 hab.", _rate(fiche.pour_100k)),
+        (fiche.reference.titre.split(" (")[0], _rate(fiche.reference.pour_100k)),
+        ("Soutiens reçus", _number(len(fiche.soutiens_recus))),
+    ]
+    box_w, box_h, gap = (width - 0.4) / 5, 0.8, 0.1
+    for i, (label, value) in enumerate(figures):
+        x = x0 + i * (box_w + gap)
+        fig.add_artist(
+            Rectangle((x, y - box_h), box_w, box_h, facecolor="#f1f5f9",
+                      edgecolor="none", transform=fig.dpi_scale_trans)
+        )  # fmt: skip
+        put(x + 0.1, y - 0.12, value, fontsize=15, fontweight="bold", va="top",
+            color="#253494")  # fmt: skip
+        put(x + 0.1, y - box_h + 0.1,
+            "\n".join(wrap_text(label, box_w - 0.2, 7.5)), fontsize=7.5,
+            color=_GREY, va="bottom")  # fmt: skip
+    y -= box_h + 0.25
+
+    lines = wrap_text(fiche.comparaison, width, 9.5)
+    put(x0, y, "\n".join(lines), fontsize=9.5, va="top", linespacing=1.4)
+    return y - (9.5 * 1.4 / 72 * len(lines) + 0.25)
+
+
+def _fiche_rows(fiche, cols: tuple[float, ...], width: float) -> list:
+    """Measure the rows of the PTCE list: ``(cell lines, row height)`` each."""
+    ends = (*cols[1:], width + 0.15)
+    rows = fiche.ptce.sort_values("nom", key=lambda s: s.map(fr.sort_key))
+    received = (
+        fiche.soutiens_recus.groupby("ptce_id")["type"]
+        .agg(lambda kinds: ", ".join(dict.fromkeys(fr.text(t) for t in kinds)))
+        .to_dict()
+        if len(fiche.soutiens_recus)
+        else {}
+    )
+    table = []
+    for row in rows.itertuples(index=False):
+        cells = (row.nom, row.lieu, row.filiere, received.get(row.id, "aucun connu"))
+        wrapped = [
+            _cell(cell, end - cx - 0.15, _ROW_SIZE)
+            for cx, end, cell in zip(cols, ends, cells, strict=True)
+        ]
+        table.append((wrapped, max(map(len, wrapped)) * _ROW_LINE + 0.06))
+    return table
+
+
+def _fiche_supports(put, fiche, x: float, y: float, col_w: float, floor: float) -> None:
+    """Draw the column of supports (per level, given, received) down to ``floor``."""
+    from lib.analysis.territoires import soutiens_par_niveau
+
+    put(x, y, "Soutiens reçus par niveau", fontsize=11, fontweight="bold", va="top")
+    y -= 0.32
     by_level = soutiens_par_niveau(fiche.soutiens_recus)
     if by_level.empty:
-        put(x, yy, "Aucun soutien connu.", fontsize=9, va="top", color=_GREY)
-        yy -= 0.25
+        put(x, y, "Aucun soutien connu.", fontsize=9, va="top", color=_GREY)
+        y -= 0.25
     else:
         level_cols = (0.0, 1.15, 1.85, col_w)
         heads = ("Niveau", "Soutiens", "PTCE", "Montant connu")
         for cx, head in zip(level_cols, heads, strict=True):
-            put(x + cx, yy, head, fontsize=8, color=_GREY, va="top",
+            put(x + cx, y, head, fontsize=8, color=_GREY, va="top",
                 ha="right" if cx else "left")  # fmt: skip
-        yy -= 0.22
+        y -= 0.22
         for row in by_level.itertuples(index=False):
             cells = (row[0], _number(row[1]), _number(row[3]), _number(row[4], "€"))
             for cx, cell in zip(level_cols, cells, strict=True):
-                put(x + cx, yy, cell, fontsize=9, va="top",
+                put(x + cx, y, cell, fontsize=9, va="top",
                     ha="right" if cx else "left")  # fmt: skip
-            yy -= 0.2
-    yy -= 0.2
-    put(x, yy, "Soutiens donnés par la collectivité", fontsize=11,
+            y -= 0.2
+    y -= 0.2
+    put(x, y, "Soutiens donnés par la collectivité", fontsize=11,
         fontweight="bold", va="top")  # fmt: skip
-    yy -= 0.32
+    y -= 0.32
     donnes = fiche.soutiens_donnes
     if donnes.empty:
-        put(x, yy, "Aucun soutien enregistré.", fontsize=9, va="top", color=_GREY)
-        yy -= 0.25
+        put(x, y, "Aucun soutien enregistré.", fontsize=9, va="top", color=_GREY)
+        y -= 0.25
     else:
         amount = donnes["montant"].sum(min_count=1)
         given = (
@@ -1573,26 +1627,24 @@ def render_fiche_territoire(
             + " :"
         )
         lines = wrap_text(given, col_w, 9)
-        put(x, yy, "\n".join(lines), fontsize=9, va="top", linespacing=1.25)
-        yy -= len(lines) * 9 * 1.25 / 72 + 0.06
-        floor = min(legend_bottom, y - map_h) - 0.1
+        put(x, y, "\n".join(lines), fontsize=9, va="top", linespacing=1.25)
+        y -= len(lines) * 9 * 1.25 / 72 + 0.06
         ordered = donnes.sort_values("ptce_nom", key=lambda s: s.map(fr.sort_key))
-        yy = _bullets(
+        y = _bullets(
             put,
             x,
-            yy,
+            y,
             col_w,
             floor,
             [_support_text(r) for r in ordered.itertuples(index=False)],
         )
     recus = fiche.soutiens_recus
-    floor = min(legend_bottom, y - map_h) - 0.1
-    if len(recus) and yy - 0.9 > floor:
+    if len(recus) and y - 0.9 > floor:
         # Who supports the PTCE present, and how: the room left in the column.
-        yy -= 0.2
-        put(x, yy, "Soutiens reçus en détail", fontsize=11, fontweight="bold",
+        y -= 0.2
+        put(x, y, "Soutiens reçus en détail", fontsize=11, fontweight="bold",
             va="top")  # fmt: skip
-        yy -= 0.32
+        y -= 0.32
         ordered = recus.sort_values(
             ["ptce_nom", "collectivite"], key=lambda s: s.map(fr.sort_key)
         )
@@ -1600,22 +1652,24 @@ def render_fiche_territoire(
             f"{fr.text(r.collectivite)} → {_support_text(r)}"
             for r in ordered.itertuples(index=False)
         ]
-        yy = _bullets(put, x, yy, col_w, floor, items)
-    y = min(y - map_h, legend_bottom) - 0.3
+        _bullets(put, x, y, col_w, floor, items)
 
-    # List of the PTCE present, with the kinds of support each receives.
-    put(margin, y, f"PTCE présents ({len(fiche.ptce)})", fontsize=11,
+
+def _fiche_list(fig: Figure, put, box, cols, table, footer_top: float) -> None:
+    """Draw the PTCE list (measured by :func:`_fiche_rows`) down to the footer."""
+    margin, y, inner_w = box
+    put(margin, y, f"PTCE présents ({len(table)})", fontsize=11,
         fontweight="bold", va="top")  # fmt: skip
     y -= 0.3
     heads = ("Nom", "Lieu", "Filière principale", "Soutiens reçus (types)")
     for cx, head in zip(cols, heads, strict=True):
         put(margin + cx, y, head, fontsize=8, color=_GREY, va="top")
     y -= 0.2
-    if rows.empty:
+    if not table:
         put(margin, y, "Aucun PTCE connu dans ce territoire pour cette sélection.",
             fontsize=9, color=_GREY, va="top")  # fmt: skip
     for i, (wrapped, row_h) in enumerate(table):
-        if y - row_h - line_h < footer_top and i < len(table) - 1:
+        if y - row_h - _ROW_LINE < footer_top and i < len(table) - 1:
             rest = len(table) - i
             put(margin, y - 0.03, f"… et {rest} autres", fontsize=8.5, color=_GREY,
                 va="top", fontstyle="italic")  # fmt: skip
@@ -1623,15 +1677,13 @@ def render_fiche_territoire(
         if i % 2 == 0:
             fig.add_artist(
                 Rectangle((margin - 0.05, y - row_h + 0.03), inner_w + 0.1, row_h,
-                          facecolor="#f6f6f6", edgecolor="none", transform=inch)
+                          facecolor="#f6f6f6", edgecolor="none",
+                          transform=fig.dpi_scale_trans)
             )  # fmt: skip
         for cx, lines in zip(cols, wrapped, strict=True):
-            put(margin + cx, y, "\n".join(lines), fontsize=size, va="top",
+            put(margin + cx, y, "\n".join(lines), fontsize=_ROW_SIZE, va="top",
                 linespacing=1.25)  # fmt: skip
         y -= row_h
-
-    _footer(fig, width, 7, when, margin, SOURCE)
-    return save_figure(fig, fmt, dpi, f"Fiche territoire — {fiche.nom}")
 
 
 def _rate(value: float | None) -> str:

@@ -79,6 +79,8 @@ class MapLayers:
     outside: tuple[str, ...] = ()
 
 
+# size: 11 parameters and their docstring; then one folium group per layer
+# in drawing order (choropleth, outlines, territories, supports, PTCE, legend).
 def map_layers(
     selection: Frames,
     spec: MapSpec | None = None,
