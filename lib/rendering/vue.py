@@ -228,9 +228,31 @@ class MapSpec:
     unplaced: int
     aggregated: bool
     sections: tuple[Section, ...]
-    sources: tuple[str, ...]
-    placement: str
     when: dt.date = field(default_factory=dt.date.today)
+    #: What the sources line is computed from, when asked for (exports,
+    #: Présentation): not on every rerun of the Carte.
+    drawn: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    supports_sources: pd.Series = field(default_factory=pd.Series, repr=False)
+    text_sources: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def sources(self) -> tuple[str, ...]:
+        """Every source of what is drawn: the text's, PTCE, supports, boundaries."""
+        libelles = self.drawn["sources"].explode() if len(self.drawn) else []
+        found = source_names(
+            pd.concat([pd.Series(libelles, dtype=object), self.supports_sources]),
+            self.text_sources,
+        )
+        named = [*self.text_sources, *found]
+        if len(self.drawn) and (self.drawn["sources"].str.len() == 0).any():
+            named.append(UNSOURCED)
+        named.append(_GEO_SOURCE)
+        return tuple(named)
+
+    @functools.cached_property
+    def placement(self) -> str:
+        """How the PTCE drawn are placed, in French (``""``: none drawn)."""
+        return _placement(self.drawn) if len(self.drawn) else ""
 
     @property
     def insets(self) -> bool:
@@ -283,6 +305,7 @@ def source_names(libelles, named: Sequence[str] = ()) -> list[str]:
     Parameters
     ----------
     libelles : iterable of str or None
+        Counted with pandas: 100,000 PTCE take milliseconds.
     named : sequence of str
         Sources already named (left out).
 
@@ -290,19 +313,19 @@ def source_names(libelles, named: Sequence[str] = ()) -> list[str]:
     -------
     list of str
     """
+    series = pd.Series(list(libelles), dtype=object).dropna().astype(str)
+    names = series.str.split(" — ").str[0].str.strip()
+    counts = names[names != ""].value_counts(sort=False)
     seen = {_source_key(n) for n in named}
-    counts: dict[str, int] = {}
+    total: dict[str, int] = {}
     first: dict[str, str] = {}
-    for libelle in libelles:
-        if fr.is_missing(libelle) or not str(libelle).strip():
-            continue
-        name = str(libelle).split(" — ")[0].strip()
-        key = _source_key(name)
+    for name, n in counts.items():  # one row per distinct spelling: a few
+        key = _source_key(str(name))
         if key in seen:
             continue
-        first.setdefault(key, name)
-        counts[key] = counts.get(key, 0) + 1
-    keys = sorted(counts, key=lambda k: (-counts[k], fr.sort_key(first[k])))
+        first.setdefault(key, str(name))
+        total[key] = total.get(key, 0) + int(n)
+    keys = sorted(total, key=lambda k: (-total[k], fr.sort_key(first[k])))
     return [first[k] for k in keys]
 
 
@@ -466,13 +489,11 @@ def describe(
     )
 
     drawn_ptce = ptce if ("ptce" in couches or choro is not None) else ptce[:0]
-    libelles = [s for row in drawn_ptce["sources"] for s in row]
-    if "soutiens" in couches:
-        libelles += list(selection.soutiens["source"])
-    named = [*sources, *source_names(libelles, sources)]
-    if any(not row for row in drawn_ptce["sources"]):
-        named.append(UNSOURCED)
-    named.append(_GEO_SOURCE)
+    supports_sources = (
+        selection.soutiens["source"]
+        if "soutiens" in couches
+        else pd.Series(dtype=object)
+    )
 
     return MapSpec(
         title=title or view_title(region),
@@ -496,8 +517,9 @@ def describe(
         unplaced=len(ptce) - len(placed),
         aggregated=aggregated,
         sections=tuple(sections),
-        sources=tuple(named),
-        placement=_placement(drawn_ptce) if len(drawn_ptce) else "",
+        drawn=drawn_ptce[["sources", "placement"]],
+        supports_sources=supports_sources,
+        text_sources=tuple(sources),
         when=when or dt.date.today(),
     )
 
