@@ -228,6 +228,13 @@ def _read_exports(page, skip_slow: bool) -> list[str]:
         done.add(todo[0])
         page.locator("button:visible", has_text=todo[0]).first.click()
         _settle(page)
+        # Made in a worker, possibly in a fragment's run: wait for the file
+        # (or for the error that says why there is none), not only for the run.
+        ready = page.locator(
+            "[data-testid='stDownloadButton'] button",
+            has_text=todo[0].replace("Préparer :", "Télécharger :"),
+        ).or_(page.locator("[data-testid='stAlertContentError']"))
+        ready.first.wait_for(timeout=TIMEOUT_MS)
     downloads = page.locator("[data-testid='stDownloadButton'] button:visible")
     for i in range(downloads.count()):
         with page.expect_download(timeout=TIMEOUT_MS) as info:
