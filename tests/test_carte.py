@@ -201,6 +201,29 @@ def test_choropleth_layer_structure(frames):
     assert "/app/static/geo/" in m.get_root().render()
 
 
+def test_choropleth_sends_each_colour_and_text_once():
+    import json
+    import re
+
+    from lib.rendering.web.maps import RemoteGeoJson
+
+    colors = {"a": "#e6e6e6", "b": "#41b6c4", "c": "#41b6c4", "d": "url(#hatch)"}
+    values = {"a": "aucun PTCE", "b": "2", "c": "2", "d": "hors sélection"}
+    values["e"] = "3"  # a value without a colour keeps the base fill
+    layer = RemoteGeoJson("/app/static/geo/x.geojson", {}, colors, values, "Nombre")
+    m = explorer_base("/app/static/geo/regions.geojson")
+    layer.add_to(m)
+    script = m.get_root().render()
+    # The base map's regions come first; this layer is the last one drawn.
+    tables = re.findall(r"const \[pairs, at\] = (.+);\n", script)
+    assert tables, "the layer's table of pairs is missing"
+    pairs, at = json.loads(tables[-1])
+    # Four distinct (fill, text) pairs for five territories: b and c share one.
+    assert len(pairs) == 4 and at["b"] == at["c"]
+    decoded = {code: tuple(pairs[i]) for code, i in at.items()}
+    assert decoded == {c: (colors.get(c), values.get(c)) for c in "abcde"}
+
+
 def test_many_markers_are_served_as_a_static_file(frames):
     import json
 
