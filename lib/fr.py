@@ -141,6 +141,11 @@ def is_missing(value: object) -> bool:
     return False
 
 
+def _unknown(value: object) -> bool:
+    # An infinite ratio (a share of nothing) is no more known than a NaN.
+    return is_missing(value) or (isinstance(value, float) and math.isinf(value))
+
+
 def text(value: object, missing: str = MISSING) -> str:
     """Return a value as text, or ``missing`` when it is not known.
 
@@ -154,7 +159,7 @@ def text(value: object, missing: str = MISSING) -> str:
     -------
     str
     """
-    if is_missing(value) or (isinstance(value, float) and math.isinf(value)):
+    if _unknown(value):
         return missing
     return str(value).strip()
 
@@ -187,9 +192,7 @@ def number(
     str
         Digits grouped by a narrow no-break space, decimal comma.
     """
-    if value is None or is_missing(value):
-        return missing
-    if isinstance(value, float) and math.isinf(value):
+    if value is None or _unknown(value):
         return missing
     text = format_decimal(value, format=_pattern(decimals), locale=LOCALE)
     return "0" if text in ("-0", "-0,0") and decimals == 0 else text
@@ -227,9 +230,7 @@ def euros(value: float | int | None, decimals: int = 0, missing: str = MISSING) 
     -------
     str
     """
-    if value is None or is_missing(value):
-        return missing
-    if isinstance(value, float) and math.isinf(value):
+    if value is None or _unknown(value):
         return missing
     return format_currency(
         value,
@@ -254,9 +255,7 @@ def euros_compact(value: float | int | None, missing: str = MISSING) -> str:
         CLDR's short French form, the space inside « k € » dropped to keep
         the unit in one piece in a heatmap cell.
     """
-    if value is None or is_missing(value):
-        return missing
-    if isinstance(value, float) and math.isinf(value):
+    if value is None or _unknown(value):
         return missing
     if abs(value) < 1000:
         return euros(value, 0, missing)
@@ -277,9 +276,7 @@ def file_size(n_bytes: float | int | None, missing: str = MISSING) -> str:
     -------
     str
     """
-    if n_bytes is None or is_missing(n_bytes):
-        return missing
-    if isinstance(n_bytes, float) and math.isinf(n_bytes):
+    if n_bytes is None or _unknown(n_bytes):
         return missing
     for factor, unit, decimals in ((1e9, "Go", 1), (1e6, "Mo", 1), (1e3, "ko", 0)):
         if abs(n_bytes) >= factor:
@@ -302,9 +299,7 @@ def percent(share: float | None, decimals: int = 0, missing: str = MISSING) -> s
     -------
     str
     """
-    if share is None or is_missing(share):
-        return missing
-    if isinstance(share, float) and math.isinf(share):
+    if share is None or _unknown(share):
         return missing
     return format_percent(share, format=_pattern(decimals, f"{_NBSP}%"), locale=LOCALE)
 

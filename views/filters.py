@@ -87,8 +87,6 @@ def _reset() -> None:
     st.session_state.update(_widget_values(Filters()))
 
 
-# size: one widget per filter, in the sidebar's order; each has its own options,
-# labels and help, so a loop over FILTER_FIELDS would only hide them in a table.
 def filters_sidebar() -> Filters:
     """Draw the shared filters in the sidebar and return their value.
 
@@ -106,6 +104,49 @@ def filters_sidebar() -> Filters:
     sb.header("Filtres")
     # Filled once the filters are known, but shown above them: always in view.
     counter_slot = sb.container()
+    _territory_choices(ref)
+    _choice("Filières", "filieres", FILIERES, "Toutes")
+    _choice("Stades", "stades", STADES)
+    _choice("Formes juridiques", "formes", FORMES_JURIDIQUES, "Toutes")
+    _choice(
+        "Types de soutien",
+        "types_soutien",
+        TYPES_SOUTIEN,
+        # Stored codes stay stable; people read the guide's wording.
+        format_func=libelle_type,
+        help=_TYPES_HELP,
+    )
+    _choice(
+        "Collectivités qui soutiennent",
+        "niveaux",
+        NIVEAUX,
+        "Tous niveaux",
+        format_func=lambda n: NIVEAU_LABELS[n],
+    )
+    _choice("AMI gagnés", "ami", TYPES_AMI)
+    sb.slider("Année de création", *YEARS, key=_KEYS["annees"])
+    sb.text_input("Recherche", key=_KEYS["texte"], placeholder="nom, commune, membre…")
+
+    # Every widget has its key: the session state holds what they show.
+    filters = _from_widgets({f.name: state[f.key] for f in FILTER_FIELDS})
+    set_query_params(filters.to_params(), FILTER_PARAMS)
+    state[FILTERS_KEY] = filters
+    _counter(filters, counter_slot)
+
+    sb.divider()
+    sb.caption("Filtres actifs : " + " · ".join(filters.active(ref)))
+    sb.button(
+        "Réinitialiser les filtres",
+        on_click=_reset,
+        disabled=filters.is_default(),
+        use_container_width=True,
+    )
+    return filters
+
+
+def _territory_choices(ref) -> None:
+    # Région, then the départements of that région, then the EPCI of those
+    # départements: each list narrows the next one.
     regions = [
         FRANCE,
         *sorted(
@@ -113,7 +154,7 @@ def filters_sidebar() -> Filters:
             key=lambda c: sort_key(ref.regions[c].nom),  # Île-de-France among the I
         ),
     ]
-    region = sb.selectbox(
+    region = st.sidebar.selectbox(
         "Région",
         regions,
         key=_KEYS["region"],
@@ -128,95 +169,28 @@ def filters_sidebar() -> Filters:
         key=lambda c: c.zfill(3),
     )
     _keep_valid(_KEYS["departements"], deps)
-    departements = sb.multiselect(
+    departements = _choice(
         "Départements",
+        "departements",
         deps,
-        key=_KEYS["departements"],
         format_func=lambda c: f"{c} — {ref.departements[c].nom}",
-        placeholder="Tous",
-        **_NO_SELECT_ALL,
     )
     epcis = list(epci_in(tuple(sorted(departements or deps))))
     _keep_valid(_KEYS["epci"], epcis)
-    epci = sb.multiselect(
-        "EPCI",
-        epcis,
-        key=_KEYS["epci"],
-        format_func=lambda c: ref.epci[c].nom,
-        placeholder="Tous",
-        **_NO_SELECT_ALL,
-    )
-    filieres = sb.multiselect(
-        "Filières",
-        FILIERES,
-        key=_KEYS["filieres"],
-        placeholder="Toutes",
-        **_NO_SELECT_ALL,
-    )
-    stades = sb.multiselect(
-        "Stades", STADES, key=_KEYS["stades"], placeholder="Tous", **_NO_SELECT_ALL
-    )
-    formes = sb.multiselect(
-        "Formes juridiques",
-        FORMES_JURIDIQUES,
-        key=_KEYS["formes"],
-        placeholder="Toutes",
-        **_NO_SELECT_ALL,
-    )
-    types = sb.multiselect(
-        "Types de soutien",
-        TYPES_SOUTIEN,
-        key=_KEYS["types_soutien"],
-        # Stored codes stay stable; people read the guide's wording.
-        format_func=libelle_type,
-        help=_TYPES_HELP,
-        placeholder="Tous",
-        **_NO_SELECT_ALL,
-    )
-    niveaux = sb.multiselect(
-        "Collectivités qui soutiennent",
-        NIVEAUX,
-        key=_KEYS["niveaux"],
-        format_func=lambda n: NIVEAU_LABELS[n],
-        placeholder="Tous niveaux",
-        **_NO_SELECT_ALL,
-    )
-    ami = sb.multiselect(
-        "AMI gagnés", TYPES_AMI, key=_KEYS["ami"], placeholder="Tous", **_NO_SELECT_ALL
-    )
-    annees = sb.slider("Année de création", *YEARS, key=_KEYS["annees"])
-    texte = sb.text_input(
-        "Recherche", key=_KEYS["texte"], placeholder="nom, commune, membre…"
-    )
+    _choice("EPCI", "epci", epcis, format_func=lambda c: ref.epci[c].nom)
 
-    filters = _from_widgets(
-        {
-            "region": region,
-            "departements": departements,
-            "epci": epci,
-            "filieres": filieres,
-            "stades": stades,
-            "formes": formes,
-            "types_soutien": types,
-            "niveaux": niveaux,
-            "ami": ami,
-            "annees": annees,
-            "texte": texte,
-        }
-    )
-    set_query_params(filters.to_params(), FILTER_PARAMS)
-    state[FILTERS_KEY] = filters
-    _counter(filters, counter_slot)
 
-    sb.divider()
-    sb.caption("Filtres actifs : " + " · ".join(filters.active(ref)))
-    sb.button(
-        "Réinitialiser les filtres",
-        on_click=_reset,
-        disabled=filters.is_default(),
-        use_container_width=True,
+def _choice(label: str, name: str, options, placeholder: str = "Tous", **more):
+    # A list filter of the sidebar: its widget key from FILTER_FIELDS, and no
+    # « Select all » (English, and « Tous » already means every value).
+    return st.sidebar.multiselect(
+        label,
+        options,
+        key=_KEYS[name],
+        placeholder=placeholder,
+        **_NO_SELECT_ALL,
+        **more,
     )
-    return filters
 
 
 def _counter(filters: Filters, slot) -> None:
