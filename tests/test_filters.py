@@ -48,3 +48,44 @@ def test_sidebar_and_url_use_the_table():
     assert set(widgets) == {f.key for f in FILTER_FIELDS}
     by_name = {f.name: widgets[f.key] for f in FILTER_FIELDS}
     assert filters._from_widgets(by_name) == Filters(departements=("44",), texte="x")
+
+
+def test_each_filter_keeps_the_rows_of_its_own_column():
+    import pandas as pd
+
+    from lib.domain.selection import mask
+
+    # Two PTCE that differ in every filtered column; each filter alone, set to
+    # the first one's value, keeps the first one only.
+    ptce = pd.DataFrame(
+        {
+            "region": ["52", "53"],
+            "departement": ["44", "35"],
+            "epci_lies": [("244400404",), ("243500139",)],
+            "filieres": [("culture", "numérique"), ("énergie",)],
+            "stade": ["émergence", "maturité"],
+            "forme_juridique": ["association", "SCIC"],
+            "types_soutien": [("financier",), ("foncier",)],
+            "niveaux_soutien": [("epci",), ("region",)],
+            "ami_types": [("AMI 2023",), ()],
+            "annee_creation": [2012, 2019],
+            "recherche": ["ecossolies nantes", "rennes"],
+        }
+    )
+    first = {
+        "region": "52",
+        "departements": ("44",),
+        "epci": ("244400404",),
+        "filieres": ("numérique",),  # one of its several filières is enough
+        "stades": ("émergence",),
+        "formes": ("association",),
+        "types_soutien": ("financier",),
+        "niveaux": ("epci",),
+        "ami": ("AMI 2023",),
+        "annees": (2010, 2015),
+        "texte": "Écossolies",
+    }
+    assert set(first) == {f.name for f in FILTER_FIELDS}
+    for name, value in first.items():
+        kept = mask(ptce, Filters(**{name: value}))
+        assert kept.tolist() == [True, False], name

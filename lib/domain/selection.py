@@ -184,7 +184,7 @@ class Filters:
 
 @dataclass(frozen=True)
 class FilterField:
-    """One filter: its :class:`Filters` field, URL parameter and widget key.
+    """One filter: its :class:`Filters` field, URL parameter, widget and column.
 
     Attributes
     ----------
@@ -195,29 +195,39 @@ class FilterField:
     key : str
         Streamlit widget key of the sidebar (``views/filters.py``).
     kind : {"region", "list", "years", "text"}
-        How the value is read and written.
+        How the value is read, written and matched.
+    column : str
+        Column of :attr:`Frames.ptce` it is matched against (see :func:`mask`).
+    many : bool
+        For a list: the column holds several values per PTCE (its filières,
+        its supporting levels…), and one of them chosen is enough.
     """
 
     name: str
     param: str
     key: str
     kind: str
+    column: str
+    many: bool = False
 
 
-#: Every filter, once: :class:`Filters`, its URL parameters and the sidebar's
-#: widgets are derived from this table (adding a filter starts here).
+#: Every filter, once: :class:`Filters`, its URL parameters, the sidebar's
+#: widgets and the matching of :func:`mask` are derived from this table
+#: (adding a filter starts here).
 FILTER_FIELDS = (
-    FilterField("region", "region", "f_region", "region"),
-    FilterField("departements", "dep", "f_dep", "list"),
-    FilterField("epci", "epci", "f_epci", "list"),
-    FilterField("filieres", "filiere", "f_filiere", "list"),
-    FilterField("stades", "stade", "f_stade", "list"),
-    FilterField("formes", "forme", "f_forme", "list"),
-    FilterField("types_soutien", "soutien", "f_soutien", "list"),
-    FilterField("niveaux", "niveau", "f_niveau", "list"),
-    FilterField("ami", "ami", "f_ami", "list"),
-    FilterField("annees", "annees", "f_annees", "years"),
-    FilterField("texte", "q", "f_texte", "text"),
+    FilterField("region", "region", "f_region", "region", "region"),
+    FilterField("departements", "dep", "f_dep", "list", "departement"),
+    FilterField("epci", "epci", "f_epci", "list", "epci_lies", many=True),
+    FilterField("filieres", "filiere", "f_filiere", "list", "filieres", many=True),
+    FilterField("stades", "stade", "f_stade", "list", "stade"),
+    FilterField("formes", "forme", "f_forme", "list", "forme_juridique"),
+    FilterField(
+        "types_soutien", "soutien", "f_soutien", "list", "types_soutien", many=True
+    ),
+    FilterField("niveaux", "niveau", "f_niveau", "list", "niveaux_soutien", many=True),
+    FilterField("ami", "ami", "f_ami", "list", "ami_types", many=True),
+    FilterField("annees", "annees", "f_annees", "years", "annee_creation"),
+    FilterField("texte", "q", "f_texte", "text", "recherche"),
 )
 #: URL parameters of the filters.
 FILTER_PARAMS = tuple(f.param for f in FILTER_FIELDS)
@@ -466,27 +476,17 @@ def mask(ptce: pd.DataFrame, filters: Filters) -> pd.Series:
         Aligned with ``ptce``.
     """
     keep = pd.Series(True, index=ptce.index)
-    if filters.region:
-        keep &= ptce["region"] == filters.region
-    if filters.departements:
-        keep &= ptce["departement"].isin(filters.departements)
-    if filters.epci:
-        keep &= _any_in(ptce["epci_lies"], filters.epci)
-    if filters.filieres:
-        keep &= _any_in(ptce["filieres"], filters.filieres)
-    if filters.stades:
-        keep &= ptce["stade"].isin(filters.stades)
-    if filters.formes:
-        keep &= ptce["forme_juridique"].isin(filters.formes)
-    if filters.types_soutien:
-        keep &= _any_in(ptce["types_soutien"], filters.types_soutien)
-    if filters.niveaux:
-        keep &= _any_in(ptce["niveaux_soutien"], filters.niveaux)
-    if filters.ami:
-        keep &= _any_in(ptce["ami_types"], filters.ami)
-    if filters.annees:
-        lo, hi = filters.annees
-        keep &= ptce["annee_creation"].between(lo, hi)
-    if filters.texte:
-        keep &= ptce["recherche"].str.contains(fold(filters.texte), regex=False)
+    for f in FILTER_FIELDS:
+        chosen = getattr(filters, f.name)
+        if not chosen:
+            continue
+        column = ptce[f.column]
+        if f.kind == "region":
+            keep &= column == chosen
+        elif f.kind == "list":
+            keep &= _any_in(column, chosen) if f.many else column.isin(chosen)
+        elif f.kind == "years":
+            keep &= column.between(*chosen)
+        else:
+            keep &= column.str.contains(fold(chosen), regex=False)
     return keep
