@@ -47,6 +47,7 @@ from bench.load_soak import (
     ROOT,
     Recorder,
     User,
+    add_user_arguments,
     cpu_seconds,
     p95,
     report,
@@ -287,16 +288,7 @@ def main() -> None:
     parser.add_argument("--exporters", type=int, default=2)
     parser.add_argument("--phase-seconds", type=float, default=60)
     parser.add_argument("--settle-seconds", type=float, default=10)
-    parser.add_argument("--ptce", type=int, default=1000, help="synthetic PTCE")
-    parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument(
-        "--think",
-        type=float,
-        nargs=2,
-        default=(1.0, 5.0),
-        metavar=("MIN", "MAX"),
-        help="seconds a user waits between actions (uniform); 0 0 = none",
-    )
+    add_user_arguments(parser)
     args = parser.parse_args()
 
     with (

@@ -378,6 +378,23 @@ def report(name: str, rec: Recorder, seconds: float, cpu: tuple) -> None:
         print(f"    {e}")
 
 
+def add_user_arguments(parser: argparse.ArgumentParser) -> None:
+    """The simulated users' options (database size, seed, think time).
+
+    Shared with bench.export_load, whose sessions are these users.
+    """
+    parser.add_argument("--ptce", type=int, default=1000, help="synthetic PTCE")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=(1.0, 5.0),
+        metavar=("MIN", "MAX"),
+        help="seconds a user waits between actions (uniform); 0 0 = none",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=20)
@@ -391,16 +408,7 @@ def main() -> None:
     # starts with its steady population of recently closed sessions.
     parser.add_argument("--load-seconds", type=float, default=150)
     parser.add_argument("--soak-seconds", type=float, default=600)
-    parser.add_argument("--ptce", type=int, default=1000, help="synthetic PTCE")
-    parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument(
-        "--think",
-        type=float,
-        nargs=2,
-        default=(1.0, 5.0),
-        metavar=("MIN", "MAX"),
-        help="seconds a user waits between actions (uniform); 0 0 = none",
-    )
+    add_user_arguments(parser)
     parser.add_argument(
         "--export-weight",
         type=float,
